@@ -1,0 +1,3 @@
+from pad_core.cli import main
+
+main()

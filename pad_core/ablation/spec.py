@@ -1,0 +1,87 @@
+"""Ablation sweeps as data: a baseline, named rows (flat config deltas), protocols and seeds.
+
+Rows are walked as a grid (every row x protocol x seed cell gets the same budget); they are never
+sampled by a search algorithm. A cell's identity is its row's config hash plus protocol and seed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pad_core.config import RunCfg, config_hash, from_flat, render_value
+from pad_core.errors import ConfigError, PadError, SweepError
+
+TABLE_METRICS = ("acer", "acc", "auc", "eer")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str  # short id used in run names and tags ("rate1")
+    label: str  # what the paper's table calls it ("Rate 1 (0, .1, .1, .1)")
+    delta: dict[str, Any] = field(default_factory=dict)  # flat overrides over the sweep's base config
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: Row
+    protocol: str
+    seed: int
+    cfg: RunCfg
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.cfg)
+
+    @property
+    def key(self) -> str:
+        return f"{self.row.name}|{self.protocol}|s{self.seed}|{self.config_hash}"
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.row.name}·{self.protocol}·s{self.seed}"
+
+
+@dataclass(frozen=True)
+class AblationSpec:
+    name: str  # sweep id: MLflow parent run, Tune experiment and Train runs are named after it
+    title: str  # table caption
+    rows: tuple[Row, ...]  # in table order
+    protocols: tuple[str, ...]  # protocols (or sub-protocols) every row runs on
+    seeds: tuple[int, ...]  # seeds per (row, protocol)
+    base: dict[str, Any] = field(default_factory=dict)  # flat config shared by all rows
+    baseline: str = ""  # row the others are compared with ("" = first row)
+    metrics: tuple[str, ...] = TABLE_METRICS  # columns per protocol
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.rows]
+        if len(set(names)) != len(names):
+            raise SweepError("rows", names, "row names repeat", "give every row a unique name")
+        if not self.rows or not self.protocols or not self.seeds:
+            raise SweepError(self.name, None, "a sweep needs rows, protocols and seeds", "declare all three")
+        if self.baseline and self.baseline not in names:
+            raise SweepError("baseline", self.baseline, "not one of the rows", f"use one of {names}")
+
+    @property
+    def baseline_row(self) -> str:
+        return self.baseline or self.rows[0].name
+
+    def cells(self) -> list[Cell]:
+        """Every (row, protocol, seed) cell with its validated config; fails before anything runs."""
+        return [Cell(row, p, s, self.row_config(row, p, s)) for row in self.rows for p in self.protocols
+                for s in self.seeds]
+
+    def row_config(self, row: Row, protocol: str, seed: int) -> RunCfg:
+        try:
+            return from_flat({**self.base, **row.delta, "data.protocol": protocol, "train.seed": seed})
+        except PadError as err:
+            raise ConfigError(f"row {row.name!r}: {err.key}", err.value, err.problem, err.fix) from None
+
+    def describe(self) -> str:
+        """Compact JSON of the declaration, stored on the MLflow parent run so tables rebuild from MLflow."""
+        rows = [{"name": r.name, "label": r.label, "delta": {k: render_value(v) for k, v in r.delta.items()}}
+                for r in self.rows]
+        return json.dumps({"name": self.name, "title": self.title, "rows": rows, "protocols": list(self.protocols),
+                           "seeds": list(self.seeds), "baseline": self.baseline_row, "metrics": list(self.metrics)},
+                          separators=(",", ":"))

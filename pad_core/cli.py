@@ -1,0 +1,81 @@
+"""``python -m pad_core <command>``: tables from MLflow, config keys, local training, data generation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from pad_core.errors import PadError
+
+
+def _table(args: argparse.Namespace) -> None:
+    from pad_core.integrations.mlflow_runs import SweepRecord
+    from pad_core.integrations.sweep import rebuild_table
+
+    record = SweepRecord(args.mlflow_uri, args.experiment)
+    found = record._search(f"tags.`pad.sweep` = '{args.sweep}' and tags.`pad.kind` = 'sweep-parent'")
+    if not found:
+        raise PadError("--sweep", args.sweep, f"no such sweep in experiment {args.experiment!r}",
+                       "give the sweep name printed by the sweep (default <file>-<scale>)")
+    markdown, table = rebuild_table(record, found[0].info.run_id, args.stage)
+    print(markdown)
+    if args.csv:
+        table.to_csv(args.csv)
+
+
+def _keys(args: argparse.Namespace) -> None:
+    from pad_core.config import RunCfg, render_value, to_flat
+
+    for key, value in to_flat(RunCfg()).items():
+        print(f"{key} = {render_value(value)}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from pad_core.config import from_flat, parse_assignments, scale_overrides
+    from pad_core.engine import train
+    from pad_core.models.variants import VARIANTS
+
+    flat = {**scale_overrides(args.scale), **VARIANTS.get(args.variant), **parse_assignments(args.set)}
+    metrics = train(from_flat(flat))
+    print(json.dumps({k: round(v, 5) for k, v in metrics.items() if k.startswith("test/")}, indent=1))
+
+
+def _data(args: argparse.Namespace) -> None:
+    from pad_core.config import DataCfg, from_flat, parse_assignments
+    from pad_core.data import resolve_manifest_uri
+
+    cfg: DataCfg = from_flat(parse_assignments(args.set)).data
+    print(resolve_manifest_uri(cfg))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pad_core", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("table", help="rebuild a sweep's table from MLflow alone")
+    t.add_argument("--sweep", required=True)
+    t.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
+    t.add_argument("--experiment", default="padsweep")
+    t.add_argument("--stage", default=None, help="ablation | confirm (default: all finished runs)")
+    t.add_argument("--csv", help="also write the table as CSV here")
+    t.set_defaults(func=_table)
+    sub.add_parser("keys", help="list every flat config key with its default").set_defaults(func=_keys)
+    r = sub.add_parser("train", help="train one config locally, without Ray or MLflow")
+    r.add_argument("--variant", default="mmoe")
+    r.add_argument("--scale", default="demo")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    r.set_defaults(func=_train)
+    d = sub.add_parser("data", help="generate (or find) a synthetic benchmark; prints its manifest path")
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    d.set_defaults(func=_data)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

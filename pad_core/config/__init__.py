@@ -1,0 +1,32 @@
+"""Typed, frozen run configuration with flat dotted keys (see :mod:`pad_core.config.schema`)."""
+
+from pad_core.config.flat import (
+    CELL_AXES,
+    all_keys,
+    config_hash,
+    diff,
+    from_flat,
+    parse_assignments,
+    render_value,
+    to_flat,
+    to_params,
+)
+from pad_core.config.scales import SCALES, TINY_MODEL, scale_overrides
+from pad_core.config.schema import (
+    BackboneCfg,
+    DataCfg,
+    EvalCfg,
+    HeadCfg,
+    LossCfg,
+    MoECfg,
+    OptimCfg,
+    RunCfg,
+    SoftMoECfg,
+    TrainCfg,
+)
+
+__all__ = [
+    "CELL_AXES", "SCALES", "TINY_MODEL", "BackboneCfg", "DataCfg", "EvalCfg", "HeadCfg", "LossCfg", "MoECfg",
+    "OptimCfg", "RunCfg", "SoftMoECfg", "TrainCfg", "all_keys", "config_hash", "diff", "from_flat",
+    "parse_assignments", "render_value", "scale_overrides", "to_flat", "to_params",
+]

@@ -1,0 +1,192 @@
+"""Frozen run configuration: one dataclass per concern, composed into :class:`RunCfg`.
+
+Every field has a default and a one-line comment. Defaults are the papers' settings (methods.md);
+the tiny demo scale is a named override set in :mod:`pad_core.config.scales`. Flat dotted keys
+(``moe.soft.mask_rates``) address every field for Tune, Optuna, MLflow and ``--set``.
+Fields with ``metadata={"hash": False}`` say where or how fast a run goes, not what it computes,
+and are left out of the config hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pad_core.config.fieldcheck import check_fields, require
+
+NOHASH = {"hash": False}
+LAYER_PRESETS = ("all", "early", "middle", "later", "none")
+
+
+@dataclass(frozen=True)
+class BackboneCfg:
+    name: str = "ViT-B-16-quickgelu"  # open_clip model name; OpenAI weights need the -quickgelu build (methods §1.1)
+    pretrained: str = "openai"  # open_clip tag or local checkpoint path; "" = random init (tests, demo)
+    norm_stats: Literal["clip", "imagenet"] = "clip"  # input normalisation (FLIP feeds ImageNet stats to CLIP)
+    train_visual: bool = True  # update the image tower (FLIP lineage trains everything)
+    train_text: bool = True  # update the text tower (MoAE-CR: yes); logit_scale always trains
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(bool(self.name), "name", self.name, "empty model name", "give an open_clip model name")
+
+
+@dataclass(frozen=True)
+class SoftMoECfg:
+    num_experts: int = 4  # e (MMoE, La-SoftMoE: 4)
+    slots_per_expert: int = 49  # s (La-SoftMoE: 49 = 197 // 4, lucidrains default)
+    norm: Literal["none", "lucidrains", "puigcerver"] = "lucidrains"  # router normalisation (methods §7.1)
+    expert_hidden_mult: float = 4.0  # expert FFN hidden width / d
+    expert_act: Literal["gelu", "quickgelu"] = "gelu"  # expert activation (lucidrains: exact GELU)
+    mask_rates: tuple[float, ...] = ()  # MMoE M: per-expert share of zeroed dispatch weights; () = no mask
+    cosine_ref: int = 0  # MMoE L: the unmasked reference expert of Eq.3
+    detach_ref: bool = False  # stop-gradient on the reference expert's output (MAE-teacher variant)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(self.num_experts >= 1, "num_experts", self.num_experts, "needs at least one expert", "use >= 1")
+        require(self.slots_per_expert >= 1, "slots_per_expert", self.slots_per_expert, "needs >= 1 slot", "use >= 1")
+        require(self.expert_hidden_mult > 0, "expert_hidden_mult", self.expert_hidden_mult, "must be > 0", "use 4.0")
+        bad = [r for r in self.mask_rates if not 0.0 <= r < 1.0]
+        require(not bad, "mask_rates", self.mask_rates, f"rates {bad} outside [0, 1)", "use rates in [0, 1)")
+        require(not self.mask_rates or len(self.mask_rates) == self.num_experts, "mask_rates", self.mask_rates,
+                f"{len(self.mask_rates)} rates for {self.num_experts} experts",
+                "give one rate per expert (or () for no mask)")
+        require(0 <= self.cosine_ref < self.num_experts, "cosine_ref", self.cosine_ref,
+                f"no such expert among {self.num_experts}", f"use 0..{self.num_experts - 1}")
+
+
+@dataclass(frozen=True)
+class MoECfg:
+    kind: Literal["none", "soft"] = "none"  # MoE layer injected into the blocks; "none" = vanilla CLIP
+    layers: tuple[int, ...] | str = "all"  # block indices, or a preset: all|early|middle|later|none
+    tower: Literal["visual"] = "visual"  # which CLIP tower gets the MoE blocks
+    mode: Literal["parallel", "replace"] = "parallel"  # W(h) = MLP(h) + MoE(h), or MoE(h) alone
+    soft: SoftMoECfg = field(default_factory=SoftMoECfg)  # SoftMoE / MMoE settings (kind=soft)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if isinstance(self.layers, str):
+            require(self.layers in LAYER_PRESETS, "layers", self.layers, "unknown layer preset",
+                    f"use one of {list(LAYER_PRESETS)} or a tuple of block indices")
+        else:
+            require(len(set(self.layers)) == len(self.layers), "layers", self.layers, "repeated block index",
+                    "list each block once")
+            require(all(i >= 0 for i in self.layers), "layers", self.layers, "negative block index",
+                    "use 0-based block indices")
+
+
+@dataclass(frozen=True)
+class HeadCfg:
+    kind: Literal["prompt"] = "prompt"  # classifier: CLIP text prompts as class prototypes
+    templates: tuple[str, ...] = ("This is an image of {} eye.",)  # MMoE's prompt; several are averaged (FLIP-IT)
+    class_words: tuple[str, str] = ("fake", "live")  # words for (attack, bona fide); index = label
+    loss: Literal["ce2", "clip_symmetric"] = "ce2"  # 2-way CE (FLIP code) or the papers' symmetric CLIP loss
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(len(self.templates) >= 1, "templates", self.templates, "no prompt template", "give >= 1 template")
+        bad = [t for t in self.templates if t.count("{}") != 1]
+        require(not bad, "templates", bad, "each template needs exactly one '{}'", "write e.g. 'a photo of {} eye'")
+
+
+@dataclass(frozen=True)
+class LossCfg:
+    moe_cosine_w: float = 0.0  # weight of L_mmoe, the expert cosine distance (MMoE Eq.6: 1.0); 0 = off
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(self.moe_cosine_w >= 0, "moe_cosine_w", self.moe_cosine_w, "negative weight", "use >= 0")
+
+
+@dataclass(frozen=True)
+class DataCfg:
+    manifest: str = "synthetic:iris"  # manifest CSV/Parquet path or s3:// URI, or synthetic:<name>
+    benchmark: str = "irisgeneral"  # protocol family the manifest belongs to
+    protocol: str = "P1"  # protocol (or sub-protocol) to train and test on
+    batch_size: int = 32  # global batch size, split evenly over Train workers
+    sampler: Literal["balanced", "shuffle"] = "balanced"  # balanced: equal draws per (subset, label), as FLIP
+    augment: bool = True  # horizontal flip + saturation jitter (FLIP)
+    dev_fraction: float = 0.15  # share of train subjects carved out as dev when the manifest has no dev split
+    synth_scale: float = 0.02  # synthetic benchmark size as a fraction of the real dataset's counts
+    synth_size: int = 64  # synthetic image side in pixels
+    synth_seed: int = 0  # synthetic benchmark generation seed
+    num_workers: int = field(default=1, metadata=NOHASH)  # DataLoader worker processes per Train worker
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(self.batch_size >= 2, "batch_size", self.batch_size, "too small for both classes", "use >= 2")
+        require(0.0 <= self.dev_fraction < 1.0, "dev_fraction", self.dev_fraction, "outside [0, 1)", "use 0.15")
+        require(0.0 < self.synth_scale <= 1.0, "synth_scale", self.synth_scale, "outside (0, 1]", "use 0.02")
+        require(self.synth_size >= 32, "synth_size", self.synth_size, "too small", "use >= 32")
+        require(self.num_workers >= 0, "num_workers", self.num_workers, "negative", "use 0 or more")
+
+
+@dataclass(frozen=True)
+class OptimCfg:
+    name: Literal["adam", "adamw", "sgd"] = "adam"  # optimiser (all CLIP papers: Adam)
+    lr: float = 1e-6  # learning rate (MMoE, MoAE-CR, FLIP: 1e-6)
+    weight_decay: float = 1e-6  # FLIP schedule (MMoE does not say)
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam betas
+    warmup_steps: int = 0  # linear warm-up steps
+    schedule: Literal["constant", "cosine"] = "constant"  # lr schedule after warm-up
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(self.lr > 0, "lr", self.lr, "must be > 0", "use e.g. 1e-6 (pretrained) or 1e-3 (random init)")
+        require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "negative", "use >= 0")
+        require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "negative", "use >= 0")
+
+
+@dataclass(frozen=True)
+class TrainCfg:
+    steps: int = 4000  # optimiser steps (FLIP schedule: 4000 iterations)
+    eval_every: int = 100  # steps between dev evaluations, reports and checkpoints
+    seed: int = field(default=0, metadata=NOHASH)  # seed of init, sampling and masks; a cell axis, not hashed
+    select: Literal["best_dev", "last"] = "best_dev"  # which weights are tested: best dev EER, or the last
+    grad_clip: float = 0.0  # max global grad norm; 0 = off
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on CUDA; fp32 on CPU
+    max_minutes: float = field(default=0.0, metadata=NOHASH)  # wall-clock budget per trial; 0 = none
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(self.steps >= 1, "steps", self.steps, "must be >= 1", "use e.g. 4000")
+        require(self.eval_every >= 1, "eval_every", self.eval_every, "must be >= 1", "use e.g. 100")
+        require(self.grad_clip >= 0, "grad_clip", self.grad_clip, "negative", "use 0 (off) or > 0")
+
+
+@dataclass(frozen=True)
+class EvalCfg:
+    threshold_policy: Literal["protocol", "dev_eer", "test_eer", "fixed"] = "protocol"  # "protocol": its default
+    fixed_threshold: float = 0.5  # tau for policy "fixed" (FLIP calculate(): 0.5)
+    apcer_mode: Literal["pooled", "max"] = "pooled"  # APCER inside ACER: pooled attacks (papers) or ISO max
+    tpr_positive: Literal["live", "attack"] = "live"  # positive class of TPR@FPR (logged with it)
+    tpr_at_fpr: tuple[float, ...] = (0.01, 0.1)  # FPR budgets for TPR@FPR ("at most")
+    batch_size: int = field(default=128, metadata=NOHASH)  # evaluation batch size
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(0.0 <= self.fixed_threshold <= 1.0, "fixed_threshold", self.fixed_threshold, "outside [0, 1]",
+                "use a probability, e.g. 0.5")
+        bad = [x for x in self.tpr_at_fpr if not 0 < x < 1]
+        require(not bad, "tpr_at_fpr", self.tpr_at_fpr, f"budgets {bad} outside (0, 1)", "use e.g. (0.01, 0.1)")
+
+
+@dataclass(frozen=True)
+class RunCfg:
+    backbone: BackboneCfg = field(default_factory=BackboneCfg)  # open_clip backbone
+    moe: MoECfg = field(default_factory=MoECfg)  # MoE layers and where they go
+    head: HeadCfg = field(default_factory=HeadCfg)  # prompt head and its loss
+    loss: LossCfg = field(default_factory=LossCfg)  # auxiliary loss weights
+    data: DataCfg = field(default_factory=DataCfg)  # manifest, protocol, batching
+    optim: OptimCfg = field(default_factory=OptimCfg)  # optimiser
+    train: TrainCfg = field(default_factory=TrainCfg)  # schedule, seed, selection
+    eval: EvalCfg = field(default_factory=EvalCfg)  # thresholds and metric conventions
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        require(self.loss.moe_cosine_w == 0 or self.moe.kind == "soft", "loss.moe_cosine_w", self.loss.moe_cosine_w,
+                f"the cosine loss needs SoftMoE experts, but moe.kind={self.moe.kind!r}",
+                "set moe.kind=soft or loss.moe_cosine_w=0")
+        require(self.train.eval_every <= self.train.steps, "train.eval_every", self.train.eval_every,
+                f"larger than train.steps={self.train.steps}", "use eval_every <= steps")

@@ -1,0 +1,95 @@
+"""Images from a manifest, CLIP preprocessing, FLIP-style augmentation, and a step-indexed sampler.
+
+The sampler is a pure function of (seed, rank, step): batch t of rank r is always the same, so a run
+resumed from a checkpoint at step t sees exactly the batches it would have seen. Each sample carries
+its own augmentation seed for the same reason.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.nn import functional as F
+from torch.utils.data import Dataset, Sampler
+
+
+class ManifestImages(Dataset):
+    """Items ``(image b c h w float, label, row index)`` for the rows of ``frame``.
+
+    ``__getitem__`` takes ``index`` or ``(index, aug_seed)``; augmentation runs only with a seed.
+    """
+
+    def __init__(self, frame: pd.DataFrame, fs, root: str, *, image_size: int, mean, std, augment: bool) -> None:
+        self.paths = [f"{root}/{p}" for p in frame["path"]]
+        self.labels = frame["label"].to_numpy()
+        self.fs, self.image_size, self.augment = fs, image_size, augment
+        self.mean = torch.tensor(mean).view(3, 1, 1)
+        self.std = torch.tensor(std).view(3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def load(self, i: int) -> torch.Tensor:
+        with self.fs.open(self.paths[i], "rb") as fh:
+            img = Image.open(io.BytesIO(fh.read())).convert("RGB")
+        x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x[None], size=(self.image_size,) * 2, mode="bicubic", align_corners=False)[0]
+        return x.clamp(0, 1)
+
+    def __getitem__(self, item) -> tuple[torch.Tensor, int, int]:
+        i, aug_seed = item if isinstance(item, tuple) else (item, None)
+        x = self.load(i)
+        if self.augment and aug_seed is not None:
+            x = flip_and_saturate(x, torch.Generator().manual_seed(int(aug_seed)))
+        return (x - self.mean) / self.std, int(self.labels[i]), i
+
+
+def flip_and_saturate(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """FLIP's training augmentation: horizontal flip (p=0.5), saturation x U(0.8, 1.2) (p=0.5)."""
+    flip, jitter, factor = torch.rand(3, generator=gen)
+    if flip < 0.5:
+        x = x.flip(-1)
+    if jitter < 0.5:
+        gray = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2])[None]
+        x = (gray + (0.8 + 0.4 * float(factor)) * (x - gray)).clamp(0, 1)
+    return x
+
+
+def _mix(*parts: int) -> int:
+    return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
+
+
+class StepBatchSampler(Sampler):
+    """Infinite batches of ``(index, aug_seed)``; batch t depends only on (seed, rank, t).
+
+    ``balanced`` cycles over (subset, label) groups in a per-step random order and draws one random
+    member each time (FLIP draws equally per source domain and class); ``shuffle`` draws uniformly.
+    """
+
+    def __init__(self, frame: pd.DataFrame, batch_size: int, *, seed: int, rank: int = 0, start_step: int = 0,
+                 balanced: bool = True) -> None:
+        keys = frame["subset"].astype(str) + "|" + frame["label"].astype(str) if balanced else pd.Series(0, frame.index)
+        self.groups = [np.flatnonzero((keys == k).to_numpy()) for k in sorted(keys.unique())]
+        self.batch_size, self.seed, self.rank, self.start_step = batch_size, seed, rank, start_step
+
+    def batch(self, step: int) -> list[tuple[int, int]]:
+        rng = np.random.default_rng(_mix(self.seed, self.rank, step))
+        order = rng.permutation(len(self.groups))
+        picks = [self.groups[order[j % len(order)]] for j in range(self.batch_size)]
+        idx = [int(g[rng.integers(len(g))]) for g in picks]
+        return [(i, _mix(self.seed, self.rank, step, j)) for j, i in enumerate(idx)]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start_step
+        while True:
+            yield self.batch(step)
+            step += 1
+
+    def __len__(self) -> int:  # infinite; DataLoader only needs this for len(loader)
+        return 2**31 - 1

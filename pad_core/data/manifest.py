@@ -1,0 +1,122 @@
+"""Data manifests: one row per image, read from a local path or any fsspec URI (``s3://`` via s3fs).
+
+Columns: ``path`` (relative to the manifest's folder), ``label`` (1 = bona fide, 0 = attack; the
+words live/bonafide/real and attack/spoof/fake are accepted), ``attack_type`` (species; "none" for
+bona fide), ``subset``, ``device``, ``split`` (train/dev/test), ``subject`` (identity, for disjoint
+splits). CSV or Parquet by file suffix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import numpy as np
+import pandas as pd
+
+from pad_core.errors import DataError
+
+REQUIRED_COLUMNS = ("path", "label", "attack_type", "subset", "device", "split", "subject")
+SPLITS = ("train", "dev", "test")
+LABEL_WORDS = {"1": 1, "live": 1, "bonafide": 1, "bona_fide": 1, "real": 1,
+               "0": 0, "attack": 0, "spoof": 0, "fake": 0}
+
+
+@dataclass
+class Manifest:
+    """The validated table plus where its images live."""
+
+    frame: pd.DataFrame
+    uri: str  # the manifest's own URI
+    fs: Any  # fsspec filesystem holding the images
+    root: str  # folder (fs-internal path) that relative image paths start from
+    sha256: str  # content hash of the manifest file
+
+    def full_path(self, rel: str) -> str:
+        return posixpath.join(self.root, rel)
+
+
+def read_manifest(uri: str, storage_options: dict[str, Any] | None = None) -> Manifest:
+    try:
+        fs, path = fsspec.core.url_to_fs(uri, **(storage_options or {}))
+        with fs.open(path, "rb") as fh:
+            raw = fh.read()
+    except (FileNotFoundError, OSError) as err:
+        raise DataError("data.manifest", uri, f"cannot read the manifest ({err.__class__.__name__}: {err})",
+                        "give an existing CSV/Parquet path or s3:// URI, or synthetic:iris") from None
+    frame = _parse(raw, path, uri)
+    frame = validate_frame(frame, uri)
+    return Manifest(frame, uri, fs, posixpath.dirname(path), hashlib.sha256(raw).hexdigest())
+
+
+def _parse(raw: bytes, path: str, uri: str) -> pd.DataFrame:
+    import io
+
+    try:
+        if path.endswith(".parquet"):
+            return pd.read_parquet(io.BytesIO(raw))
+        return pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False)
+    except Exception as err:  # noqa: BLE001 - any parser failure is a bad manifest
+        raise DataError("data.manifest", uri, f"not a readable CSV/Parquet table ({err})",
+                        "write the manifest as CSV with a header row, or as Parquet") from None
+
+
+def validate_frame(frame: pd.DataFrame, uri: str) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError("data.manifest", uri, f"missing columns {missing}",
+                        f"add them; required columns are {list(REQUIRED_COLUMNS)}")
+    frame = frame.copy()
+    for col in REQUIRED_COLUMNS:
+        frame[col] = frame[col].astype(str).str.strip()
+    frame["label"] = _labels(frame, uri)
+    _check_values(frame, uri)
+    return frame.reset_index(drop=True)
+
+
+def _labels(frame: pd.DataFrame, uri: str) -> pd.Series:
+    words = frame["label"].str.lower()
+    bad = sorted(set(words[~words.isin(list(LABEL_WORDS))]))
+    if bad:
+        raise DataError("data.manifest", uri, f"unknown labels {bad[:5]}",
+                        "use 1/live/bonafide for bona fide and 0/attack/spoof for attacks")
+    return words.map(LABEL_WORDS).astype(int)
+
+
+def _check_values(frame: pd.DataFrame, uri: str) -> None:
+    bad_split = sorted(set(frame["split"]) - set(SPLITS))
+    if bad_split:
+        raise DataError("data.manifest", uri, f"unknown split values {bad_split}", f"use {list(SPLITS)}")
+    empty = frame.index[frame["path"] == ""].tolist()
+    if empty:
+        raise DataError("data.manifest", uri, f"empty path in rows {empty[:5]}", "give every row an image path")
+    escaping = frame["path"][frame["path"].map(lambda p: p.startswith("/") or ".." in p.split("/"))].tolist()
+    if escaping:
+        raise DataError("data.manifest", uri, f"paths outside the data folder {escaping[:3]}",
+                        "use paths relative to the manifest's folder, without '..' or a leading '/'")
+
+
+def carve_dev(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+    """Move ``fraction`` of each subset's train subjects to a dev split (identity-disjoint), if none exists."""
+    if (frame["split"] == "dev").any() or fraction == 0:
+        return frame
+    frame = frame.copy()
+    for subset, rows in frame[frame["split"] == "train"].groupby("subset"):
+        subjects = np.array(sorted(rows["subject"].unique()))
+        rng = np.random.default_rng([seed, int(hashlib.md5(str(subset).encode()).hexdigest()[:8], 16)])
+        chosen = rng.choice(subjects, size=int(round(len(subjects) * fraction)), replace=False)
+        frame.loc[rows.index[rows["subject"].isin(chosen)], "split"] = "dev"
+    return frame
+
+
+def check_files_exist(manifest: Manifest, frame: pd.DataFrame) -> None:
+    """Every image of ``frame`` exists (one listing of the data folder, not one request per file)."""
+    present = {p.rstrip("/") for p in manifest.fs.find(manifest.root)}
+    strip = manifest.fs._strip_protocol
+    missing = [p for p in frame["path"] if strip(manifest.full_path(p)) not in present]
+    if missing:
+        raise DataError("data.manifest", manifest.uri, f"{len(missing)} image files are missing, e.g. {missing[:3]}",
+                        "fix the paths (relative to the manifest's folder) or restore the files")

@@ -1,0 +1,54 @@
+"""From a data config to the validated train/dev/test rows of one protocol (all checks before training)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pad_core.config.schema import DataCfg
+from pad_core.data import synthetic
+from pad_core.data.manifest import Manifest, carve_dev, check_files_exist, read_manifest
+from pad_core.data.protocols import Protocol, load_benchmark
+from pad_core.errors import DataError
+
+
+@dataclass
+class ProtocolData:
+    manifest: Manifest
+    protocol: Protocol
+    train: pd.DataFrame
+    dev: pd.DataFrame
+    test: pd.DataFrame
+
+    def split(self, name: str) -> pd.DataFrame:
+        return {"train": self.train, "dev": self.dev, "test": self.test}[name]
+
+
+def resolve_manifest_uri(cfg: DataCfg) -> str:
+    if synthetic.is_synthetic(cfg.manifest):
+        return synthetic.materialize(cfg.manifest, scale=cfg.synth_scale, size=cfg.synth_size, seed=cfg.synth_seed)
+    return cfg.manifest
+
+
+def _require_classes(frame: pd.DataFrame, split: str, protocol: str, uri: str, needed: bool) -> None:
+    if frame.empty:
+        raise DataError("data.protocol", protocol, f"the {split} split selects no rows of {uri}",
+                        "check the manifest's split/subset columns against the protocol definition")
+    if needed and frame["label"].nunique() < 2:
+        raise DataError("data.protocol", protocol, f"the {split} split has only label {frame['label'].iloc[0]}",
+                        f"the {split} rows need both bona fide (1) and attack (0) samples")
+
+
+def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True) -> ProtocolData:
+    """Read and validate the manifest, carve dev if missing, select the protocol's rows, check files."""
+    manifest = read_manifest(resolve_manifest_uri(cfg))
+    protocol = load_benchmark(cfg.benchmark).protocol(cfg.protocol)
+    manifest.frame = carve_dev(manifest.frame, cfg.dev_fraction, cfg.synth_seed)
+    parts = {split: protocol.rows(manifest.frame, split) for split in ("train", "dev", "test")}
+    _require_classes(parts["train"], "train", cfg.protocol, manifest.uri, needed=True)
+    _require_classes(parts["test"], "test", cfg.protocol, manifest.uri, needed=True)
+    _require_classes(parts["dev"], "dev", cfg.protocol, manifest.uri, needed=need_dev)
+    if check_files:
+        check_files_exist(manifest, pd.concat(parts.values()))
+    return ProtocolData(manifest, protocol, **parts)

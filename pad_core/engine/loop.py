@@ -1,0 +1,186 @@
+"""The training loop: plain PyTorch, DDP-agnostic, step-based, resumable.
+
+Everything framework-specific arrives through :class:`RunContext` hooks: how the model is wrapped
+(DDP), where reports and checkpoints go (Ray Train), where artifacts land (MLflow). Without hooks
+it runs on one process, as the tests and ``python -m pad_core train`` do.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.data import DataLoader
+
+from pad_core.config.schema import RunCfg
+from pad_core.data.dataset import ManifestImages, StepBatchSampler
+from pad_core.data.prepare import prepare
+from pad_core.engine import checkpoint
+from pad_core.engine.evaluate import score_rows, score_set
+from pad_core.engine.optim import build_optimizer
+from pad_core.engine.seed import seed_everything, seed_rank_streams
+from pad_core.losses import total_loss
+from pad_core.metrics import metric_key, select_threshold, split_metrics
+from pad_core.models import create_model
+from pad_core.models.backbones import backbone_info, norm_stats
+
+Report = Callable[[dict[str, float], "str | None", "dict[str, str] | None"], None]
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or inf; the trial stops with this reason."""
+
+
+class TimeBudgetExceeded(RuntimeError):
+    """The trial ran past ``train.max_minutes``."""
+
+
+@dataclass
+class RunContext:
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device | str = "cpu"
+    prepare_model: Callable = lambda model: model  # e.g. DDP wrapping
+    report: Report = lambda metrics, ckpt, tags: None  # every eval and the final result
+    save_artifact: Callable[[str], None] = lambda path: None  # rank 0 files for the run record
+    resume_dir: str | None = None  # checkpoint directory to resume from
+    workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="padrun-"))
+
+
+def resolve_policy(requested: str, protocol_default: str) -> str:
+    return protocol_default if requested == "protocol" else requested
+
+
+class TrainingRun:
+    def __init__(self, cfg: RunCfg, ctx: RunContext | None = None) -> None:
+        self.cfg, self.ctx = cfg, ctx or RunContext()
+        self.protocol = cfg.data.protocol
+        self.data = prepare(cfg.data)
+        self.datasets = self._datasets()
+        seed_everything(cfg.train.seed, self.ctx.rank)
+        self.model = create_model(cfg).to(self.ctx.device)
+        self.optimizer, self.scheduler = build_optimizer(self.model, cfg.optim, cfg.train.steps)
+        self.state = checkpoint.TrainState()
+        if self.ctx.resume_dir:
+            self.state = checkpoint.load(self.ctx.resume_dir, self.model, self.optimizer, self.scheduler)
+        else:
+            seed_rank_streams(cfg.train.seed, self.ctx.rank)
+        self.net = self.ctx.prepare_model(self.model)
+        self.started = time.monotonic()
+
+    def _datasets(self) -> dict[str, ManifestImages]:
+        mean, std = norm_stats(self.cfg.backbone.norm_stats)
+        size = backbone_info(self.cfg.backbone.name).image_size
+        m = self.data.manifest
+        return {split: ManifestImages(self.data.split(split), m.fs, m.root, image_size=size, mean=mean, std=std,
+                                      augment=self.cfg.data.augment and split == "train")
+                for split in ("train", "dev", "test")}
+
+    def train_batches(self) -> Iterator:
+        per_rank = self.cfg.data.batch_size // self.ctx.world_size
+        sampler = StepBatchSampler(self.data.train, per_rank, seed=self.cfg.train.seed, rank=self.ctx.rank,
+                                   start_step=self.state.step, balanced=self.cfg.data.sampler == "balanced")
+        # A private generator: creating the iterator must not draw from the global RNG that masks use,
+        # or a run resumed from a checkpoint would sample different masks than the uninterrupted run.
+        return iter(DataLoader(self.datasets["train"], batch_sampler=sampler, num_workers=self.cfg.data.num_workers,
+                               generator=torch.Generator().manual_seed(self.cfg.train.seed)))
+
+    def autocast(self):
+        use = self.cfg.train.precision == "bf16" and torch.device(self.ctx.device).type == "cuda"
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use else nullcontext()
+
+    def train_step(self, batch) -> dict[str, torch.Tensor]:
+        images, labels, _ = batch
+        with self.autocast():
+            out = self.net(images.to(self.ctx.device))
+            loss, terms = total_loss(out, labels.to(self.ctx.device), self.cfg.head.loss, self.cfg.loss)
+        if not torch.isfinite(loss):
+            values = {k: float(v) for k, v in terms.items()}
+            raise NonFiniteLoss(f"loss is {float(loss)} at step {self.state.step + 1} (terms {values})")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        return {**{k: v.detach() for k, v in terms.items()}, **{f"moe_{k}": v for k, v in out.stats.items()}}
+
+    def check_budget(self) -> None:
+        limit = self.cfg.train.max_minutes
+        if limit and time.monotonic() - self.started > 60 * limit:
+            raise TimeBudgetExceeded(f"train.max_minutes={limit} exceeded at step {self.state.step}")
+
+    def fit(self) -> dict[str, float]:
+        window: dict[str, list[torch.Tensor]] = defaultdict(list)
+        steps, every = self.cfg.train.steps, self.cfg.train.eval_every
+        for batch in self.train_batches() if self.state.step < steps else ():
+            for k, v in self.train_step(batch).items():
+                window[k].append(v)
+            self.state.step += 1
+            if self.state.step % every == 0 or self.state.step == steps:
+                self.evaluate_and_report({k: float(torch.stack(v).mean()) for k, v in window.items()})
+                window.clear()
+            self.check_budget()
+            if self.state.step >= steps:
+                break
+        return self.final_report()
+
+    def scores(self, split: str):
+        eval_cfg = self.cfg.eval
+        raw = score_rows(self.model, self.datasets[split], batch_size=eval_cfg.batch_size, device=self.ctx.device,
+                         rank=self.ctx.rank, world=self.ctx.world_size, num_workers=self.cfg.data.num_workers)
+        return score_set(split, self.data.split(split), raw)
+
+    def evaluate_and_report(self, train_means: dict[str, float]) -> None:
+        dev = self.scores("dev")
+        metrics = split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev, test=None), self.cfg.eval)
+        metrics.update({metric_key("train", self.protocol, k): v for k, v in train_means.items()})
+        metrics["step"] = float(self.state.step)
+        dev_eer = metrics[metric_key("dev", self.protocol, "eer")]
+        if dev_eer < self.state.best_metric and self.cfg.train.select == "best_dev":
+            self.state.best_metric, self.state.best_step = dev_eer, self.state.step
+            self.state.best_weights = checkpoint.cpu_weights(self.model)
+        ckpt = None
+        if self.ctx.rank == 0:
+            ckpt = checkpoint.save(os.path.join(self.ctx.workdir, f"ckpt-{self.state.step:07d}"), self.model,
+                                   self.optimizer, self.scheduler, self.state)
+        self.ctx.report(metrics, ckpt, None)
+
+    def final_report(self) -> dict[str, float]:
+        if self.cfg.train.select == "best_dev" and self.state.best_weights is not None:
+            self.model.load_state_dict(self.state.best_weights)
+        dev, test = self.scores("dev"), self.scores("test")
+        policy = resolve_policy(self.cfg.eval.threshold_policy, self.data.protocol.threshold_policy)
+        tau = select_threshold(policy, dev=dev, test=test, fixed=self.cfg.eval.fixed_threshold)
+        metrics = split_metrics(test, self.protocol, tau, self.cfg.eval)
+        metrics.update(split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev, test=None),
+                                     self.cfg.eval))
+        selected = self.state.best_step if self.cfg.train.select == "best_dev" else self.state.step
+        metrics.update({metric_key("test", self.protocol, "selected_step"): float(selected),
+                        "step": float(self.state.step), "final": 1.0})
+        if self.ctx.rank == 0:
+            self.ctx.save_artifact(self.write_scores(dev, test))
+        self.ctx.report(metrics, None, {"pad.threshold_policy": policy})
+        return metrics
+
+    def write_scores(self, *score_sets) -> str:
+        import pandas as pd
+
+        parts = []
+        for s in score_sets:
+            frame = self.data.split(s.split)[["path", "subset", "device", "attack_type", "label"]].copy()
+            parts.append(frame.assign(split=s.split, score=s.scores))
+        path = os.path.join(self.ctx.workdir, "scores.csv")
+        pd.concat(parts).to_csv(path, index=False)
+        return path
+
+
+def train(cfg: RunCfg, ctx: RunContext | None = None) -> dict[str, float]:
+    """Train one config on one protocol and return the final metrics."""
+    return TrainingRun(cfg, ctx).fit()

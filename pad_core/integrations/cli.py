@@ -1,0 +1,131 @@
+"""The command line every sweep file shares: ``python sweeps/<name>.py [--smoke-test] [--mode search] ...``.
+
+A sweep file declares its rows/search space and calls :func:`sweep_main`. The same file runs on a
+laptop (embedded defaults: the demo scale, synthetic data, a local or $RAY_ADDRESS cluster) and on a
+cluster through ``ray job submit`` with real flags (``--backbone ViT-B-16-quickgelu --pretrained
+openai --data s3://... --gpus-per-trial 8``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pad_core.config import parse_assignments, scale_overrides
+from pad_core.errors import PadError
+from pad_core.integrations.sweep import SweepOptions
+from pad_core.integrations.trial import Resources
+
+
+def _csv(kind: Callable) -> Callable[[str], tuple]:
+    return lambda text: tuple(kind(t) for t in text.split(",") if t.strip())
+
+
+def build_parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mode", choices=("ablation", "search"), default="ablation",
+                   help="ablation: walk the declared rows as a grid; search: Optuna TPE + ASHA, then confirm")
+    p.add_argument("--smoke-test", action="store_true", help="seconds-long trials, 1 seed, 1 protocol (CI)")
+    p.add_argument("--scale", choices=("demo", "paper"), default="demo",
+                   help="demo: tiny CLIP, random init, synthetic data (CPU); paper: ViT-B/16 + the papers' schedule")
+    g = p.add_argument_group("what to train")
+    g.add_argument("--backbone", help="open_clip model name, e.g. ViT-B-16-quickgelu")
+    g.add_argument("--pretrained", help="open_clip tag (openai) or a local checkpoint path; '' = random init")
+    g.add_argument("--data", help="manifest CSV/Parquet path or s3:// URI (default: synthetic:iris)")
+    g.add_argument("--protocols", type=_csv(str), help="comma-separated protocols, e.g. P1,P2")
+    g.add_argument("--seeds", type=_csv(int), help="comma-separated training seeds, e.g. 0,1,2")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config override by flat key, e.g. --set optim.lr=1e-5 (repeatable)")
+    r = p.add_argument_group("where it runs")
+    r.add_argument("--gpus-per-trial", type=int, default=0, help="GPUs per trial; one Train worker per GPU (DDP)")
+    r.add_argument("--workers-per-trial", type=int, default=0, help="Train workers per trial (default: GPUs or 1)")
+    r.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs each Train worker holds")
+    r.add_argument("--max-concurrent", type=int, default=0, help="cap on concurrent trials (0 = what fits)")
+    r.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local instance)")
+    default_storage = os.environ.get("PADSWEEP_STORAGE", os.path.expanduser("~/ray_results/padsweep"))
+    r.add_argument("--storage", default=default_storage,
+                   help="Tune/Train storage (shared across nodes on a cluster: NFS or s3://)")
+    t = p.add_argument_group("where it is recorded")
+    t.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
+                   help="MLflow tracking server (default: $MLFLOW_TRACKING_URI)")
+    t.add_argument("--experiment", default="padsweep", help="MLflow experiment")
+    t.add_argument("--sweep-name", help="sweep id (default: <file>-<scale>); reuse it to resume")
+    t.add_argument("--allow-spec-change", action="store_true",
+                   help="continue a sweep whose rows/seeds/configs changed since it started")
+    s = p.add_argument_group("search mode")
+    s.add_argument("--num-samples", type=int, help="configurations Optuna tries")
+    s.add_argument("--top-k", type=int, help="configurations confirmed on fresh seeds")
+    s.add_argument("--confirm-seeds", type=_csv(int), help="fresh seeds for the confirmation stage")
+    s.add_argument("--search-protocol", help="protocol the search runs in (default: the first protocol)")
+    return p
+
+
+@dataclass(frozen=True)
+class SweepArgs:
+    """Parsed command line, handed to the sweep file's ``get_ablation`` / ``get_search``."""
+
+    ns: argparse.Namespace
+    name: str  # sweep id
+    base: dict[str, Any]  # flat config: scale overrides, then flags, then --set
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self.ns, item)
+
+
+def base_overrides(ns: argparse.Namespace) -> dict[str, Any]:
+    flat: dict[str, Any] = scale_overrides("smoke" if ns.smoke_test else ns.scale)
+    for flag, key in (("backbone", "backbone.name"), ("pretrained", "backbone.pretrained"), ("data", "data.manifest")):
+        if getattr(ns, flag) is not None:
+            flat[key] = getattr(ns, flag)
+    flat.update(parse_assignments(ns.set))
+    return flat
+
+
+def resources(ns: argparse.Namespace) -> Resources:
+    workers = ns.workers_per_trial or max(1, ns.gpus_per_trial)
+    gpus = ns.gpus_per_trial / workers if ns.gpus_per_trial else 0.0
+    return Resources(workers=workers, gpus_per_worker=gpus, cpus_per_worker=ns.cpus_per_worker)
+
+
+def options(ns: argparse.Namespace) -> SweepOptions:
+    if not ns.mlflow_uri:
+        raise PadError("--mlflow-uri", None, "no MLflow tracking server given",
+                       "set MLFLOW_TRACKING_URI or pass --mlflow-uri (bash scripts/services.sh up starts one)")
+    return SweepOptions(tracking_uri=ns.mlflow_uri, experiment=ns.experiment, storage_path=ns.storage,
+                        resources=resources(ns), max_concurrent=ns.max_concurrent, ray_address=ns.ray_address,
+                        allow_spec_change=ns.allow_spec_change)
+
+
+def sweep_main(description: str, file: str, *, get_ablation: Callable | None = None,
+               get_search: Callable | None = None, add_arguments: Callable | None = None,
+               argv: list[str] | None = None) -> str:
+    """Parse, declare, validate, run; print the table rebuilt from MLflow. Returns the Markdown table."""
+    from pad_core.integrations.search import run_search
+    from pad_core.integrations.sweep import run_grid
+
+    parser = build_parser(description)
+    if add_arguments:
+        add_arguments(parser.add_argument_group("this sweep"))
+    ns = parser.parse_args(argv)
+    scale = "smoke" if ns.smoke_test else ns.scale
+    args = SweepArgs(ns, ns.sweep_name or f"{Path(file).stem}-{scale}", {})
+    try:
+        args = SweepArgs(ns, args.name, base_overrides(ns))
+        opts = options(ns)
+        if ns.mode == "search":
+            if get_search is None:
+                raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
+            best, table = run_search(get_search(args), opts)
+            print(f"\nBest configurations: {best}")
+        else:
+            table = run_grid(get_ablation(args), opts)
+    except PadError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print("\n" + table + f"\n\nMLflow: {opts.tracking_uri}  (experiment {opts.experiment!r}, sweep {args.name!r})")
+    return table

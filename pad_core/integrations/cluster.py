@@ -1,0 +1,49 @@
+"""Connecting to Ray and sizing trial concurrency from what the cluster actually has."""
+
+from __future__ import annotations
+
+import os
+
+import ray
+
+from pad_core.errors import SweepError
+from pad_core.integrations.trial import Resources
+
+DRIVER_RESOURCE = "TRAIN_DRIVER"  # custom resource on the head: one unit per concurrent trial driver
+LOCAL_DRIVERS = 8
+
+
+def connect(address: str | None) -> None:
+    """Join the cluster at ``address`` / $RAY_ADDRESS, or start a local one that declares TRAIN_DRIVER."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=True)
+    else:
+        ray.init(resources={DRIVER_RESOURCE: LOCAL_DRIVERS}, include_dashboard=False)
+
+
+def max_concurrent(res: Resources, requested: int = 0) -> int:
+    """Trials that fit at once: cluster GPUs (or CPUs) // per-trial need, capped by TRAIN_DRIVER slots."""
+    total = ray.cluster_resources()
+    drivers = int(total.get(DRIVER_RESOURCE, 0))
+    if drivers < 1:
+        raise SweepError("ray cluster", DRIVER_RESOURCE, "the cluster declares no TRAIN_DRIVER resource",
+                         "start the head with --resources='{\"TRAIN_DRIVER\": 8}' (cluster/ configs do this)")
+    if res.gpus_per_worker:
+        fit = int(total.get("GPU", 0) // (res.workers * res.gpus_per_worker))
+        need = f"{res.workers * res.gpus_per_worker:g} GPUs"
+    else:
+        fit = int(total.get("CPU", 0) // (res.workers * res.cpus_per_worker))
+        need = f"{res.workers * res.cpus_per_worker:g} CPUs"
+    if fit < 1 and not _autoscaling():
+        raise SweepError("resources per trial", need, f"more than the cluster has ({dict(total)})",
+                         "lower --gpus-per-trial / --workers-per-trial, or add nodes")
+    limit = max(1, min(drivers, fit)) if fit else drivers
+    return min(limit, requested) if requested else limit
+
+
+def _autoscaling() -> bool:
+    # GPU workers scale from zero on real clusters; an autoscaler marks the cluster so in its config.
+    return os.environ.get("PADSWEEP_AUTOSCALING", "") == "1"

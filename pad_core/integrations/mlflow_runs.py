@@ -1,0 +1,130 @@
+"""MLflow as the record of every sweep: one parent run per sweep, one child run per cell or trial.
+
+Runs are found again by tags, never created twice: the parent by ``pad.sweep``, a child by
+``pad.cell`` under its parent. Params are logged once, when a child is created. Metrics go in
+batches (one HTTP call per report). The table is rebuilt from ``search_runs`` alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import mlflow
+import pandas as pd
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+PARENT_KIND = "sweep-parent"
+MAX_TAG = 7500  # MLflow keeps tag values up to 8000 characters
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    run_id: str
+    status: str
+    outcome: str  # pad.outcome: completed | early_stopped | failed | "" (not ended)
+
+
+class SweepRecord:
+    """Driver-side access to one sweep's runs."""
+
+    def __init__(self, tracking_uri: str, experiment: str) -> None:
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri)
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+
+    def _search(self, filter_string: str, max_results: int = 5000) -> list:
+        runs, token = [], None
+        while True:
+            page = self.client.search_runs([self.experiment_id], filter_string, max_results=min(max_results, 1000),
+                                           page_token=token)
+            runs.extend(page)
+            token = page.token
+            if not token or len(runs) >= max_results:
+                return runs
+
+    def parent(self, sweep: str, tags: dict[str, str]) -> str:
+        """The sweep's parent run id, created on first use."""
+        found = self._search(f"tags.`pad.sweep` = '{sweep}' and tags.`pad.kind` = '{PARENT_KIND}'")
+        if found:
+            return found[0].info.run_id
+        run = self.client.create_run(self.experiment_id, run_name=sweep,
+                                     tags={"pad.sweep": sweep, "pad.kind": PARENT_KIND, **_clip(tags)})
+        return run.info.run_id
+
+    def children(self, parent_id: str) -> list:
+        return self._search(f"tags.`mlflow.parentRunId` = '{parent_id}'")
+
+    def child(self, parent_id: str, key: str, name: str, tags: dict[str, str], params: dict[str, str]) -> ChildRun:
+        """Get or create the child run of ``key``; params and tags are written only at creation."""
+        found = self._search(f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`pad.cell` = '{key}'")
+        if found:
+            info = found[0]
+            return ChildRun(info.info.run_id, info.info.status, info.data.tags.get("pad.outcome", ""))
+        run = self.client.create_run(self.experiment_id, run_name=name,
+                                     tags={"mlflow.parentRunId": parent_id, "pad.cell": key, **_clip(tags)})
+        self.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
+        return ChildRun(run.info.run_id, "RUNNING", "")
+
+    def finished_keys(self, parent_id: str) -> set[str]:
+        return {r.data.tags["pad.cell"] for r in self.children(parent_id)
+                if r.info.status == "FINISHED" and r.data.tags.get("pad.outcome") == "completed"}
+
+    def finalize(self, run_id: str, status: str, outcome: str, reason: str = "") -> None:
+        tags = {"pad.outcome": outcome}
+        if reason:
+            tags["pad.reason"] = reason[:MAX_TAG]
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        self.client.set_terminated(run_id, status)
+
+    def reopen(self, run_id: str) -> None:
+        """A retried cell continues its own run (its metric history stays one series)."""
+        self.client.update_run(run_id, status="RUNNING")
+        if "pad.outcome" in self.client.get_run(run_id).data.tags:
+            self.client.delete_tag(run_id, "pad.outcome")
+
+    def log_artifact(self, run_id: str, path: str, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, path, artifact_path)
+
+
+def _clip(tags: dict[str, str]) -> dict[str, str]:
+    return {k: str(v)[:MAX_TAG] for k, v in tags.items()}
+
+
+class RunLogger:
+    """Worker-side (rank 0) logging into an existing run: batched metrics, tags and artifacts."""
+
+    def __init__(self, tracking_uri: str, run_id: str) -> None:
+        self.client, self.run_id = MlflowClient(tracking_uri), run_id
+
+    def log(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        for i in range(0, len(batch), 900):  # MLflow caps a batch at 1000 metrics
+            self.client.log_batch(self.run_id, metrics=batch[i : i + 900])
+        if tags:
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def artifact(self, path: str) -> None:
+        self.client.log_artifact(self.run_id, path)
+
+
+def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -> pd.DataFrame:
+    """Completed child runs as a tidy frame: row, protocol, seed, config hash, and latest metric values."""
+    lines = []
+    for run in record.children(parent_id):
+        tags = run.data.tags
+        if run.info.status != "FINISHED" or tags.get("pad.outcome") != "completed":
+            continue
+        if stage and tags.get("pad.stage") != stage:
+            continue
+        lines.append({"run_id": run.info.run_id, "row": tags.get("pad.row"), "protocol": tags.get("pad.protocol"),
+                      "seed": int(tags.get("pad.seed", -1)), "config_hash": tags.get("pad.config_hash"),
+                      **run.data.metrics})
+    return pd.DataFrame(lines)
+
+
+def set_tracking(uri: str) -> None:
+    mlflow.set_tracking_uri(uri)

@@ -1,0 +1,116 @@
+"""Running an ablation sweep: validate every cell, skip finished ones, walk the rest as a Tune grid,
+record each cell in MLflow, then rebuild the table from MLflow alone.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+from ray import tune
+
+from pad_core.ablation import AblationSpec, Cell
+from pad_core.ablation.table import TableSpec, summarize, to_markdown, wide
+from pad_core.config import to_flat
+from pad_core.data import prepare
+from pad_core.errors import PadError, SweepError
+from pad_core.integrations.callbacks import FinalizeRuns
+from pad_core.integrations.cluster import DRIVER_RESOURCE, connect, max_concurrent
+from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+from pad_core.integrations.trial import Resources, TrialPlan, train_driver
+from pad_core.models import moe_layer_indices
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    tracking_uri: str  # MLflow server
+    experiment: str = "padsweep"  # MLflow experiment holding the sweep's runs
+    storage_path: str = field(default_factory=lambda: os.path.expanduser("~/ray_results/padsweep"))
+    resources: Resources = field(default_factory=Resources)
+    max_concurrent: int = 0  # 0 = as many as the cluster fits
+    ray_address: str | None = None  # None = $RAY_ADDRESS, else a local Ray instance
+    allow_spec_change: bool = False  # go on although rows/seeds differ from what the sweep started with
+
+
+def preflight(cells: list[Cell], resources: Resources) -> None:
+    """Everything that can fail before a trial starts: configs, layer indices, data, batch split."""
+    for data_cfg in {c.cfg.data for c in cells}:
+        prepare(data_cfg)
+    for cell in cells:
+        try:
+            moe_layer_indices(cell.cfg)
+        except PadError as err:
+            raise SweepError(f"row {cell.row.name!r}: {err.key}", err.value, err.problem, err.fix) from None
+        if cell.cfg.data.batch_size % resources.workers:
+            raise SweepError("data.batch_size", cell.cfg.data.batch_size,
+                             f"not divisible by {resources.workers} workers per trial",
+                             "use a batch size that is a multiple of the worker count")
+
+
+def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, allow: bool) -> None:
+    stored = record.client.get_run(parent_id).data.tags.get("pad.spec")
+    if stored and stored != spec.describe() and not allow:
+        old, new = TableSpec.from_json(stored), TableSpec.from_json(spec.describe())
+        raise SweepError("sweep", spec.name, f"declaration changed since it started: rows {old.rows} -> {new.rows}, "
+                         f"protocols {old.protocols} -> {new.protocols}, seeds {old.seeds} -> {new.seeds}",
+                         "pass --allow-spec-change to go on (finished cells are kept), or use a new --sweep-name")
+    record.client.set_tag(parent_id, "pad.spec", spec.describe())
+
+
+def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str) -> list[dict]:
+    return [TrialPlan(sweep=spec.name, stage=stage, tracking_uri=opts.tracking_uri, experiment=opts.experiment,
+                      parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
+                      flat=to_flat(c.cfg), row=c.row.name, key=c.key, run_name=c.run_name).as_config() for c in cells]
+
+
+def driver_trainable():
+    # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only duplicate it.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    return tune.with_resources(train_driver, {"CPU": 0, DRIVER_RESOURCE: 1})
+
+
+def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation") -> str:
+    """Run every unfinished cell of ``spec``; return the table rebuilt from MLflow (Markdown)."""
+    cells = spec.cells()
+    preflight(cells, opts.resources)
+    connect(opts.ray_address)
+    record = SweepRecord(opts.tracking_uri, opts.experiment)
+    parent_id = record.parent(spec.name, {"pad.stage": stage})
+    check_declaration(record, parent_id, spec, opts.allow_spec_change)
+    done = record.finished_keys(parent_id)
+    pending = [c for c in cells if c.key not in done]
+    print(f"[padsweep] {spec.name}: {len(cells)} cells, {len(cells) - len(pending)} already finished in MLflow, "
+          f"{len(pending)} to run", flush=True)
+    if pending:
+        tuner = tune.Tuner(
+            driver_trainable(),
+            param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent)),
+            run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path,
+                                      callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment)]),
+        )
+        tuner.fit()
+    return publish_table(record, parent_id, stage)
+
+
+def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None) -> tuple[str, object]:
+    """(Markdown, wide table) from the parent's declaration and its finished child runs."""
+    spec = TableSpec.from_json(record.client.get_run(parent_id).data.tags["pad.spec"])
+    frame = sweep_frame(record, parent_id, stage)
+    if frame.empty:
+        raise SweepError("sweep", spec.title, "no finished runs to tabulate", "run the sweep first")
+    table = wide(summarize(frame, spec), spec)
+    return to_markdown(table, spec.title), table
+
+
+def publish_table(record: SweepRecord, parent_id: str, stage: str | None) -> str:
+    markdown, table = rebuild_table(record, parent_id, stage)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in (("table.md", markdown + "\n"), ("table.csv", table.to_csv())):
+            path = os.path.join(tmp, name)
+            with open(path, "w") as fh:
+                fh.write(text)
+            record.log_artifact(parent_id, path)
+    return markdown
+

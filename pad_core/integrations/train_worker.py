@@ -1,0 +1,51 @@
+"""The function every Ray Train worker runs: the plain engine loop with Ray and MLflow hooks.
+
+Rank 0 writes metrics to the trial's MLflow run after Ray has persisted the matching checkpoint, so
+a worker that dies and is restored from that checkpoint continues one unbroken metric history.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from typing import Any
+
+import ray.train
+import ray.train.torch
+
+from pad_core.config import from_flat
+from pad_core.engine import RunContext, TrainingRun
+from pad_core.integrations.mlflow_runs import RunLogger
+
+
+def _hooks(config: dict[str, Any], rank: int) -> tuple:
+    logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
+
+    def report(metrics: dict[str, float], ckpt_dir: str | None, tags: dict[str, str] | None) -> None:
+        checkpoint = ray.train.Checkpoint.from_directory(ckpt_dir) if ckpt_dir else None
+        ray.train.report(metrics, checkpoint=checkpoint)  # collective: every rank, every time
+        if logger:
+            logger.log(metrics, int(metrics.get("step", 0)), tags)
+        if ckpt_dir:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)  # Ray has copied it to the run's storage
+
+    save = logger.artifact if logger else (lambda path: None)
+    return report, save
+
+
+def _prepare(model):
+    # MoE experts can receive no tokens in a step; DDP must tolerate parameters without gradients.
+    return ray.train.torch.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": True})
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    cfg = from_flat(config["flat"])
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    report, save = _hooks(config, rank)
+    checkpoint = ray.train.get_checkpoint()
+    with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as resume_dir:
+        ctx = RunContext(rank=rank, world_size=world, device=ray.train.torch.get_device(), prepare_model=_prepare,
+                         report=report, save_artifact=save, resume_dir=resume_dir)
+        run = TrainingRun(cfg, ctx)
+    run.fit()

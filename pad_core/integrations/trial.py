@@ -1,0 +1,93 @@
+"""The Tune trial ("train driver"): get or create its MLflow child run, then fit a TorchTrainer.
+
+Train runs are named after the cell (or the Tune trial), under a shared storage path, so a restarted
+driver finds its own Train run and resumes from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ray import tune
+from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from pad_core.config import config_hash, from_flat, to_flat, to_params
+from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.train_worker import train_loop_per_worker
+
+SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to config keys
+
+
+@dataclass(frozen=True)
+class Resources:
+    workers: int = 1  # Ray Train workers (DDP ranks) per trial
+    gpus_per_worker: float = 0.0  # GPUs each worker holds
+    cpus_per_worker: float = 1.0  # CPUs each worker holds
+    max_failures: int = 2  # worker-failure restarts per trial, each from the latest checkpoint
+
+    def scaling(self) -> ScalingConfig:
+        per_worker = {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
+        return ScalingConfig(num_workers=self.workers, use_gpu=self.gpus_per_worker > 0,
+                             resources_per_worker=per_worker)
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """Everything a trial needs, passed through Tune's config (plain, picklable values)."""
+
+    sweep: str
+    stage: str  # ablation | search | confirm
+    tracking_uri: str
+    experiment: str
+    parent_id: str
+    storage_path: str
+    resources: Resources
+    flat: dict[str, Any] = field(default_factory=dict)  # full flat config (search params merged in by the driver)
+    row: str = ""
+    key: str = ""  # cell key; "" = keyed by the Tune trial id (search stage)
+    run_name: str = ""
+
+    def as_config(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cell_key(plan: dict[str, Any], trial_id: str) -> str:
+    return plan["key"] or f"{plan['stage']}|{trial_id}"
+
+
+def _search_overrides(config: dict[str, Any]) -> dict[str, Any]:
+    """Config keys set by the search space, next to the plan; raw ``search.*`` Optuna draws are not config."""
+    return {k: v for k, v in config.items() if k != "plan" and not k.startswith(SEARCH_PREFIX)}
+
+
+def _tags(plan: dict[str, Any], cfg, trial_id: str) -> dict[str, str]:
+    return {"pad.sweep": plan["sweep"], "pad.stage": plan["stage"], "pad.row": plan["row"] or trial_id,
+            "pad.protocol": cfg.data.protocol, "pad.seed": str(cfg.train.seed), "pad.config_hash": config_hash(cfg),
+            "pad.trial_id": trial_id}
+
+
+def train_driver(config: dict[str, Any]) -> None:
+    plan, trial_id = config["plan"], tune.get_context().get_trial_id()
+    cfg = from_flat({**plan["flat"], **_search_overrides(config)})
+    record = SweepRecord(plan["tracking_uri"], plan["experiment"])
+    key = cell_key(plan, trial_id)
+    name = plan["run_name"] or f"{plan['stage']}·{trial_id}"
+    child = record.child(plan["parent_id"], key, name, _tags(plan, cfg, trial_id), to_params(cfg))
+    if child.status != "RUNNING":
+        record.reopen(child.run_id)
+    res = Resources(**plan["resources"])
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"],
+                           "run_id": child.run_id},
+        scaling_config=res.scaling(),
+        run_config=RunConfig(name=f"{plan['sweep']}--{key.replace('|', '--')}", storage_path=plan["storage_path"],
+                             callbacks=[TuneReportCallback()],
+                             failure_config=FailureConfig(max_failures=res.max_failures),
+                             checkpoint_config=CheckpointConfig(num_to_keep=2)),
+    )
+    trainer.fit()
+

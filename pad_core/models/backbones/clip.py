@@ -1,0 +1,95 @@
+"""open_clip CLIP built by name, with weights from an open_clip tag or a local checkpoint path.
+
+The project's tiny configs (``model_configs/*.json``) are registered with ``add_model_config`` at
+import, so ``pad-tiny-vit`` builds like any open_clip model. Nothing is downloaded in tests: an empty
+``pretrained`` means random init.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import open_clip
+import torch
+from torch import nn
+
+from pad_core.config.schema import BackboneCfg
+from pad_core.errors import ConfigError
+
+open_clip.add_model_config(Path(__file__).parent / "model_configs")
+
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """Shape facts read from the open_clip model config, without building the model."""
+
+    visual_layers: int  # resblocks in the image tower
+    text_layers: int  # resblocks in the text tower
+    visual_width: int  # d of the image tower
+    text_width: int  # d of the text tower
+    image_size: int  # input side in pixels
+    patch_size: int  # ViT patch side
+    quick_gelu: bool  # whether the config builds QuickGELU (needed by OpenAI weights)
+
+    @property
+    def visual_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2 + 1
+
+
+@functools.cache
+def backbone_info(name: str) -> BackboneInfo:
+    cfg = open_clip.get_model_config(name)
+    if cfg is None:
+        raise ConfigError("backbone.name", name, "unknown open_clip model",
+                          "use an open_clip name such as ViT-B-16-quickgelu, or pad-tiny-vit for CPU runs")
+    vis, txt = cfg["vision_cfg"], cfg["text_cfg"]
+    image_size = vis["image_size"] if isinstance(vis["image_size"], int) else vis["image_size"][0]
+    return BackboneInfo(visual_layers=vis["layers"], text_layers=txt["layers"], visual_width=vis["width"],
+                        text_width=txt["width"], image_size=image_size, patch_size=vis["patch_size"],
+                        quick_gelu=bool(cfg.get("quick_gelu", False)))
+
+
+def _check_pretrained(cfg: BackboneCfg, info: BackboneInfo) -> None:
+    if not cfg.pretrained or os.path.isfile(cfg.pretrained):
+        return
+    if cfg.pretrained.endswith((".pt", ".pth", ".bin", ".safetensors")) or os.sep in cfg.pretrained:
+        raise ConfigError("backbone.pretrained", cfg.pretrained, "checkpoint file not found",
+                          "give an existing local checkpoint path, an open_clip tag, or '' for random init")
+    tags = open_clip.list_pretrained_tags_by_model(cfg.name)
+    if cfg.pretrained not in tags:
+        raise ConfigError("backbone.pretrained", cfg.pretrained, f"not a pretrained tag of {cfg.name}",
+                          f"use one of {tags}, a local checkpoint path, or '' for random init")
+    if cfg.pretrained == "openai" and not info.quick_gelu:
+        raise ConfigError("backbone.name", cfg.name, "OpenAI weights were trained with QuickGELU",
+                          f"use {cfg.name}-quickgelu (open_clip >= 3.0 only warns about this)")
+
+
+def create_clip(cfg: BackboneCfg) -> nn.Module:
+    """Build the CLIP model, load weights, and freeze towers as the config says."""
+    info = backbone_info(cfg.name)
+    _check_pretrained(cfg, info)
+    model = open_clip.create_model(cfg.name, pretrained=cfg.pretrained or None, output_dict=True)
+    _set_trainable(model.visual.parameters(), cfg.train_visual)
+    text_params = [p for n, p in model.named_parameters() if not n.startswith("visual.") and n != "logit_scale"]
+    _set_trainable(text_params, cfg.train_text)
+    return model
+
+
+def _set_trainable(params, flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
+
+
+def norm_stats(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return (CLIP_MEAN, CLIP_STD) if kind == "clip" else (IMAGENET_MEAN, IMAGENET_STD)
+
+
+def tokenize(name: str, texts: list[str]) -> torch.Tensor:
+    """Token ids for ``texts`` with the model's own tokenizer and context length."""
+    return open_clip.get_tokenizer(name)(texts)

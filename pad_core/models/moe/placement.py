@@ -1,0 +1,90 @@
+"""Hooking MoE layers into open_clip blocks by replacing ``resblock.mlp`` (methods.md §1.1).
+
+The block computes ``x + W(ln_2 x)``; ``W`` is one of the wrappers below, chosen by ``moe.mode``.
+Each wrapper keeps its last :class:`MoEOut` so the model can gather aux terms after a forward.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+
+from pad_core.errors import ConfigError
+from pad_core.models.moe.outputs import MoEOut
+from pad_core.registry import Registry
+
+WRAPPERS: Registry[type[nn.Module]] = Registry("moe mode")
+
+
+class _MoEWrapper(nn.Module):
+    def __init__(self, mlp: nn.Module, moe: nn.Module) -> None:
+        super().__init__()
+        self.moe = moe
+        self.last: MoEOut | None = None
+
+    def pop_last(self) -> MoEOut | None:
+        last, self.last = self.last, None
+        return last
+
+
+@WRAPPERS.register("parallel")
+class ParallelMoE(_MoEWrapper):
+    """W(h) = MLP(h) + MoE(h): the MoE runs beside CLIP's MLP (La-SoftMoE, MMoE, MoAE-CR)."""
+
+    def __init__(self, mlp: nn.Module, moe: nn.Module) -> None:
+        super().__init__(mlp, moe)
+        self.mlp = mlp
+
+    @property
+    def c_fc(self) -> nn.Module:
+        # open_clip's get_cast_dtype() reads resblocks[0].mlp.c_fc.weight.dtype.
+        return self.mlp.c_fc
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        self.last = self.moe(h)
+        return self.mlp(h) + self.last.x
+
+
+@WRAPPERS.register("replace")
+class ReplaceMoE(_MoEWrapper):
+    """W(h) = MoE(h): the MLP is dropped."""
+
+    @property
+    def c_fc(self) -> SimpleNamespace:
+        # No MLP is left; expose a parameter of the MoE so get_cast_dtype() still finds the weight dtype.
+        return SimpleNamespace(weight=next(self.moe.parameters()))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        self.last = self.moe(h)
+        return self.last.x
+
+
+def resolve_layers(spec: tuple[int, ...] | str, depth: int, *, key: str = "moe.layers") -> tuple[int, ...]:
+    """Block indices for a preset (all|early|middle|later|none) or an explicit tuple, checked against depth.
+
+    early/middle/later take ceil(depth/4) blocks: {0,1,2}, {4,5,6}, {9,10,11} on a 12-block ViT
+    (SUEDE Table IV; methods.md §10 chooses the middle and later sets).
+    """
+    if not isinstance(spec, str):
+        bad = [i for i in spec if not 0 <= i < depth]
+        if bad:
+            raise ConfigError(key, spec, f"blocks {bad} outside 0..{depth - 1} of a {depth}-block tower",
+                              f"use indices in 0..{depth - 1} or a preset (all, early, middle, later)")
+        return tuple(sorted(spec))
+    k = -(-depth // 4)
+    presets = {"all": range(depth), "none": range(0), "early": range(k),
+               "middle": range((depth - k) // 2, (depth - k) // 2 + k), "later": range(depth - k, depth)}
+    return tuple(presets[spec])
+
+
+def inject(blocks: nn.ModuleList, layers: tuple[int, ...], mode: str, make_moe) -> list[_MoEWrapper]:
+    """Replace ``blocks[i].mlp`` for i in ``layers`` by the ``mode`` wrapper around ``make_moe(i)``."""
+    wrapper_cls = WRAPPERS.get(mode)
+    wrappers = []
+    for i in layers:
+        wrapper = wrapper_cls(blocks[i].mlp, make_moe(i))
+        blocks[i].mlp = wrapper
+        wrappers.append(wrapper)
+    return wrappers

@@ -1,0 +1,86 @@
+"""End to end on the real stack: Tune trials -> Ray Train -> MLflow child runs -> table rebuilt from MLflow."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.integration.conftest import ROOT, run_sweep
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.mlflow]
+SWEEPS = sorted(p.name for p in (ROOT / "sweeps").glob("*.py") if not p.name.startswith("_"))
+
+
+def children(client: MlflowClient, sweep: str):
+    exp = client.get_experiment_by_name("padsweep")
+    parent = client.search_runs([exp.experiment_id], f"tags.`pad.sweep` = '{sweep}' and tags.`pad.kind` = "
+                                                     "'sweep-parent'")
+    assert len(parent) == 1, f"expected one parent run for {sweep}"
+    return parent[0], client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent[0].info.run_id}'")
+
+
+@pytest.mark.parametrize("sweep_file", SWEEPS)
+def test_every_sweep_file_runs_its_smoke_test(stack, sweep_file):
+    name = f"smoke-{Path(sweep_file).stem}"
+    out = run_sweep(stack, sweep_file, "--smoke-test", "--sweep-name", name).stdout
+    _, runs = children(MlflowClient(stack["mlflow"]), name)
+    assert runs and all(r.info.status == "FINISHED" and r.data.tags["pad.outcome"] == "completed" for r in runs)
+    assert "mean±std" in out
+
+
+def expected_cell(runs, row: str, metric: str) -> str:
+    values = [100 * r.data.metrics[f"test/p1/{metric}"] for r in runs if r.data.tags["pad.row"] == row]
+    return f"{np.mean(values):.2f}±{np.std(values, ddof=1):.2f}"
+
+
+def test_mask_rates_cells_table_and_resume(stack):
+    name = "it-mask-rates"
+    first = run_sweep(stack, "mask_rates.py", "--smoke-test", "--seeds", "0,1", "--sweep-name", name).stdout
+    client = MlflowClient(stack["mlflow"])
+    parent, runs = children(client, name)
+    cells = {(r.data.tags["pad.row"], r.data.tags["pad.protocol"], r.data.tags["pad.seed"]) for r in runs}
+    assert cells == {(row, "P1", seed) for row in ("clip", "rate1") for seed in ("0", "1")} and len(runs) == 4
+    for r in runs:
+        assert r.info.status == "FINISHED" and r.data.tags["pad.outcome"] == "completed"
+        assert r.info.run_name == f"{r.data.tags['pad.row']}·P1·s{r.data.tags['pad.seed']}"
+        assert {"pad.config_hash", "pad.sweep", "pad.stage", "pad.threshold_policy"} <= set(r.data.tags)
+        assert r.data.params["moe.soft.mask_rates"] == ("0.0,0.1,0.1,0.1" if r.data.tags["pad.row"] == "rate1" else "")
+        history = client.get_metric_history(r.info.run_id, "dev/p1/eer")
+        assert sorted({m.step for m in history}) == [3, 6]
+    # the table printed by the sweep is the one rebuilt from MLflow, and matches the runs' own metrics
+    for row, label in (("clip", "vanilla CLIP"), ("rate1", "Rate 1 (0, .1, .1, .1)")):
+        line = next(ln for ln in first.splitlines() if ln.startswith(f"| {label} |"))
+        assert line.split(" | ")[1] == expected_cell(runs, row, "acer")
+        assert line.split(" | ")[4].rstrip(" |") == expected_cell(runs, row, "eer")
+    rebuilt = subprocess.run([sys.executable, "-m", "pad_core", "table", "--sweep", name], env=stack["env"],
+                             capture_output=True, text=True, check=True).stdout
+    assert rebuilt.strip() in first
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"table.md", "table.csv"} <= artifacts
+    # the same command again: every cell is found finished in MLflow, nothing runs, nothing is duplicated
+    again = run_sweep(stack, "mask_rates.py", "--smoke-test", "--seeds", "0,1", "--sweep-name", name).stdout
+    assert "4 cells, 4 already finished in MLflow, 0 to run" in again
+    assert len(children(client, name)[1]) == 4
+    # changing the declared seeds needs an explicit flag
+    proc = subprocess.run([sys.executable, str(ROOT / "sweeps/mask_rates.py"), "--smoke-test", "--seeds", "0,1,2",
+                           "--sweep-name", name], env=stack["env"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--allow-spec-change" in proc.stderr
+
+
+def test_search_mode_smoke(stack):
+    name = "it-search"
+    out = run_sweep(stack, "mask_rates.py", "--smoke-test", "--mode", "search", "--sweep-name", name).stdout
+    client = MlflowClient(stack["mlflow"])
+    _, search_runs = children(client, f"{name}-search")
+    assert len(search_runs) == 4
+    assert {r.data.tags["pad.outcome"] for r in search_runs} <= {"completed", "early_stopped"}
+    for r in search_runs:  # Optuna's draws became config params; expert 0 stays unmasked by default
+        rates = [float(x) for x in r.data.params["moe.soft.mask_rates"].split(",")]
+        assert rates[0] == 0.0 and all(0 <= x <= 0.6 for x in rates)
+        assert 3e-4 <= float(r.data.params["optim.lr"]) <= 3e-3
+    _, confirm = children(client, f"{name}-search-confirm")
+    assert len(confirm) == 1 and confirm[0].data.tags["pad.seed"] == "100"
+    assert "Best configurations:" in out and "top1:" in out
