@@ -79,9 +79,12 @@ class AblationSpec:
             raise ConfigError(f"row {row.name!r}: {err.key}", err.value, err.problem, err.fix) from None
 
     def describe(self) -> str:
-        """Compact JSON of the declaration, stored on the MLflow parent run so tables rebuild from MLflow."""
-        rows = [{"name": r.name, "label": r.label, "delta": {k: render_value(v) for k, v in r.delta.items()}}
-                for r in self.rows]
+        """Compact JSON of the declaration, stored on the MLflow parent run so tables rebuild from MLflow.
+
+        Each row carries its config hash, so a table uses only runs of exactly the declared configs.
+        """
+        rows = [{"name": r.name, "label": r.label, "delta": {k: render_value(v) for k, v in r.delta.items()},
+                 "hash": config_hash(self.row_config(r, self.protocols[0], self.seeds[0]))} for r in self.rows]
         return json.dumps({"name": self.name, "title": self.title, "rows": rows, "protocols": list(self.protocols),
                            "seeds": list(self.seeds), "baseline": self.baseline_row, "metrics": list(self.metrics)},
                           separators=(",", ":"))

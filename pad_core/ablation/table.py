@@ -25,11 +25,18 @@ class TableSpec:
     protocols: list[str]
     seeds: list[int]
     metrics: list[str]
+    hashes: dict[str, str]  # row name -> declared config hash
 
     @classmethod
     def from_json(cls, text: str) -> TableSpec:
         d = json.loads(text)
-        return cls(d["title"], [(r["name"], r["label"]) for r in d["rows"]], d["protocols"], d["seeds"], d["metrics"])
+        return cls(d["title"], [(r["name"], r["label"]) for r in d["rows"]], d["protocols"], d["seeds"], d["metrics"],
+                   {r["name"]: r["hash"] for r in d["rows"]})
+
+    def declared(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Runs of the declared rows, protocols and seeds with the declared config hash (others are ignored)."""
+        keep = (frame["row"].map(self.hashes) == frame["config_hash"]) & frame["protocol"].isin(self.protocols)
+        return frame[keep & frame["seed"].isin(self.seeds)]
 
 
 def long_form(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
@@ -45,7 +52,7 @@ def long_form(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 def summarize(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """Mean, std (ddof=1; 0 for one seed) and seed count per (row, protocol, metric), in declared order."""
-    tidy = long_form(frame, spec)
+    tidy = long_form(spec.declared(frame), spec)
     grouped = tidy.groupby(["row", "protocol", "metric"])["value"]
     stats = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, n="count")
     index = pd.MultiIndex.from_product([[r for r, _ in spec.rows], spec.protocols, spec.metrics],

@@ -101,7 +101,7 @@ class TrainingRun:
             out = self.net(images.to(self.ctx.device))
             loss, terms = total_loss(out, labels.to(self.ctx.device), self.cfg.head.loss, self.cfg.loss)
         if not torch.isfinite(loss):
-            values = {k: float(v) for k, v in terms.items()}
+            values = {k: float(v.detach()) for k, v in terms.items()}
             raise NonFiniteLoss(f"loss is {float(loss)} at step {self.state.step + 1} (terms {values})")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -32,21 +32,34 @@ class FinalizeRuns(Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         run_id = self._run_id(trial)
-        if run_id is None:
-            return
-        if (trial.last_result or {}).get("final") == 1.0:
-            self.record.finalize(run_id, "FINISHED", "completed")
-        else:
-            self.record.finalize(run_id, "KILLED", "early_stopped", "stopped by the Tune scheduler")
+        result = trial.last_result or {}
+        completed = result.get("final") == 1.0
+        if run_id is not None:
+            if completed:
+                self.record.finalize(run_id, "FINISHED", "completed")
+            else:
+                self.record.finalize(run_id, "KILLED", "early_stopped", "stopped by the Tune scheduler")
+        _progress(trials, trial, "done" if completed else "stopped early", result)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         run_id = self._run_id(trial)
+        reason = _reason(trial.get_error())
         if run_id is not None:
-            error = trial.get_error()
-            self.record.finalize(run_id, "FAILED", "failed", _reason(error))
+            self.record.finalize(run_id, "FAILED", "failed", reason)
+        _progress(trials, trial, f"FAILED: {reason}", {})
 
     def __getstate__(self) -> dict:
         return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "_record": None}
+
+
+def _progress(trials, trial, outcome: str, result: dict) -> None:
+    """One line per ended trial (Tune's own table is off: it misreads '/' in metric keys as nesting)."""
+    ended = sum(t.status in ("TERMINATED", "ERROR") for t in trials) + 1
+    name = trial.config["plan"].get("run_name") or trial.trial_id
+    shown = {k.rsplit("/", 1)[-1]: v for k, v in result.items() if k.startswith("test/") and
+             k.rsplit("/", 1)[-1] in ("acer", "auc", "eer")}
+    scores = " ".join(f"{k.upper()} {100 * v:.2f}%" for k, v in sorted(shown.items()))
+    print(f"[padsweep] {min(ended, len(trials))}/{len(trials)} {name}: {outcome} {scores}".rstrip(), flush=True)
 
 
 def _reason(error) -> str:

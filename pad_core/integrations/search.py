@@ -76,7 +76,7 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
         tune_config=tune.TuneConfig(metric=spec.objective, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
                                     num_samples=spec.num_samples,
                                     max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent)),
-        run_config=tune.RunConfig(name=f"{spec.name}-search", storage_path=opts.storage_path,
+        run_config=tune.RunConfig(name=f"{spec.name}-search", storage_path=opts.storage_path, verbose=0,
                                   callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment)]))
 
 

@@ -4,6 +4,7 @@ record each cell in MLflow, then rebuild the table from MLflow alone.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -52,8 +53,9 @@ def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, a
     stored = record.client.get_run(parent_id).data.tags.get("pad.spec")
     if stored and stored != spec.describe() and not allow:
         old, new = TableSpec.from_json(stored), TableSpec.from_json(spec.describe())
-        raise SweepError("sweep", spec.name, f"declaration changed since it started: rows {old.rows} -> {new.rows}, "
-                         f"protocols {old.protocols} -> {new.protocols}, seeds {old.seeds} -> {new.seeds}",
+        changed = {k: (getattr(old, k), getattr(new, k)) for k in ("rows", "protocols", "seeds", "hashes")
+                   if getattr(old, k) != getattr(new, k)}
+        raise SweepError("sweep", spec.name, f"declaration changed since it started: {changed}",
                          "pass --allow-spec-change to go on (finished cells are kept), or use a new --sweep-name")
     record.client.set_tag(parent_id, "pad.spec", spec.describe())
 
@@ -65,8 +67,10 @@ def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: 
 
 
 def driver_trainable():
-    # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only duplicate it.
+    # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only duplicate it (and Tune then
+    # warns at the end that it found no result files to summarise).
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     return tune.with_resources(train_driver, {"CPU": 0, DRIVER_RESOURCE: 1})
 
 
@@ -87,7 +91,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
             driver_trainable(),
             param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent)),
-            run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path,
+            run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path, verbose=0,
                                       callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment)]),
         )
         tuner.fit()

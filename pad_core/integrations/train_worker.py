@@ -7,6 +7,7 @@ a worker that dies and is restored from that checkpoint continues one unbroken m
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 from typing import Any
 
@@ -39,6 +40,9 @@ def _prepare(model):
 
 
 def train_loop_per_worker(config: dict[str, Any]) -> None:
+    # Ray Train logs every report with its full metrics dict at INFO; MLflow already holds them.
+    for name in ("ray.train", "ray.train.v2._internal.execution.context"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     cfg = from_flat(config["flat"])
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ray import tune
-from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -87,7 +87,8 @@ def train_driver(config: dict[str, Any]) -> None:
         run_config=RunConfig(name=f"{plan['sweep']}--{key.replace('|', '--')}", storage_path=plan["storage_path"],
                              callbacks=[TuneReportCallback()],
                              failure_config=FailureConfig(max_failures=res.max_failures),
-                             checkpoint_config=CheckpointConfig(num_to_keep=2)),
+                             checkpoint_config=CheckpointConfig(num_to_keep=2),
+                             logging_config=LoggingConfig(log_level="WARNING")),  # metrics live in MLflow
     )
     trainer.fit()
 

@@ -84,3 +84,17 @@ def test_search_mode_smoke(stack):
     _, confirm = children(client, f"{name}-search-confirm")
     assert len(confirm) == 1 and confirm[0].data.tags["pad.seed"] == "100"
     assert "Best configurations:" in out and "top1:" in out
+
+
+def test_two_worker_ddp_trials(stack):
+    """Each trial trains with 2 Ray Train workers (DDP over gloo): reports stay collective, eval scores are
+    gathered from both ranks (the test count is the whole split, not one shard)."""
+    name = "it-ddp"
+    run_sweep(stack, "mask_rates.py", "--smoke-test", "--workers-per-trial", "2", "--sweep-name", name)
+    _, runs = children(MlflowClient(stack["mlflow"]), name)
+    assert len(runs) == 2 and all(r.data.tags["pad.outcome"] == "completed" for r in runs)
+    from pad_core.config import from_flat
+    from pad_core.data import prepare
+
+    n_test = len(prepare(from_flat(runs[0].data.params).data).test)
+    assert all(r.data.metrics["test/p1/n"] == n_test for r in runs)

@@ -7,7 +7,9 @@ import, so ``pad-tiny-vit`` builds like any open_clip model. Nothing is download
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,11 +72,25 @@ def _check_pretrained(cfg: BackboneCfg, info: BackboneInfo) -> None:
                           f"use {cfg.name}-quickgelu (open_clip >= 3.0 only warns about this)")
 
 
+@contextlib.contextmanager
+def _quiet_root_logger():
+    # open_clip logs every build step on the root logger and warns that a model "initialized randomly",
+    # which is the intent when pretrained is "" (tests, demo); keep its errors only.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
 def create_clip(cfg: BackboneCfg) -> nn.Module:
     """Build the CLIP model, load weights, and freeze towers as the config says."""
     info = backbone_info(cfg.name)
     _check_pretrained(cfg, info)
-    model = open_clip.create_model(cfg.name, pretrained=cfg.pretrained or None, output_dict=True)
+    with _quiet_root_logger():
+        model = open_clip.create_model(cfg.name, pretrained=cfg.pretrained or None, output_dict=True)
     _set_trainable(model.visual.parameters(), cfg.train_visual)
     text_params = [p for n, p in model.named_parameters() if not n.startswith("visual.") and n != "logit_scale"]
     _set_trainable(text_params, cfg.train_text)
@@ -92,4 +108,5 @@ def norm_stats(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 def tokenize(name: str, texts: list[str]) -> torch.Tensor:
     """Token ids for ``texts`` with the model's own tokenizer and context length."""
-    return open_clip.get_tokenizer(name)(texts)
+    with _quiet_root_logger():
+        return open_clip.get_tokenizer(name)(texts)
