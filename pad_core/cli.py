@@ -15,11 +15,11 @@ def _table(args: argparse.Namespace) -> None:
     from pad_core.integrations.sweep import rebuild_table
 
     record = SweepRecord(args.mlflow_uri, args.experiment)
-    found = record._search(f"tags.`pad.sweep` = '{args.sweep}' and tags.`pad.kind` = 'sweep-parent'")
+    found = record.find_parent(args.sweep)
     if not found:
         raise PadError("--sweep", args.sweep, f"no such sweep in experiment {args.experiment!r}",
                        "give the sweep name printed by the sweep (default <file>-<scale>)")
-    markdown, table = rebuild_table(record, found[0].info.run_id, args.stage)
+    markdown, table = rebuild_table(record, found.info.run_id, args.stage)
     print(markdown)
     if args.csv:
         table.to_csv(args.csv)

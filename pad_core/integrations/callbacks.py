@@ -14,9 +14,10 @@ from pad_core.integrations.trial import cell_key
 
 
 class FinalizeRuns(Callback):
-    def __init__(self, tracking_uri: str, experiment: str) -> None:
-        self.tracking_uri, self.experiment = tracking_uri, experiment
+    def __init__(self, tracking_uri: str, experiment: str, total: int = 0) -> None:
+        self.tracking_uri, self.experiment, self.total = tracking_uri, experiment, total
         self._record: SweepRecord | None = None
+        self.ended = 0
 
     @property
     def record(self) -> SweepRecord:
@@ -26,9 +27,8 @@ class FinalizeRuns(Callback):
 
     def _run_id(self, trial) -> str | None:
         plan = trial.config["plan"]
-        key = cell_key(plan, trial.trial_id)
-        runs = self.record._search(f"tags.`mlflow.parentRunId` = '{plan['parent_id']}' and tags.`pad.cell` = '{key}'")
-        return runs[0].info.run_id if runs else None
+        run = self.record.find_child(plan["parent_id"], cell_key(plan, trial.trial_id))
+        return run.info.run_id if run else None
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         run_id = self._run_id(trial)
@@ -39,27 +39,30 @@ class FinalizeRuns(Callback):
                 self.record.finalize(run_id, "FINISHED", "completed")
             else:
                 self.record.finalize(run_id, "KILLED", "early_stopped", "stopped by the Tune scheduler")
-        _progress(trials, trial, "done" if completed else "stopped early", result)
+        self._progress(trial, "done" if completed else "stopped early", result)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         run_id = self._run_id(trial)
         reason = _reason(trial.get_error())
         if run_id is not None:
             self.record.finalize(run_id, "FAILED", "failed", reason)
-        _progress(trials, trial, f"FAILED: {reason}", {})
+        self._progress(trial, f"FAILED: {reason}", {})
+
+    def _progress(self, trial, outcome: str, result: dict) -> None:
+        """One line per ended trial (Tune's own table is off: it misreads '/' in metric keys as nesting)."""
+        self.ended += 1
+        plan = trial.config["plan"]
+        name = plan.get("run_name") or f"{plan['stage']}·{trial.trial_id}"
+        shown = {k.rsplit("/", 1)[-1]: v for k, v in result.items()
+                 if k.split("/")[0] in ("test", "dev") and k.rsplit("/", 1)[-1] in ("acer", "auc", "eer")}
+        split = "test" if any(k.startswith("test/") for k in result) else "dev"
+        scores = " ".join(f"{split} {k.upper()} {100 * v:.2f}%" for k, v in sorted(shown.items()))
+        count = f"{self.ended}/{self.total}" if self.total else str(self.ended)
+        print(f"[padsweep] {count} {name}: {outcome} {scores}".rstrip(), flush=True)
 
     def __getstate__(self) -> dict:
-        return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "_record": None}
-
-
-def _progress(trials, trial, outcome: str, result: dict) -> None:
-    """One line per ended trial (Tune's own table is off: it misreads '/' in metric keys as nesting)."""
-    ended = sum(t.status in ("TERMINATED", "ERROR") for t in trials) + 1
-    name = trial.config["plan"].get("run_name") or trial.trial_id
-    shown = {k.rsplit("/", 1)[-1]: v for k, v in result.items() if k.startswith("test/") and
-             k.rsplit("/", 1)[-1] in ("acer", "auc", "eer")}
-    scores = " ".join(f"{k.upper()} {100 * v:.2f}%" for k, v in sorted(shown.items()))
-    print(f"[padsweep] {min(ended, len(trials))}/{len(trials)} {name}: {outcome} {scores}".rstrip(), flush=True)
+        return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "total": self.total,
+                "_record": None, "ended": 0}
 
 
 def _reason(error) -> str:

@@ -46,6 +46,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     r.add_argument("--workers-per-trial", type=int, default=0, help="Train workers per trial (default: GPUs or 1)")
     r.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs each Train worker holds")
     r.add_argument("--max-concurrent", type=int, default=0, help="cap on concurrent trials (0 = what fits)")
+    r.add_argument("--autoscaling", action="store_true",
+                   help="the cluster scales GPU nodes from zero: queue trials instead of checking free resources")
     r.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local instance)")
     default_storage = os.environ.get("PADSWEEP_STORAGE", os.path.expanduser("~/ray_results/padsweep"))
     r.add_argument("--storage", default=default_storage,
@@ -98,7 +100,7 @@ def options(ns: argparse.Namespace) -> SweepOptions:
                        "set MLFLOW_TRACKING_URI or pass --mlflow-uri (bash scripts/services.sh up starts one)")
     return SweepOptions(tracking_uri=ns.mlflow_uri, experiment=ns.experiment, storage_path=ns.storage,
                         resources=resources(ns), max_concurrent=ns.max_concurrent, ray_address=ns.ray_address,
-                        allow_spec_change=ns.allow_spec_change)
+                        allow_spec_change=ns.allow_spec_change, autoscaling=ns.autoscaling)
 
 
 def sweep_main(description: str, file: str, *, get_ablation: Callable | None = None,

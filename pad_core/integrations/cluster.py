@@ -24,8 +24,12 @@ def connect(address: str | None) -> None:
         ray.init(resources={DRIVER_RESOURCE: LOCAL_DRIVERS}, include_dashboard=False)
 
 
-def max_concurrent(res: Resources, requested: int = 0) -> int:
-    """Trials that fit at once: cluster GPUs (or CPUs) // per-trial need, capped by TRAIN_DRIVER slots."""
+def max_concurrent(res: Resources, requested: int = 0, autoscaling: bool = False) -> int:
+    """Trials that fit at once: cluster GPUs (or CPUs) // per-trial need, capped by TRAIN_DRIVER slots.
+
+    With ``autoscaling`` the GPU nodes may not exist yet (workers scale from zero): the requested cap (or
+    the TRAIN_DRIVER count) is used and trials wait for nodes instead of failing the check.
+    """
     total = ray.cluster_resources()
     drivers = int(total.get(DRIVER_RESOURCE, 0))
     if drivers < 1:
@@ -37,13 +41,9 @@ def max_concurrent(res: Resources, requested: int = 0) -> int:
     else:
         fit = int(total.get("CPU", 0) // (res.workers * res.cpus_per_worker))
         need = f"{res.workers * res.cpus_per_worker:g} CPUs"
-    if fit < 1 and not _autoscaling():
-        raise SweepError("resources per trial", need, f"more than the cluster has ({dict(total)})",
-                         "lower --gpus-per-trial / --workers-per-trial, or add nodes")
+    if fit < 1 and not autoscaling:
+        raise SweepError("resources per trial", need, f"more than the cluster has now ({dict(total)})",
+                         "lower --gpus-per-trial / --workers-per-trial, add nodes, or pass --autoscaling")
     limit = max(1, min(drivers, fit)) if fit else drivers
     return min(limit, requested) if requested else limit
 
-
-def _autoscaling() -> bool:
-    # GPU workers scale from zero on real clusters; an autoscaler marks the cluster so in its config.
-    return os.environ.get("PADSWEEP_AUTOSCALING", "") == "1"

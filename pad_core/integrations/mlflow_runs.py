@@ -35,7 +35,7 @@ class SweepRecord:
         found = self.client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
 
-    def _search(self, filter_string: str, max_results: int = 5000) -> list:
+    def search(self, filter_string: str, max_results: int = 5000) -> list:
         runs, token = [], None
         while True:
             page = self.client.search_runs([self.experiment_id], filter_string, max_results=min(max_results, 1000),
@@ -45,24 +45,31 @@ class SweepRecord:
             if not token or len(runs) >= max_results:
                 return runs
 
+    def find_parent(self, sweep: str):
+        found = self.search(f"tags.`pad.sweep` = '{sweep}' and tags.`pad.kind` = '{PARENT_KIND}'")
+        return found[0] if found else None
+
+    def find_child(self, parent_id: str, key: str):
+        found = self.search(f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`pad.cell` = '{key}'")
+        return found[0] if found else None
+
     def parent(self, sweep: str, tags: dict[str, str]) -> str:
         """The sweep's parent run id, created on first use."""
-        found = self._search(f"tags.`pad.sweep` = '{sweep}' and tags.`pad.kind` = '{PARENT_KIND}'")
+        found = self.find_parent(sweep)
         if found:
-            return found[0].info.run_id
+            return found.info.run_id
         run = self.client.create_run(self.experiment_id, run_name=sweep,
                                      tags={"pad.sweep": sweep, "pad.kind": PARENT_KIND, **_clip(tags)})
         return run.info.run_id
 
     def children(self, parent_id: str) -> list:
-        return self._search(f"tags.`mlflow.parentRunId` = '{parent_id}'")
+        return self.search(f"tags.`mlflow.parentRunId` = '{parent_id}'")
 
     def child(self, parent_id: str, key: str, name: str, tags: dict[str, str], params: dict[str, str]) -> ChildRun:
         """Get or create the child run of ``key``; params and tags are written only at creation."""
-        found = self._search(f"tags.`mlflow.parentRunId` = '{parent_id}' and tags.`pad.cell` = '{key}'")
+        found = self.find_child(parent_id, key)
         if found:
-            info = found[0]
-            return ChildRun(info.info.run_id, info.info.status, info.data.tags.get("pad.outcome", ""))
+            return ChildRun(found.info.run_id, found.info.status, found.data.tags.get("pad.outcome", ""))
         run = self.client.create_run(self.experiment_id, run_name=name,
                                      tags={"mlflow.parentRunId": parent_id, "pad.cell": key, **_clip(tags)})
         self.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])

@@ -75,13 +75,14 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
         driver_trainable(), param_space={"plan": plan.as_config()},
         tune_config=tune.TuneConfig(metric=spec.objective, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
                                     num_samples=spec.num_samples,
-                                    max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent)),
-        run_config=tune.RunConfig(name=f"{spec.name}-search", storage_path=opts.storage_path, verbose=0,
-                                  callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment)]))
+                                    max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
+                                                                         opts.autoscaling)),
+        run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path, verbose=0,
+                                  callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, spec.num_samples)]))
 
 
 def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.Tuner:
-    path = os.path.join(opts.storage_path, f"{spec.name}-search")
+    path = os.path.join(opts.storage_path, spec.name)
     if tune.Tuner.can_restore(path):
         print(f"[padsweep] resuming search from {path}", flush=True)
         return tune.Tuner.restore(path, trainable=driver_trainable(), resume_unfinished=True, resume_errored=True)

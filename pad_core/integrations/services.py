@@ -34,6 +34,7 @@ class Service:
     pid: int
     url: str  # what clients connect to
     log: str
+    dashboard: str = ""  # Ray only: the dashboard / job-submission address
 
     def alive(self) -> bool:
         try:
@@ -104,9 +105,8 @@ def start_ray_head(root: Path, *, num_cpus: int | None = None, drivers: int = 8,
     if num_cpus:
         cmd.append(f"--num-cpus={num_cpus}")
     log = root.resolve() / "logs" / "ray-head.log"
-    svc = Service("ray", _spawn("ray", cmd, log, LOOPBACK_RAY), f"{HOST}:{gcs}", str(log))
-    wait_http(f"http://{HOST}:{dash}/api/version", timeout, svc)
-    svc.dashboard = f"http://{HOST}:{dash}"  # type: ignore[attr-defined]
+    svc = Service("ray", _spawn("ray", cmd, log, LOOPBACK_RAY), f"{HOST}:{gcs}", str(log), f"http://{HOST}:{dash}")
+    wait_http(f"{svc.dashboard}/api/version", timeout, svc)
     return svc
 
 
@@ -141,7 +141,7 @@ def up(root: Path, num_cpus: int | None) -> dict[str, str]:
     root.mkdir(parents=True, exist_ok=True)
     mlflow_svc = start_mlflow(root)
     ray_svc = start_ray_head(root, num_cpus=num_cpus)
-    services = {"mlflow": asdict(mlflow_svc), "ray": {**asdict(ray_svc), "dashboard": ray_svc.dashboard}}
+    services = {"mlflow": asdict(mlflow_svc), "ray": asdict(ray_svc)}
     _state_file(root).write_text(json.dumps(services, indent=2))
     env = {"MLFLOW_TRACKING_URI": mlflow_svc.url, "RAY_ADDRESS": ray_svc.url,
            "RAY_API_SERVER_ADDRESS": ray_svc.dashboard, **LOOPBACK_RAY}
@@ -154,7 +154,7 @@ def down(root: Path) -> None:
     if not state.is_file():
         return
     for info in json.loads(state.read_text()).values():
-        stop(Service(info["name"], info["pid"], info["url"], info["log"]))
+        stop(Service(**info))
     state.unlink()
 
 

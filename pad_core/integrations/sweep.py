@@ -32,6 +32,7 @@ class SweepOptions:
     max_concurrent: int = 0  # 0 = as many as the cluster fits
     ray_address: str | None = None  # None = $RAY_ADDRESS, else a local Ray instance
     allow_spec_change: bool = False  # go on although rows/seeds differ from what the sweep started with
+    autoscaling: bool = False  # the cluster adds nodes on demand: do not require the resources to exist now
 
 
 def preflight(cells: list[Cell], resources: Resources) -> None:
@@ -90,9 +91,10 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
         tuner = tune.Tuner(
             driver_trainable(),
             param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent)),
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
+                                                                               opts.autoscaling)),
             run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path, verbose=0,
-                                      callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment)]),
+                                      callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, len(pending))]),
         )
         tuner.fit()
     return publish_table(record, parent_id, stage)
