@@ -105,9 +105,15 @@ def best_configs(record: SweepRecord, parent_id: str, spec: SearchSpec) -> list[
             for _, run in scored[: spec.top_k]]
 
 
+def _short(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_short(v) for v in value) + ")"
+    return f"{value:.3g}" if isinstance(value, float) else render_value(value)
+
+
 def confirm_spec(spec: SearchSpec, configs: list[dict[str, Any]]) -> AblationSpec:
-    rows = tuple(Row(f"top{i + 1}", "top{}: {}".format(i + 1, ", ".join(f"{k}={render_value(v)}"
-                                                                        for k, v in sorted(c.items()))), c)
+    """The top configurations as rows (exact values in the rows' deltas, 3 significant digits in labels)."""
+    rows = tuple(Row(f"top{i + 1}", f"top{i + 1}: " + ", ".join(f"{k}={_short(v)}" for k, v in sorted(c.items())), c)
                  for i, c in enumerate(configs))
     return AblationSpec(name=f"{spec.name}-confirm", title=f"{spec.title}: top-{len(rows)} confirmed",
                         rows=rows, protocols=(spec.protocol,), seeds=spec.confirm_seeds, base=spec.base)
