@@ -42,6 +42,17 @@ def _train(args: argparse.Namespace) -> None:
     print(json.dumps({k: round(v, 5) for k, v in metrics.items() if k.startswith("test/")}, indent=1))
 
 
+def _audit(args: argparse.Namespace) -> None:
+    from pad_core.audit import audit_variants
+
+    findings = audit_variants(args.scale)
+    for f in findings:
+        print(f"FAIL {f}")
+    print(f"audit: {len(findings)} finding(s) over the registered variants at scale {args.scale!r}")
+    if findings:
+        raise SystemExit(1)
+
+
 def _data(args: argparse.Namespace) -> None:
     from pad_core.config import DataCfg, from_flat, parse_assignments
     from pad_core.data import resolve_manifest_uri
@@ -66,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", default="demo")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     r.set_defaults(func=_train)
+    a = sub.add_parser("audit", help="build every registered variant next to vanilla CLIP; fail on dead toggles")
+    a.add_argument("--scale", default="smoke")
+    a.set_defaults(func=_audit)
     d = sub.add_parser("data", help="generate (or find) a synthetic benchmark; prints its manifest path")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     d.set_defaults(func=_data)

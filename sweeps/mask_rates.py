@@ -35,14 +35,15 @@ def get_ablation(args) -> AblationSpec:
     protocols = args.protocols or (("P1",) if smoke else ("P1", "P2"))
     seeds = args.seeds or ((0,) if smoke else PAPER_SEEDS if args.scale == "paper" else DEMO_SEEDS)
     return AblationSpec(name=args.name, title="MMoE Table 5: mask rates", rows=rows, protocols=protocols,
-                        seeds=seeds, base={**MMOE_BASE, **args.base})
+                        seeds=seeds, base={**MMOE_BASE, **args.overrides})
 
 
 def get_search(args) -> SearchSpec:
     smoke = args.smoke_test
     lr_range = (3e-7, 3e-5) if args.scale == "paper" else (3e-4, 3e-3)
     space = functools.partial(mask_rate_space, expert0_free=args.expert0 == "free", lr_range=lr_range)
-    return SearchSpec(name=args.name + "-search", title="MMoE mask-rate search", base={**MMOE_BASE, **args.base},
+    return SearchSpec(name=args.name + "-search", title="MMoE mask-rate search",
+                      base={**MMOE_BASE, **args.overrides},
                       space=space, protocol=args.search_protocol or (args.protocols or ("P1",))[0],
                       num_samples=args.num_samples or (4 if smoke else 16), top_k=args.top_k or (1 if smoke else 2),
                       confirm_seeds=args.confirm_seeds or ((100,) if smoke else (100, 101)))

@@ -1,6 +1,8 @@
 """Named override sets that move a config between run scales.
 
-``paper`` is the dataclass defaults (ViT-B/16 with OpenAI weights, the papers' schedule).
+``paper`` is the dataclass defaults (ViT-B/16 with OpenAI weights, the papers' schedule). Sweeps apply a
+scale over their paper base (a benchmark's data settings, a method's hyperparameters): the scale wins where
+both set a key, and command-line flags win over both.
 ``demo`` is the CPU scale the README's first command and the tests use: a 4M-parameter CLIP
 registered by pad_core, random init (no weights can be downloaded), the synthetic benchmark, and a
 learning rate suited to training from scratch. ``smoke`` shrinks ``demo`` to seconds per trial.
@@ -31,7 +33,6 @@ SCALES: dict[str, dict[str, Any]] = {
         "train.steps": 160,
         "train.eval_every": 40,
         "data.batch_size": 32,
-        "data.synth_scale": 0.03,
         "data.num_workers": 0,
     },
     "smoke": {

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pad_core.config.fieldcheck import check_fields, require
+from pad_core.config.moe_schema import MoECfg
 
 NOHASH = {"hash": False}
-LAYER_PRESETS = ("all", "early", "middle", "later", "none")
 
 
 @dataclass(frozen=True)
@@ -32,55 +32,12 @@ class BackboneCfg:
 
 
 @dataclass(frozen=True)
-class SoftMoECfg:
-    num_experts: int = 4  # e (MMoE, La-SoftMoE: 4)
-    slots_per_expert: int = 49  # s (La-SoftMoE: 49 = 197 // 4, lucidrains default)
-    norm: Literal["none", "lucidrains", "puigcerver"] = "lucidrains"  # router normalisation (methods §7.1)
-    expert_hidden_mult: float = 4.0  # expert FFN hidden width / d
-    expert_act: Literal["gelu", "quickgelu"] = "gelu"  # expert activation (lucidrains: exact GELU)
-    mask_rates: tuple[float, ...] = ()  # MMoE M: per-expert share of zeroed dispatch weights; () = no mask
-    cosine_ref: int = 0  # MMoE L: the unmasked reference expert of Eq.3
-    detach_ref: bool = False  # stop-gradient on the reference expert's output (MAE-teacher variant)
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        require(self.num_experts >= 1, "num_experts", self.num_experts, "needs at least one expert", "use >= 1")
-        require(self.slots_per_expert >= 1, "slots_per_expert", self.slots_per_expert, "needs >= 1 slot", "use >= 1")
-        require(self.expert_hidden_mult > 0, "expert_hidden_mult", self.expert_hidden_mult, "must be > 0", "use 4.0")
-        bad = [r for r in self.mask_rates if not 0.0 <= r < 1.0]
-        require(not bad, "mask_rates", self.mask_rates, f"rates {bad} outside [0, 1)", "use rates in [0, 1)")
-        require(not self.mask_rates or len(self.mask_rates) == self.num_experts, "mask_rates", self.mask_rates,
-                f"{len(self.mask_rates)} rates for {self.num_experts} experts",
-                "give one rate per expert (or () for no mask)")
-        require(0 <= self.cosine_ref < self.num_experts, "cosine_ref", self.cosine_ref,
-                f"no such expert among {self.num_experts}", f"use 0..{self.num_experts - 1}")
-
-
-@dataclass(frozen=True)
-class MoECfg:
-    kind: Literal["none", "soft"] = "none"  # MoE layer injected into the blocks; "none" = vanilla CLIP
-    layers: tuple[int, ...] | str = "all"  # block indices, or a preset: all|early|middle|later|none
-    tower: Literal["visual"] = "visual"  # which CLIP tower gets the MoE blocks
-    mode: Literal["parallel", "replace"] = "parallel"  # W(h) = MLP(h) + MoE(h), or MoE(h) alone
-    soft: SoftMoECfg = field(default_factory=SoftMoECfg)  # SoftMoE / MMoE settings (kind=soft)
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        if isinstance(self.layers, str):
-            require(self.layers in LAYER_PRESETS, "layers", self.layers, "unknown layer preset",
-                    f"use one of {list(LAYER_PRESETS)} or a tuple of block indices")
-        else:
-            require(len(set(self.layers)) == len(self.layers), "layers", self.layers, "repeated block index",
-                    "list each block once")
-            require(all(i >= 0 for i in self.layers), "layers", self.layers, "negative block index",
-                    "use 0-based block indices")
-
-
-@dataclass(frozen=True)
 class HeadCfg:
-    kind: Literal["prompt"] = "prompt"  # classifier: CLIP text prompts as class prototypes
+    kind: Literal["prompt", "linear", "flip_v"] = "prompt"  # text prototypes / linear / FLIP-V bottleneck
     templates: tuple[str, ...] = ("This is an image of {} eye.",)  # MMoE's prompt; several are averaged (FLIP-IT)
     class_words: tuple[str, str] = ("fake", "live")  # words for (attack, bona fide); index = label
+    attack_prompts: tuple[str, ...] = ()  # explicit attack sentences (FLIP-IT); () = templates x class word
+    live_prompts: tuple[str, ...] = ()  # explicit bona fide sentences; set both or neither
     loss: Literal["ce2", "clip_symmetric"] = "ce2"  # 2-way CE (FLIP code) or the papers' symmetric CLIP loss
 
     def __post_init__(self) -> None:
@@ -88,15 +45,33 @@ class HeadCfg:
         require(len(self.templates) >= 1, "templates", self.templates, "no prompt template", "give >= 1 template")
         bad = [t for t in self.templates if t.count("{}") != 1]
         require(not bad, "templates", bad, "each template needs exactly one '{}'", "write e.g. 'a photo of {} eye'")
+        require(bool(self.attack_prompts) == bool(self.live_prompts), "attack_prompts", self.attack_prompts,
+                "explicit prompts are given for one class only", "set head.attack_prompts and head.live_prompts")
+        require(self.loss == "ce2" or self.kind == "prompt", "loss", self.loss,
+                f"the symmetric CLIP loss needs text prototypes, but head.kind={self.kind!r}",
+                "use head.loss=ce2 or head.kind=prompt")
 
 
 @dataclass(frozen=True)
 class LossCfg:
     moe_cosine_w: float = 0.0  # weight of L_mmoe, the expert cosine distance (MMoE Eq.6: 1.0); 0 = off
+    router_z_w: float = 1e-3  # SUEDE alpha on the router z-loss (value lost in extraction; ST-MoE default)
+    balance_w: float = 1e-2  # SUEDE beta on the load-balance loss (ST-MoE default)
+    cr_mode: Literal["off", "literal", "repaired"] = "off"  # MoAE-CR class regularisation (methods.md §4(f))
+    cr_t: float = 0.5  # DM threshold t on class-centre similarity
+    dm_w: float = 1.0  # weight of the Disentanglement Module loss (MoAE-CR Eq.14: 1)
+    cdm_w: float = 1.0  # weight of the Cluster Distillation Module loss (MoAE-CR Eq.14: 1)
+    feature: Literal["embed_unnorm", "embed_norm", "cls"] = "embed_unnorm"  # features for CR / metric losses
+    metric: Literal["none", "supcon", "npair", "triplet", "hard_triplet"] = "none"  # MoAE-CR Table 2 swaps
+    metric_w: float = 1.0  # weight of the metric loss
+    metric_margin: float = 0.3  # triplet margin (cosine distance)
+    metric_temperature: float = 0.1  # supervised-contrastive temperature
 
     def __post_init__(self) -> None:
         check_fields(self)
-        require(self.moe_cosine_w >= 0, "moe_cosine_w", self.moe_cosine_w, "negative weight", "use >= 0")
+        for name in ("moe_cosine_w", "router_z_w", "balance_w", "dm_w", "cdm_w", "metric_w", "metric_margin"):
+            require(getattr(self, name) >= 0, name, getattr(self, name), "negative", "use >= 0")
+        require(self.metric_temperature > 0, "metric_temperature", self.metric_temperature, "must be > 0", "use 0.1")
 
 
 @dataclass(frozen=True)
@@ -108,7 +83,7 @@ class DataCfg:
     sampler: Literal["balanced", "shuffle"] = "balanced"  # balanced: equal draws per (subset, label), as FLIP
     augment: bool = True  # horizontal flip + saturation jitter (FLIP)
     dev_fraction: float = 0.15  # share of train subjects carved out as dev when the manifest has no dev split
-    synth_scale: float = 0.02  # synthetic benchmark size as a fraction of the real dataset's counts
+    synth_scale: float = 0.03  # synthetic benchmark size as a fraction of the real dataset's counts
     synth_size: int = 64  # synthetic image side in pixels
     synth_seed: int = 0  # synthetic benchmark generation seed
     num_workers: int = field(default=1, metadata=NOHASH)  # DataLoader worker processes per Train worker
@@ -188,5 +163,8 @@ class RunCfg:
         require(self.loss.moe_cosine_w == 0 or self.moe.kind == "soft", "loss.moe_cosine_w", self.loss.moe_cosine_w,
                 f"the cosine loss needs SoftMoE experts, but moe.kind={self.moe.kind!r}",
                 "set moe.kind=soft or loss.moe_cosine_w=0")
+        require(self.moe.tower == "visual" or self.moe.kind in ("none", "sue"), "moe.tower", self.moe.tower,
+                f"only SUE layers are placed in the text tower, but moe.kind={self.moe.kind!r}",
+                "use moe.tower=visual, or moe.kind=sue")
         require(self.train.eval_every <= self.train.steps, "train.eval_every", self.train.eval_every,
                 f"larger than train.steps={self.train.steps}", "use eval_every <= steps")

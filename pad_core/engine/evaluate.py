@@ -22,22 +22,31 @@ def _gather(values: list) -> list:
 
 @torch.no_grad()
 def score_rows(model, dataset: ManifestImages, *, batch_size: int, device, rank: int = 0, world: int = 1,
-               num_workers: int = 0) -> np.ndarray:
-    """P(live) for every row of ``dataset``, in row order, on every rank."""
+               num_workers: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """P(live) for every row of ``dataset`` in row order, and per visual MoE layer the per-row expert shares
+    (``N x E``); the same on every rank."""
     was_training = model.training
     model.eval()
     shard = list(range(rank, len(dataset), world))
     loader = DataLoader(Subset(dataset, shard), batch_size=batch_size, num_workers=num_workers,
                         generator=torch.Generator())  # leaves the global RNG (MoE masks) untouched
-    pairs = []
+    rows = []
     for images, _, idx in loader:
-        scores = model(images.to(device)).live_score.cpu().numpy()
-        pairs.extend(zip(idx.tolist(), scores.tolist()))
+        out = model(images.to(device))
+        routing = {k: v.float().cpu().numpy() for k, v in out.routing.items()}
+        rows += [(i, s, {k: v[j] for k, v in routing.items()})
+                 for j, (i, s) in enumerate(zip(idx.tolist(), out.live_score.cpu().tolist()))]
     model.train(was_training)
-    out = np.empty(len(dataset))
-    for i, s in _gather(pairs):
-        out[i] = s
-    return out
+    return _assemble(_gather(rows), len(dataset))
+
+
+def _assemble(rows: list, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    scores, routing = np.empty(n), {}
+    for i, s, shares in rows:
+        scores[i] = s
+        for layer, v in shares.items():
+            routing.setdefault(layer, np.zeros((n, len(v))))[i] = v
+    return scores, routing
 
 
 def score_set(split: str, frame: pd.DataFrame, scores: np.ndarray) -> ScoreSet:

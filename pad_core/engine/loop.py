@@ -27,6 +27,7 @@ from pad_core.engine.optim import build_optimizer
 from pad_core.engine.seed import seed_everything, seed_rank_streams
 from pad_core.losses import total_loss
 from pad_core.metrics import metric_key, select_threshold, split_metrics
+from pad_core.metrics.routing import routing_breakdown, routing_metrics
 from pad_core.models import create_model
 from pad_core.models.backbones import backbone_info, norm_stats
 
@@ -132,14 +133,18 @@ class TrainingRun:
         return self.final_report()
 
     def scores(self, split: str):
+        """(ScoreSet, routing shares per visual MoE layer) of one split."""
         eval_cfg = self.cfg.eval
-        raw = score_rows(self.model, self.datasets[split], batch_size=eval_cfg.batch_size, device=self.ctx.device,
-                         rank=self.ctx.rank, world=self.ctx.world_size, num_workers=self.cfg.data.num_workers)
-        return score_set(split, self.data.split(split), raw)
+        raw, routing = score_rows(self.model, self.datasets[split], batch_size=eval_cfg.batch_size,
+                                  device=self.ctx.device, rank=self.ctx.rank, world=self.ctx.world_size,
+                                  num_workers=self.cfg.data.num_workers)
+        return score_set(split, self.data.split(split), raw), routing
 
     def evaluate_and_report(self, train_means: dict[str, float]) -> None:
-        dev = self.scores("dev")
+        dev, routing = self.scores("dev")
         metrics = split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev, test=None), self.cfg.eval)
+        metrics.update({metric_key("dev", self.protocol, k): v
+                        for k, v in routing_metrics(routing, self.data.dev).items()})
         metrics.update({metric_key("train", self.protocol, k): v for k, v in train_means.items()})
         metrics["step"] = float(self.state.step)
         dev_eer = metrics[metric_key("dev", self.protocol, "eer")]
@@ -155,7 +160,7 @@ class TrainingRun:
     def final_report(self) -> dict[str, float]:
         if self.cfg.train.select == "best_dev" and self.state.best_weights is not None:
             self.model.load_state_dict(self.state.best_weights)
-        dev, test = self.scores("dev"), self.scores("test")
+        (dev, _), (test, routing) = self.scores("dev"), self.scores("test")
         policy = resolve_policy(self.cfg.eval.threshold_policy, self.data.protocol.threshold_policy)
         tau = select_threshold(policy, dev=dev, test=test, fixed=self.cfg.eval.fixed_threshold)
         metrics = split_metrics(test, self.protocol, tau, self.cfg.eval)
@@ -164,8 +169,14 @@ class TrainingRun:
         selected = self.state.best_step if self.cfg.train.select == "best_dev" else self.state.step
         metrics.update({metric_key("test", self.protocol, "selected_step"): float(selected),
                         "step": float(self.state.step), "final": 1.0})
+        metrics.update({metric_key("test", self.protocol, k): v
+                        for k, v in routing_metrics(routing, self.data.test).items()})
         if self.ctx.rank == 0:
             self.ctx.save_artifact(self.write_scores(dev, test))
+            if routing:
+                path = os.path.join(self.ctx.workdir, "routing.csv")
+                routing_breakdown(routing, self.data.test).to_csv(path, index=False)
+                self.ctx.save_artifact(path)
         self.ctx.report(metrics, None, {"pad.threshold_policy": policy})
         return metrics
 

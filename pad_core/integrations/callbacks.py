@@ -7,6 +7,8 @@ errored -> FAILED with the reason on the run.
 
 from __future__ import annotations
 
+import os
+
 from ray.tune import Callback
 
 from pad_core.integrations.mlflow_runs import SweepRecord
@@ -41,9 +43,14 @@ class FinalizeRuns(Callback):
                 self.record.finalize(run_id, "KILLED", "early_stopped", "stopped by the Tune scheduler")
         self._progress(trial, "done" if completed else "stopped early", result)
 
+    def on_trial_recover(self, iteration, trials, trial, **info) -> None:
+        """A failed trial Tune will restart: its run stays open and continues (no new MLflow run)."""
+        print(f"[padsweep] retrying {trial.config['plan'].get('run_name') or trial.trial_id}: "
+              f"{_reason(_error_of(trial))}", flush=True)
+
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         run_id = self._run_id(trial)
-        reason = _reason(trial.get_error())
+        reason = _reason(_error_of(trial))
         if run_id is not None:
             self.record.finalize(run_id, "FAILED", "failed", reason)
         self._progress(trial, f"FAILED: {reason}", {})
@@ -53,9 +60,9 @@ class FinalizeRuns(Callback):
         self.ended += 1
         plan = trial.config["plan"]
         name = plan.get("run_name") or f"{plan['stage']}·{trial.trial_id}"
-        shown = {k.rsplit("/", 1)[-1]: v for k, v in result.items()
-                 if k.split("/")[0] in ("test", "dev") and k.rsplit("/", 1)[-1] in ("acer", "auc", "eer")}
         split = "test" if any(k.startswith("test/") for k in result) else "dev"
+        shown = {k.rsplit("/", 1)[-1]: v for k, v in result.items()
+                 if k.startswith(f"{split}/") and k.rsplit("/", 1)[-1] in ("acer", "auc", "eer")}
         scores = " ".join(f"{split} {k.upper()} {100 * v:.2f}%" for k, v in sorted(shown.items()))
         count = f"{self.ended}/{self.total}" if self.total else str(self.ended)
         print(f"[padsweep] {count} {name}: {outcome} {scores}".rstrip(), flush=True)
@@ -63,6 +70,19 @@ class FinalizeRuns(Callback):
     def __getstate__(self) -> dict:
         return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "total": self.total,
                 "_record": None, "ended": 0}
+
+
+def _error_of(trial):
+    """The trial's last error: the exception object, else the text trace in storage, else the local file."""
+    for read in (trial.get_pickled_error, trial.get_error):
+        try:
+            found = read()
+        except Exception:  # noqa: BLE001 - storage not synced yet; try the next source
+            found = None
+        if found:
+            return found
+    path = trial.error_file
+    return open(path).read() if path and os.path.exists(path) else None
 
 
 def _reason(error) -> str:

@@ -73,7 +73,7 @@ class SweepArgs:
 
     ns: argparse.Namespace
     name: str  # sweep id
-    base: dict[str, Any]  # flat config: scale overrides, then flags, then --set
+    overrides: dict[str, Any]  # flat config over the sweep's own base: scale, then flags, then --set
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self.ns, item)

@@ -78,6 +78,7 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
                                     max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
                                                                          opts.autoscaling)),
         run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path, verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
                                   callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, spec.num_samples)]))
 
 

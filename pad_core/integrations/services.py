@@ -26,6 +26,7 @@ HOST = "127.0.0.1"
 # interface. In single-node mode (this flag, read by ray._private.services) the node IP is loopback and
 # every Ray listener binds to 127.0.0.1. Clients on this machine need the same value.
 LOOPBACK_RAY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 @dataclass
@@ -63,7 +64,7 @@ def _spawn(name: str, cmd: list[str], log: Path, env: dict[str, str] | None = No
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+                                env={**os.environ, **NO_TELEMETRY, **(env or {})})
     return proc.pid
 
 

@@ -13,6 +13,7 @@ from ray import tune
 
 from pad_core.ablation import AblationSpec, Cell
 from pad_core.ablation.table import TableSpec, summarize, to_markdown, wide
+from pad_core.audit import audit_spec
 from pad_core.config import to_flat
 from pad_core.data import prepare
 from pad_core.errors import PadError, SweepError
@@ -20,7 +21,7 @@ from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import DRIVER_RESOURCE, connect, max_concurrent
 from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
 from pad_core.integrations.trial import Resources, TrialPlan, train_driver
-from pad_core.models import moe_layer_indices
+from pad_core.models import validate_model_cfg
 
 
 @dataclass(frozen=True)
@@ -33,21 +34,27 @@ class SweepOptions:
     ray_address: str | None = None  # None = $RAY_ADDRESS, else a local Ray instance
     allow_spec_change: bool = False  # go on although rows/seeds differ from what the sweep started with
     autoscaling: bool = False  # the cluster adds nodes on demand: do not require the resources to exist now
+    trial_retries: int = 2  # Tune restarts of a failed trial driver; each resumes its own Train run
 
 
-def preflight(cells: list[Cell], resources: Resources) -> None:
-    """Everything that can fail before a trial starts: configs, layer indices, data, batch split."""
+def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None) -> None:
+    """Everything that can fail before a trial starts: configs, layer indices, data, batch split, and the
+    dead-toggle audit of the sweep's rows."""
     for data_cfg in {c.cfg.data for c in cells}:
         prepare(data_cfg)
     for cell in cells:
         try:
-            moe_layer_indices(cell.cfg)
+            validate_model_cfg(cell.cfg)
         except PadError as err:
             raise SweepError(f"row {cell.row.name!r}: {err.key}", err.value, err.problem, err.fix) from None
         if cell.cfg.data.batch_size % resources.workers:
             raise SweepError("data.batch_size", cell.cfg.data.batch_size,
                              f"not divisible by {resources.workers} workers per trial",
                              "use a batch size that is a multiple of the worker count")
+    findings = audit_spec(spec) if spec and len(spec.rows) > 1 else []
+    if findings:
+        raise SweepError("audit", spec.name, "rows that change nothing or leave parameters without gradient: "
+                         + "; ".join(map(str, findings)), "fix or remove those rows (python -m pad_core audit)")
 
 
 def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, allow: bool) -> None:
@@ -78,7 +85,7 @@ def driver_trainable():
 def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation") -> str:
     """Run every unfinished cell of ``spec``; return the table rebuilt from MLflow (Markdown)."""
     cells = spec.cells()
-    preflight(cells, opts.resources)
+    preflight(cells, opts.resources, spec)
     connect(opts.ray_address)
     record = SweepRecord(opts.tracking_uri, opts.experiment)
     parent_id = record.parent(spec.name, {"pad.stage": stage})
@@ -94,6 +101,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
                                                                                opts.autoscaling)),
             run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path, verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
                                       callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, len(pending))]),
         )
         tuner.fit()

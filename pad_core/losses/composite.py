@@ -1,5 +1,7 @@
-"""Total loss = head loss + sum_k w_k * aux_k. Aux terms arrive unweighted from the model (vmoe style);
-their weights live in :class:`LossCfg` under the names in ``AUX_WEIGHTS``. Every term is returned for logging.
+"""Total loss = head loss + sum_k w_k * aux_k + batch losses (class regularisation, metric losses).
+
+Aux terms arrive unweighted from the MoE layers (vmoe style); every weight lives in :class:`LossCfg`
+under the names in ``AUX_WEIGHTS``. Every term is returned, unweighted, for logging.
 """
 
 from __future__ import annotations
@@ -8,18 +10,20 @@ import torch
 from torch.nn import functional as F
 
 from pad_core.config.schema import LossCfg
+from pad_core.losses.class_reg import cdm_loss, dm_loss
+from pad_core.losses.metric import METRIC_LOSSES
 from pad_core.models.pad_model import PADOut
 from pad_core.registry import Registry
 
 CLS_LOSSES: Registry = Registry("head loss")
 
 # aux term produced by a layer -> LossCfg field holding its weight
-AUX_WEIGHTS = {"moe_cosine": "moe_cosine_w"}
+AUX_WEIGHTS = {"moe_cosine": "moe_cosine_w", "router_z": "router_z_w", "balance": "balance_w"}
 
 
 @CLS_LOSSES.register("ce2")
 def ce2(out: PADOut, labels: torch.Tensor) -> torch.Tensor:
-    """2-way cross-entropy over the prompt logits (FLIP code; methods.md §1.2 option A)."""
+    """2-way cross-entropy over the head's logits (FLIP code; methods.md §1.2 option A)."""
     return F.cross_entropy(out.logits.float(), labels)
 
 
@@ -35,12 +39,37 @@ def clip_symmetric(out: PADOut, labels: torch.Tensor) -> torch.Tensor:
     return 0.5 * (F.cross_entropy(sims, target) + F.cross_entropy(sims.T, target))
 
 
+def features(out: PADOut, which: str) -> torch.Tensor:
+    """The features class regularisation and metric losses act on (methods.md §4(f)-5)."""
+    chosen = {"embed_unnorm": out.embed, "embed_norm": F.normalize(out.embed, dim=-1), "cls": out.cls}[which]
+    return chosen.float()
+
+
+def batch_losses(out: PADOut, labels: torch.Tensor, cfg: LossCfg) -> dict[str, tuple[torch.Tensor, float]]:
+    """{term: (unweighted value, weight)}; a batch without both classes skips them and says so."""
+    if cfg.cr_mode == "off" and cfg.metric == "none":
+        return {}
+    zero = out.logits.new_zeros(())
+    both = bool((labels == 0).any() and (labels == 1).any())
+    terms = {"skipped_one_class": (zero + (0.0 if both else 1.0), 0.0)}
+    x = features(out, cfg.feature)
+    if cfg.cr_mode != "off":
+        terms["dm"] = (dm_loss(x, labels, cfg.cr_t, cfg.cr_mode) if both else zero, cfg.dm_w)
+        terms["cdm"] = (cdm_loss(x, labels, cfg.cr_mode) if both else zero, cfg.cdm_w)
+    if cfg.metric != "none":
+        value = METRIC_LOSSES.get(cfg.metric)(x, labels, temperature=cfg.metric_temperature,
+                                              margin=cfg.metric_margin) if both else zero
+        terms[f"metric_{cfg.metric}"] = (value, cfg.metric_w)
+    return terms
+
+
 def total_loss(out: PADOut, labels: torch.Tensor, head_loss: str, cfg: LossCfg) -> tuple[torch.Tensor, dict]:
     """(weighted total, {term: unweighted value}) for one batch."""
     terms = {"cls": CLS_LOSSES.get(head_loss)(out, labels)}
     total = terms["cls"]
-    for name, value in out.aux.items():
-        weight = getattr(cfg, AUX_WEIGHTS[name])
+    weighted = [(name, value, getattr(cfg, AUX_WEIGHTS[name])) for name, value in out.aux.items()]
+    weighted += [(name, value, w) for name, (value, w) in batch_losses(out, labels, cfg).items()]
+    for name, value, weight in weighted:
         terms[name] = value
         if weight:
             total = total + weight * value

@@ -1,7 +1,8 @@
-"""Models: open_clip backbones, MoE layers, heads, and the ``create_model`` factory."""
+"""Models: open_clip and torchvision backbones, MoE layers, heads, and the ``create_model`` factory."""
 
-from pad_core.models.factory import create_model, moe_layer_indices, resolve_run_cfg
-from pad_core.models.pad_model import PADModel, PADOut
+from pad_core.models.factory import create_model, moe_placements, resolve_run_cfg, validate_model_cfg
+from pad_core.models.pad_model import ClassifierModel, PADModel, PADOut
 from pad_core.models.variants import VARIANTS
 
-__all__ = ["VARIANTS", "PADModel", "PADOut", "create_model", "moe_layer_indices", "resolve_run_cfg"]
+__all__ = ["VARIANTS", "ClassifierModel", "PADModel", "PADOut", "create_model", "moe_placements", "resolve_run_cfg",
+           "validate_model_cfg"]

@@ -2,6 +2,8 @@
 
 ``name`` is a registered variant (a flat config delta, see :mod:`pad_core.models.variants`);
 overrides are flat dotted keys, given as ``**{"moe.soft.num_experts": 8}`` or ``moe__soft__num_experts=8``.
+Every check that needs the backbone's shape (layer indices, head divisibility, tower availability) is in
+:func:`validate_model_cfg`, which sweeps call before any trial starts.
 """
 
 from __future__ import annotations
@@ -11,24 +13,47 @@ from typing import Any
 from torch import nn
 
 from pad_core.config import RunCfg, from_flat
-from pad_core.config.schema import MoECfg
-from pad_core.models.backbones import backbone_info, create_clip, tokenize
+from pad_core.config.moe_schema import MoECfg
+from pad_core.errors import ConfigError
+from pad_core.models.backbones import backbone_info, create_clip, create_torchvision, is_torchvision, tokenize
 from pad_core.models.heads import HEADS, prompt_texts
+from pad_core.models.moe.experts import ACTIVATIONS
+from pad_core.models.moe.moae import MoAE
 from pad_core.models.moe.placement import inject, resolve_layers
+from pad_core.models.moe.routed import RoutedExperts
 from pad_core.models.moe.soft_moe import SoftMoE
-from pad_core.models.pad_model import PADModel
+from pad_core.models.pad_model import ClassifierModel, PADModel
 from pad_core.models.variants import VARIANTS
 from pad_core.registry import Registry
 
 MOE_LAYERS: Registry = Registry("moe kind")
+TOWER_PREFIX = {"visual": "v", "text": "t"}
 
 
 @MOE_LAYERS.register("soft")
-def _soft_moe(cfg: MoECfg, dim: int) -> nn.Module:
+def _soft_moe(cfg: MoECfg, dim: int, mlp: nn.Module) -> nn.Module:
     s = cfg.soft
     return SoftMoE(dim, num_experts=s.num_experts, slots_per_expert=s.slots_per_expert, norm=s.norm,
                    expert_hidden_mult=s.expert_hidden_mult, expert_act=s.expert_act, mask_rates=s.mask_rates,
                    cosine_ref=s.cosine_ref, detach_ref=s.detach_ref)
+
+
+@MOE_LAYERS.register("moae")
+def _moae(cfg: MoECfg, dim: int, mlp: nn.Module) -> nn.Module:
+    m = cfg.moae
+    return MoAE(dim, num_experts=m.num_experts, heads=m.heads, slots_per_expert=m.slots_per_expert,
+                qkv_proj=m.qkv_proj, out_proj=m.out_proj, scale=m.scale, expert_hidden_mult=m.expert_hidden_mult,
+                expert_act=m.expert_act)
+
+
+@MOE_LAYERS.register("sue")
+def _sue(cfg: MoECfg, dim: int, mlp: nn.Module) -> nn.Module:
+    s = cfg.sue
+    routed = RoutedExperts(dim, num_routed=s.num_routed, top_k=s.top_k, hidden=s.routed_hidden or
+                           mlp.c_fc.out_features, act_layer=ACTIVATIONS.get(s.expert_act), renorm_topk=s.renorm_topk,
+                           balance_count=s.balance_count, capacity_factor=s.capacity_factor)
+    routed.init_from_mlp(mlp, s.routed_init)
+    return routed
 
 
 def resolve_run_cfg(name_or_cfg: str | RunCfg, overrides: dict[str, Any] | None = None) -> RunCfg:
@@ -39,22 +64,84 @@ def resolve_run_cfg(name_or_cfg: str | RunCfg, overrides: dict[str, Any] | None 
     return from_flat({**VARIANTS.get(name_or_cfg), **flat})
 
 
-def moe_layer_indices(cfg: RunCfg) -> tuple[int, ...]:
-    """The visual blocks that get an MoE layer (empty when moe.kind is 'none')."""
+def moe_placements(cfg: RunCfg) -> dict[str, tuple[int, ...]]:
+    """Tower -> block indices that get an MoE layer (empty when moe.kind is 'none')."""
     if cfg.moe.kind == "none":
-        return ()
-    return resolve_layers(cfg.moe.layers, backbone_info(cfg.backbone.name).visual_layers)
+        return {}
+    info = backbone_info(cfg.backbone.name)
+    depth = {"visual": info.visual_layers, "text": info.text_layers}
+    towers = ("visual", "text") if cfg.moe.tower == "both" else (cfg.moe.tower,)
+    return {t: resolve_layers(cfg.moe.layers, depth[t], key=f"moe.layers ({t} tower)") for t in towers}
 
 
-def create_model(name_or_cfg: str | RunCfg = "clip", **overrides: Any) -> PADModel:
-    cfg = resolve_run_cfg(name_or_cfg, overrides)
+def validate_model_cfg(cfg: RunCfg) -> None:
+    """Checks that need the backbone's shape; raises ConfigError naming the key and the fix."""
+    info = backbone_info(cfg.backbone.name)
+    if is_torchvision(cfg.backbone.name):
+        if cfg.moe.kind != "none" or cfg.head.kind != "linear":
+            raise ConfigError("backbone.name", cfg.backbone.name, "torchvision baselines take no MoE and a linear "
+                              "head", "set moe.kind=none and head.kind=linear, or use an open_clip backbone")
+        return
+    placements = moe_placements(cfg)
+    if cfg.moe.kind == "moae" and info.visual_width % cfg.moe.moae.heads:
+        raise ConfigError("moe.moae.heads", cfg.moe.moae.heads, f"does not divide the width {info.visual_width}",
+                          "use a divisor of the backbone width (2, 4, 8 at ViT-B/16)")
+    hidden = 4 * info.visual_width  # CLIP's MLP ratio
+    if cfg.moe.kind == "sue" and cfg.moe.sue.routed_init == "copy_mlp" and cfg.moe.sue.routed_hidden not in (0, hidden):
+        raise ConfigError("moe.sue.routed_hidden", cfg.moe.sue.routed_hidden, "copy_mlp needs the MLP's hidden width",
+                          "use routed_hidden=0 with routed_init=copy_mlp")
+    if "text" in placements and cfg.head.kind != "prompt":
+        raise ConfigError("moe.tower", cfg.moe.tower, f"the text tower is unused by head.kind={cfg.head.kind!r}",
+                          "use moe.tower=visual, or the prompt head")
+
+
+def _towers(clip: nn.Module) -> dict[str, nn.Module]:
+    return {"visual": clip.visual.transformer, "text": clip.transformer}
+
+
+def _head(cfg: RunCfg, embed_dim: int, cls_dim: int) -> nn.Module:
+    h = cfg.head
+    texts, counts = prompt_texts(h.templates, h.class_words, h.attack_prompts, h.live_prompts)
+    tokens = tokenize(cfg.backbone.name, texts) if h.kind == "prompt" else None
+    return HEADS.get(h.kind)(tokens=tokens, counts=counts, embed_dim=embed_dim, cls_dim=cls_dim)
+
+
+def _moe_maker(cfg: MoECfg, width: int):
+    build = MOE_LAYERS.get(cfg.kind)
+    return lambda mlp: build(cfg, width, mlp)
+
+
+def _freeze_unused(clip: nn.Module, cfg: RunCfg) -> None:
+    """Parameters the head and losses never read stay frozen, so every trainable parameter gets a gradient
+    (the audit checks it) and DDP needs no unused-parameter search for them."""
+    if cfg.head.kind != "prompt":  # linear / FLIP-V heads read image features only
+        for name, p in clip.named_parameters():
+            if not name.startswith("visual."):
+                p.requires_grad_(False)
+    feature_losses = cfg.loss.cr_mode != "off" or cfg.loss.metric != "none"
+    reads_embed = feature_losses and cfg.loss.feature != "cls"
+    if cfg.head.kind == "flip_v" and not reads_embed and clip.visual.proj is not None:
+        clip.visual.proj.requires_grad_(False)  # FLIP-V reads the pre-projection token
+
+
+def build_clip_model(cfg: RunCfg) -> PADModel:
     clip = create_clip(cfg.backbone)
-    layers = moe_layer_indices(cfg)
-    wrappers = []
-    if layers:
-        width = clip.visual.transformer.width
-        make = MOE_LAYERS.get(cfg.moe.kind)
-        wrappers = inject(clip.visual.transformer.resblocks, layers, cfg.moe.mode, lambda _: make(cfg.moe, width))
-    tokens = tokenize(cfg.backbone.name, prompt_texts(cfg.head.templates, cfg.head.class_words))
-    head = HEADS.get(cfg.head.kind)(tokens, len(cfg.head.templates))
-    return PADModel(clip, head, wrappers)
+    _freeze_unused(clip, cfg)
+    towers, wrappers = _towers(clip), {}
+    for tower, layers in moe_placements(cfg).items():
+        make = _moe_maker(cfg.moe, towers[tower].width)
+        wrappers[tower] = inject(towers[tower].resblocks, layers, cfg.moe.mode, make, TOWER_PREFIX[tower])
+    head = _head(cfg, clip.visual.output_dim, clip.visual.transformer.width)
+    return PADModel(clip, head, wrappers, mask_text_padding=cfg.moe.sue.mask_text_padding)
+
+
+def build_classifier_model(cfg: RunCfg) -> ClassifierModel:
+    info = backbone_info(cfg.backbone.name)
+    net = create_torchvision(cfg.backbone.name, cfg.backbone.pretrained)
+    return ClassifierModel(net, _head(cfg, info.visual_width, info.visual_width))
+
+
+def create_model(name_or_cfg: str | RunCfg = "clip", **overrides: Any) -> nn.Module:
+    cfg = resolve_run_cfg(name_or_cfg, overrides)
+    validate_model_cfg(cfg)
+    return (build_classifier_model if is_torchvision(cfg.backbone.name) else build_clip_model)(cfg)

@@ -1,6 +1,10 @@
-"""Classifier heads over CLIP image embeddings. ``PromptHead``: text prompts as class prototypes (FLIP-IT)."""
+"""Classifier heads. Each maps image features (and, for prompts, the text tower) to 2-way logits
+(index 1 = bona fide). Chosen by ``head.kind`` from the HEADS registry.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -10,29 +14,92 @@ from pad_core.registry import Registry
 
 HEADS: Registry[type[nn.Module]] = Registry("head")
 
+# FLIP-IT's ensemble (koushiksrivats/FLIP prompt_templates.py): six sentences per class.
+FLIP_ATTACK_PROMPTS = ("This is an example of a spoof face", "This is an example of an attack face",
+                       "This is not a real face", "This is how a spoof face looks like", "a photo of a spoof face",
+                       "a printout shown to be a spoof face")
+FLIP_LIVE_PROMPTS = ("This is an example of a real face", "This is a bonafide face", "This is a real face",
+                     "This is how a real face looks like", "a photo of a real face", "This is not a spoof face")
+
+
+@dataclass
+class Features:
+    """``embed`` b k: the image embedding (CLIP: after the projection); ``cls`` b w: the pre-projection
+    pooled token (CLIP ViT: the 768-d CLS at ViT-B/16; torchvision nets: the pooled feature)."""
+
+    embed: torch.Tensor
+    cls: torch.Tensor
+
+
+@dataclass
+class HeadOut:
+    logits: torch.Tensor
+    prototypes: torch.Tensor | None = None  # c k text prototypes (prompt head)
+
 
 @HEADS.register("prompt")
 class PromptHead(nn.Module):
-    """logits = exp(logit_scale) * normalize(f) @ T^T, T_c = normalize(mean_t normalize(text(template_t(c)))).
+    """logits = exp(logit_scale) * normalize(f) @ T^T with T_c = normalize(mean_t text(prompt_{c,t})).
 
-    Legend: b batch, c classes (0 attack, 1 bona fide), t templates, k embedding width.
-    The token ids are a buffer; the text tower itself belongs to the CLIP model and is passed in.
+    Prompt embeddings are averaged before normalising (FLIP-IT). Token ids are a buffer; the text tower
+    belongs to the CLIP model, which is passed in. Legend: b batch, c classes, k embedding width.
     """
 
-    def __init__(self, tokens: torch.Tensor, num_templates: int) -> None:
+    def __init__(self, *, tokens: torch.Tensor, counts: tuple[int, int], **_) -> None:
         super().__init__()
-        self.register_buffer("tokens", tokens, persistent=False)  # (c t) context
-        self.num_templates = num_templates
+        self.register_buffer("tokens", tokens, persistent=False)  # (attack prompts, then live prompts) context
+        self.counts = counts
 
     def prototypes(self, encode_text) -> torch.Tensor:
-        text = F.normalize(encode_text(self.tokens), dim=-1)
-        text = text.view(-1, self.num_templates, text.shape[-1]).mean(dim=1)
-        return F.normalize(text, dim=-1)  # c k
+        text = encode_text(self.tokens)
+        return F.normalize(torch.stack([part.mean(dim=0) for part in text.split(list(self.counts))]), dim=-1)
 
-    def forward(self, image_embed: torch.Tensor, prototypes: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
-        return logit_scale.exp() * F.normalize(image_embed, dim=-1) @ prototypes.T
+    def forward(self, feats: Features, clip: nn.Module) -> HeadOut:
+        protos = self.prototypes(clip.encode_text)
+        logits = clip.logit_scale.exp() * F.normalize(feats.embed, dim=-1) @ protos.T
+        return HeadOut(logits, protos)
 
 
-def prompt_texts(templates: tuple[str, ...], class_words: tuple[str, ...]) -> list[str]:
-    """Class-major list of prompts: every template for class 0, then for class 1."""
-    return [t.format(word) for word in class_words for t in templates]
+@HEADS.register("linear")
+class LinearHead(nn.Module):
+    """A linear 2-way classifier on the image embedding (the ResNet50 / ViT-B/16 rows of the papers)."""
+
+    def __init__(self, *, embed_dim: int, **_) -> None:
+        super().__init__()
+        self.fc = nn.Linear(embed_dim, 2)
+
+    def forward(self, feats: Features, clip: nn.Module | None) -> HeadOut:
+        return HeadOut(self.fc(feats.embed))
+
+
+@HEADS.register("flip_v")
+class FlipVHead(nn.Module):
+    """FLIP-V (koushiksrivats/FLIP fas.py): CLS -> Linear(w, 512) -> ReLU -> Dropout(0.5) -> x / (sqrt(|x|) sqrt 2)
+    -> Linear(512, 2) whose weight columns are L2-normalised over the two classes (FLIP's ``l2_norm(axis=0)``).
+
+    FLIP renormalises the stored weight in place each forward; here the normalisation is applied in the
+    forward pass (same outputs; gradients also flow through the normalisation).
+    """
+
+    def __init__(self, *, cls_dim: int, bottleneck: int = 512, **_) -> None:
+        super().__init__()
+        self.fc = nn.Linear(cls_dim, bottleneck)
+        nn.init.normal_(self.fc.weight, 0.0, 0.005)
+        nn.init.constant_(self.fc.bias, 0.1)
+        self.drop = nn.Dropout(0.5)
+        self.classifier = nn.Linear(bottleneck, 2)
+        nn.init.normal_(self.classifier.weight, 0.0, 0.01)
+        nn.init.zeros_(self.classifier.bias)
+
+    def forward(self, feats: Features, clip: nn.Module | None) -> HeadOut:
+        x = self.drop(F.relu(self.fc(feats.cls)))
+        x = x / (x.norm(dim=1, keepdim=True).clamp_min(1e-12).sqrt() * 2**0.5)
+        return HeadOut(F.linear(x, F.normalize(self.classifier.weight, dim=0), self.classifier.bias))
+
+
+def prompt_texts(templates: tuple[str, ...], class_words: tuple[str, ...],
+                 attack_prompts: tuple[str, ...] = (), live_prompts: tuple[str, ...] = ()) -> tuple[list[str], tuple]:
+    """(prompts, per-class counts): explicit per-class sentences if given, else every template per class word."""
+    if attack_prompts:
+        return [*attack_prompts, *live_prompts], (len(attack_prompts), len(live_prompts))
+    return [t.format(word) for word in class_words for t in templates], (len(templates), len(templates))

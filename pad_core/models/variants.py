@@ -1,19 +1,41 @@
-"""Named model variants: flat config deltas over :class:`RunCfg` (rows of the papers' tables)."""
+"""Named model variants: flat config deltas over :class:`RunCfg` (rows of the papers' tables).
+
+Each is a starting point; sweeps add the scale (backbone, data, schedule) and their own row deltas.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pad_core.models.heads import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
 from pad_core.registry import Registry
 
 VARIANTS: Registry[dict[str, Any]] = Registry("model variant")
 
 MMOE_RATES = (0.0, 0.1, 0.1, 0.1)  # MMoE Table 5, Rate 1 (the paper's default)
+FACE_TEMPLATES = ("This is an image of a {} face",)  # La-SoftMoE's best template (T-8), MoAE-CR lineage
+IMAGENET_BASELINE = {"backbone.pretrained": "", "backbone.norm_stats": "imagenet", "head.kind": "linear"}
 
-VARIANTS.register("clip")({"moe.kind": "none"})  # vanilla CLIP with the prompt head
-VARIANTS.register("softmoe")({"moe.kind": "soft"})  # CLIP+S
-VARIANTS.register("softmoe_cos")({"moe.kind": "soft", "loss.moe_cosine_w": 1.0})  # CLIP+S+L
-VARIANTS.register("softmoe_mask")({"moe.kind": "soft", "moe.soft.mask_rates": MMOE_RATES})  # CLIP+S+M
-VARIANTS.register("mmoe")(  # CLIP+S+M+L, the MMoE paper's model
-    {"moe.kind": "soft", "moe.soft.mask_rates": MMOE_RATES, "loss.moe_cosine_w": 1.0}
-)
+_VARIANTS: dict[str, dict[str, Any]] = {
+    # CLIP baselines (MMoE Tables 3-4, MoAE-CR Table 1, SUEDE Table I)
+    "clip": {"moe.kind": "none"},
+    "flip_it": {"head.attack_prompts": FLIP_ATTACK_PROMPTS, "head.live_prompts": FLIP_LIVE_PROMPTS},
+    "flip_v": {"head.kind": "flip_v"},
+    "resnet50": {"backbone.name": "resnet50", **IMAGENET_BASELINE},
+    "vit_b16": {"backbone.name": "vit_b_16", **IMAGENET_BASELINE},
+    # MMoE (paper 000): S, S+L, S+M, S+M+L
+    "softmoe": {"moe.kind": "soft"},
+    "softmoe_cos": {"moe.kind": "soft", "loss.moe_cosine_w": 1.0},
+    "softmoe_mask": {"moe.kind": "soft", "moe.soft.mask_rates": MMOE_RATES},
+    "mmoe": {"moe.kind": "soft", "moe.soft.mask_rates": MMOE_RATES, "loss.moe_cosine_w": 1.0},
+    # MoAE-CR (paper 002)
+    "moae": {"moe.kind": "moae"},
+    "moae_cr": {"moe.kind": "moae", "loss.cr_mode": "repaired"},
+    # SUEDE (paper 004): shared (CLIP MLP) + routed experts; placement by tower
+    "sue": {"moe.kind": "sue"},
+    "visual_moe": {"moe.kind": "sue", "moe.mode": "replace"},
+    "text_sue": {"moe.kind": "sue", "moe.tower": "text"},
+    "both_sue": {"moe.kind": "sue", "moe.tower": "both"},
+}
+for _name, _delta in _VARIANTS.items():
+    VARIANTS.register(_name)(_delta)

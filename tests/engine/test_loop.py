@@ -32,6 +32,14 @@ def test_final_metrics_and_reports(tmp_path):
     assert "train/p1/moe_cosine" in reports[0][0] and "dev/p1/eer" in reports[0][0]
     scores = pd.read_csv(artifacts[0])
     assert set(scores["split"]) == {"dev", "test"} and scores["score"].between(0, 1).all()
+    # MoE introspection: per-layer load, balance and mutual information at every evaluation and at the end
+    for layer in range(4):
+        loads = [reports[0][0][f"dev/p1/moe_v{layer}_load_e{i}"] for i in range(4)]
+        assert sum(loads) == pytest.approx(1.0)
+        keys = {f"dev/p1/moe_v{layer}_mi_attack", f"test/p1/moe_v{layer}_mi_device"}
+        assert keys <= set(reports[0][0]) | set(metrics)
+    routing = pd.read_csv(artifacts[1])
+    assert set(routing["layer"]) == {"v0", "v1", "v2", "v3"} and {"attack_type", "device", "e0"} <= set(routing)
 
 
 def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path):

@@ -37,7 +37,7 @@ def test_zero_expert_outputs_reduce_parallel_mode_to_clip():
     clip = build("clip").eval()
     moe = build("softmoe").eval()
     moe.clip.load_state_dict(clip.clip.state_dict(), strict=False)
-    for w in moe.moe_wrappers:
+    for w in moe.visual_moe:
         torch.nn.init.zeros_(w.moe.experts.w2)
         torch.nn.init.zeros_(w.moe.experts.b2)
     torch.testing.assert_close(moe(images()).logits, clip(images()).logits, rtol=0, atol=0)
@@ -89,7 +89,7 @@ def test_aux_is_averaged_over_moe_layers():
     per_layer = []
     h = model.clip.visual
     hooks = [w.moe.register_forward_hook(lambda m, i, o: per_layer.append(o.aux["moe_cosine"])) for w in
-             model.moe_wrappers]
+             model.visual_moe]
     model(x)
     for hk in hooks:
         hk.remove()
@@ -128,3 +128,71 @@ def test_local_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(loaded.clip.encode_image(x), model.clip.encode_image(x), rtol=0, atol=0)
     with pytest.raises(ConfigError, match="checkpoint file not found"):
         build("clip", **{"backbone.pretrained": str(tmp_path / "missing.pt")})
+
+
+@pytest.mark.parametrize("tower", ["visual", "text", "both"])
+def test_sue_with_zeroed_routed_branch_equals_vanilla_clip(tower):
+    clip = build("clip", **{"backbone.train_text": True}).eval()
+    sue = build("sue", **{"moe.tower": tower, "moe.sue.routed_init": "zero_last", "backbone.train_text": True}).eval()
+    # Same seed: CLIP is built (and loaded) before the MoE layers are injected, so its weights are identical.
+    torch.testing.assert_close(sue.clip.visual.conv1.weight, clip.clip.visual.conv1.weight, rtol=0, atol=0)
+    x = images()
+    torch.testing.assert_close(sue(x).logits, clip(x).logits, rtol=0, atol=0)
+    towers = {w.name[0] for w in sue.visual_moe + sue.text_moe}
+    assert towers == {"visual": {"v"}, "text": {"t"}, "both": {"v", "t"}}[tower]
+
+
+def test_sue_shared_expert_is_clip_mlp_and_visual_moe_has_none():
+    shared = build("sue", **{"moe.layers": (1,)})
+    assert hasattr(shared.clip.visual.transformer.resblocks[1].mlp, "mlp")  # CLIP MLP kept, trainable
+    assert shared.clip.visual.transformer.resblocks[1].mlp.mlp.c_fc.weight.requires_grad
+    routed_only = build("visual_moe", **{"moe.layers": (1,)})
+    assert not hasattr(routed_only.clip.visual.transformer.resblocks[1].mlp, "mlp")
+
+
+def test_copy_mlp_upcycles_every_routed_expert():
+    model = build("sue", **{"moe.sue.routed_init": "copy_mlp", "moe.layers": (0,)})
+    wrapper = model.clip.visual.transformer.resblocks[0].mlp
+    for e in range(4):
+        torch.testing.assert_close(wrapper.moe.experts.w1[e], wrapper.mlp.c_fc.weight.T)
+
+
+def test_text_padding_mask_reaches_the_text_moe_during_forward():
+    model = build("text_sue", **{"backbone.train_text": True})
+    seen = []
+    hook = model.text_moe[0].moe.register_forward_hook(lambda m, i, o: seen.append(m.token_mask.clone()))
+    model(images(2))
+    hook.remove()
+    tokens = model.head.tokens
+    assert seen[0].shape == tokens.shape and seen[0].sum() < tokens.numel()  # padding masked
+    assert model.text_moe[0].moe.token_mask is None  # cleared after the forward
+
+
+@pytest.mark.parametrize("name", ["resnet-tiny", "vit-tiny"])
+def test_torchvision_baselines_train_with_a_linear_head(name, tmp_path):
+    model = build("resnet50", **{"backbone.name": name})
+    out = model(images(4))
+    out.logits.sum().backward()
+    assert out.logits.shape == (4, 2) and all(p.grad is not None for p in model.parameters())
+    path = tmp_path / "w.pt"
+    torch.save(model.backbone.state_dict(), path)
+    again = build("resnet50", **{"backbone.name": name, "backbone.pretrained": str(path)}).eval()
+    torch.testing.assert_close(again.backbone(images(2)), model.eval().backbone(images(2)))
+
+
+def test_flip_it_prompts_and_flip_v_head():
+    flip_it = build("flip_it")
+    assert flip_it.head.counts == (6, 6) and flip_it.head.tokens.shape[0] == 12
+    flip_v = build("flip_v")
+    out = flip_v(images(2))
+    assert out.logits.shape == (2, 2) and not flip_v.clip.logit_scale.requires_grad
+    assert not flip_v.clip.visual.proj.requires_grad  # FLIP-V reads the pre-projection CLS
+
+
+def test_model_cfg_errors_name_the_fix():
+    with pytest.raises(ConfigError, match="does not divide the width"):
+        build("moae", **{"moe.moae.heads": 3})
+    with pytest.raises(ConfigError, match="torchvision baselines take no MoE"):
+        build("resnet50", **{"backbone.name": "resnet-tiny", "moe.kind": "soft"})
+    with pytest.raises(ConfigError, match="only SUE layers"):
+        build("moae", **{"moe.tower": "text"})

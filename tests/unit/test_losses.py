@@ -13,7 +13,7 @@ from pad_core.models.pad_model import PADOut
 def out_for(embed, protos, logits=None, aux=None):
     scale = torch.tensor(math.log(10.0))
     logits = logits if logits is not None else 10.0 * torch.nn.functional.normalize(embed, dim=-1) @ protos.T
-    return PADOut(logits=logits, embed=embed, prototypes=protos, logit_scale=scale, aux=aux or {})
+    return PADOut(logits=logits, embed=embed, cls=embed, prototypes=protos, logit_scale=scale, aux=aux or {})
 
 
 def test_ce2_is_cross_entropy_over_prompt_logits():

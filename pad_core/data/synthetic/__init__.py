@@ -9,10 +9,10 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pad_core.data.synthetic import iris
+from pad_core.data.synthetic import face, iris
 from pad_core.errors import DataError
 
-BUILDERS = {"iris": iris}
+BUILDERS = {"iris": iris, "uniattack": face.UNIATTACK_BUILDER, "jfsfdb": face.JFSFDB_BUILDER}
 PREFIX = "synthetic:"
 
 

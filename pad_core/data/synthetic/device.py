@@ -25,6 +25,7 @@ class Device:
     vignette: float  # corner darkening strength
     jpeg: int  # JPEG quality; 0 = stored losslessly
     interlace: float  # odd-row brightness offset (interlaced sensors)
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)  # per-channel gains (colour images)
 
 
 DEVICES: dict[str, Device] = {
@@ -34,6 +35,15 @@ DEVICES: dict[str, Device] = {
     "AI1000": Device(0.6, 0.6, 0.012, 1.10, 0.95, 0.08, 85, 0.00),
     "LG4000": Device(1.0, 0.4, 0.010, 1.15, 1.20, 0.12, 90, 0.00),
     "AD100": Device(0.7, 0.9, 0.035, 0.95, 1.05, 0.25, 80, 0.00),
+}
+
+
+# Colour capture domains (face benchmarks): a phone, a webcam, a DSLR, an outdoor camera.
+FACE_DEVICES: dict[str, Device] = {
+    "phone": Device(1.0, 0.5, 0.015, 1.00, 1.00, 0.10, 88, 0.0, (1.00, 1.00, 0.97)),
+    "webcam": Device(0.6, 0.7, 0.030, 0.95, 1.05, 0.20, 70, 0.0, (1.04, 1.00, 0.92)),
+    "dslr": Device(1.0, 0.3, 0.008, 1.00, 0.95, 0.05, 0, 0.0, (0.98, 1.00, 1.03)),
+    "outdoor": Device(0.8, 0.5, 0.012, 1.15, 0.85, 0.08, 85, 0.0, (1.05, 1.02, 0.95)),
 }
 
 
@@ -47,23 +57,24 @@ def _resample(img: np.ndarray, factor: float) -> np.ndarray:
     return np.asarray(pil, dtype=np.float32) / 255.0
 
 
-def _vignette(size: int, strength: float) -> np.ndarray:
+def _vignette(size: int, strength: float, ndim: int) -> np.ndarray:
     yy, xx = np.mgrid[-1:1:complex(size), -1:1:complex(size)]
-    return 1.0 - strength * (xx**2 + yy**2) / 2.0
+    v = 1.0 - strength * (xx**2 + yy**2) / 2.0
+    return v[..., None] if ndim == 3 else v
 
 
 def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("L"))
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB" if img.ndim == 3 else "L"))
 
 
 def capture(img: np.ndarray, device: Device, rng: np.random.Generator) -> np.ndarray:
-    """Scene radiance in [0, 1] -> uint8 image as this device records it."""
-    out = gaussian_filter(img, device.blur)
+    """Scene radiance in [0, 1] (h w, or h w 3) -> uint8 image as this device records it."""
+    out = gaussian_filter(img, (device.blur, device.blur, 0)[: img.ndim])
     out = _resample(out, device.resolution)
-    exposure = device.gain * rng.uniform(0.9, 1.1)
-    out = np.clip(out * exposure, 0, 1) ** device.gamma * _vignette(img.shape[0], device.vignette)
+    exposure = device.gain * rng.uniform(0.9, 1.1) * (np.array(device.white_balance) if img.ndim == 3 else 1.0)
+    out = np.clip(out * exposure, 0, 1) ** device.gamma * _vignette(img.shape[0], device.vignette, img.ndim)
     out = out + rng.normal(0, device.noise, out.shape)
     if device.interlace:
         out[1::2] += device.interlace

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from PIL import Image
 
 from pad_core.data.synthetic.device import DEVICES, capture
 from pad_core.data.synthetic.iris_render import ATTACKS, render_eye, subject_params
+from pad_core.data.synthetic.writer import write_benchmark
 
 GENERATOR_VERSION = 1
 DEV_SHARE = 0.15
@@ -107,13 +106,4 @@ def render_row(row: dict, size: int) -> np.ndarray:
 
 def build(out_dir: Path, *, scale: float, size: int, seed: int) -> Path:
     """Render every image under ``out_dir/images`` and write ``out_dir/manifest.csv``."""
-    records = []
-    for i, row in enumerate(plan_rows(scale, seed)):
-        rel = f"images/{row['subset']}/{row['split']}/{'live' if row['label'] else row['attack_type']}/{i:06d}.png"
-        (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(render_row(row, size), mode="L").save(out_dir / rel)
-        records.append({"path": rel, **{k: v for k, v in row.items() if k != "seed"}})
-    manifest = out_dir / "manifest.csv"
-    pd.DataFrame(records)[["path", "label", "attack_type", "subset", "device", "split", "subject"]].to_csv(
-        manifest, index=False)
-    return manifest
+    return write_benchmark(out_dir, plan_rows(scale, seed), lambda row: render_row(row, size))

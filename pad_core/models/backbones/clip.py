@@ -20,6 +20,7 @@ from torch import nn
 
 from pad_core.config.schema import BackboneCfg
 from pad_core.errors import ConfigError
+from pad_core.models.backbones.torchvision_nets import TV_BACKBONES, is_torchvision
 
 open_clip.add_model_config(Path(__file__).parent / "model_configs")
 
@@ -46,10 +47,15 @@ class BackboneInfo:
 
 @functools.cache
 def backbone_info(name: str) -> BackboneInfo:
+    if is_torchvision(name):
+        spec = TV_BACKBONES.get(name)
+        return BackboneInfo(visual_layers=spec.depth, text_layers=0, visual_width=spec.feature_dim, text_width=0,
+                            image_size=spec.image_size, patch_size=1, quick_gelu=False)
     cfg = open_clip.get_model_config(name)
     if cfg is None:
-        raise ConfigError("backbone.name", name, "unknown open_clip model",
-                          "use an open_clip name such as ViT-B-16-quickgelu, or pad-tiny-vit for CPU runs")
+        raise ConfigError("backbone.name", name, "unknown open_clip model or torchvision baseline",
+                          f"use an open_clip name such as ViT-B-16-quickgelu (pad-tiny-vit for CPU runs) or one of "
+                          f"{TV_BACKBONES.list()}")
     vis, txt = cfg["vision_cfg"], cfg["text_cfg"]
     image_size = vis["image_size"] if isinstance(vis["image_size"], int) else vis["image_size"][0]
     return BackboneInfo(visual_layers=vis["layers"], text_layers=txt["layers"], visual_width=vis["width"],
@@ -100,6 +106,17 @@ def create_clip(cfg: BackboneCfg) -> nn.Module:
 def _set_trainable(params, flag: bool) -> None:
     for p in params:
         p.requires_grad_(flag)
+
+
+def encode_image_with_cls(visual: nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(projected embedding, pre-projection pooled token) in one pass of open_clip's VisionTransformer.
+
+    Mirrors ``VisionTransformer.forward`` of the pinned open_clip 3.3 (``_embeds``, ``transformer``, ``_pool``,
+    ``proj``); the test "MoE off equals vanilla CLIP" checks it still matches ``encode_image`` exactly.
+    """
+    x = visual.transformer(visual._embeds(images))
+    pooled, _ = visual._pool(x)
+    return (pooled @ visual.proj if visual.proj is not None else pooled), pooled
 
 
 def norm_stats(kind: str) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -22,6 +22,7 @@ class _MoEWrapper(nn.Module):
     def __init__(self, mlp: nn.Module, moe: nn.Module) -> None:
         super().__init__()
         self.moe = moe
+        self.name = ""  # "v3" = visual block 3, "t5" = text block 5 (set by inject)
         self.last: MoEOut | None = None
 
     def pop_last(self) -> MoEOut | None:
@@ -79,12 +80,13 @@ def resolve_layers(spec: tuple[int, ...] | str, depth: int, *, key: str = "moe.l
     return tuple(presets[spec])
 
 
-def inject(blocks: nn.ModuleList, layers: tuple[int, ...], mode: str, make_moe) -> list[_MoEWrapper]:
-    """Replace ``blocks[i].mlp`` for i in ``layers`` by the ``mode`` wrapper around ``make_moe(i)``."""
+def inject(blocks: nn.ModuleList, layers: tuple[int, ...], mode: str, make_moe, prefix: str) -> list[_MoEWrapper]:
+    """Replace ``blocks[i].mlp`` for i in ``layers`` by the ``mode`` wrapper around ``make_moe(blocks[i].mlp)``."""
     wrapper_cls = WRAPPERS.get(mode)
     wrappers = []
     for i in layers:
-        wrapper = wrapper_cls(blocks[i].mlp, make_moe(i))
+        wrapper = wrapper_cls(blocks[i].mlp, make_moe(blocks[i].mlp))
+        wrapper.name = f"{prefix}{i}"
         blocks[i].mlp = wrapper
         wrappers.append(wrapper)
     return wrappers

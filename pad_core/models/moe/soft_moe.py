@@ -11,7 +11,7 @@ from torch import nn
 
 from pad_core.models.moe.experts import ACTIVATIONS, BatchedExperts, expert_cosine_distance
 from pad_core.models.moe.mask import exact_count_mask
-from pad_core.models.moe.outputs import MoEOut
+from pad_core.models.moe.outputs import MoEOut, combine_stats, routing_share
 from pad_core.models.moe.router_norms import ROUTER_NORMS
 
 
@@ -56,10 +56,6 @@ class SoftMoE(nn.Module):
         combine = rearrange(logits, "b n e s -> b n (e s)").softmax(dim=-1)
         out = einsum(combine, rearrange(y, "b e s d -> b (e s) d"), "b n z, b z d -> b n d")
         aux = {"moe_cosine": expert_cosine_distance(y, self.cosine_ref, detach_ref=self.detach_ref)}
-        return MoEOut(out, aux=aux, stats=self._stats(dispatch, combine))
-
-    @staticmethod
-    def _stats(dispatch: torch.Tensor, combine: torch.Tensor) -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            entropy = -(combine * combine.clamp_min(1e-12).log()).sum(-1).mean()
-            return {"combine_entropy": entropy, "dispatch_max": dispatch.amax(dim=1).mean()}
+        per_expert = rearrange(combine, "b n (e s) -> b n e s", e=self.num_experts)
+        stats = {**combine_stats(per_expert), "dispatch_max": dispatch.detach().amax(dim=1).mean()}
+        return MoEOut(out, aux=aux, stats=stats, routing=routing_share(per_expert))

@@ -1,0 +1,59 @@
+"""Which config keys a given config never reads (a row that changes only these changes nothing)."""
+
+from __future__ import annotations
+
+from pad_core.config import RunCfg
+from pad_core.models.backbones import is_torchvision
+
+MOE_FAMILIES = {"soft": "moe.soft.", "moae": "moe.moae.", "sue": "moe.sue."}
+
+
+def _moe_inactive(cfg: RunCfg) -> list[str]:
+    out = [prefix for kind, prefix in MOE_FAMILIES.items() if cfg.moe.kind != kind]
+    if cfg.moe.kind == "none":
+        out += ["moe.layers", "moe.tower", "moe.mode"]
+    if cfg.moe.kind != "sue":
+        out += ["loss.router_z_w", "loss.balance_w"]
+    elif cfg.moe.tower == "visual":
+        out.append("moe.sue.mask_text_padding")
+    if cfg.moe.kind == "soft" and cfg.loss.moe_cosine_w == 0:
+        out += ["moe.soft.cosine_ref", "moe.soft.detach_ref"]
+    return out
+
+
+def _loss_inactive(cfg: RunCfg) -> list[str]:
+    loss, out = cfg.loss, []
+    if loss.cr_mode == "off":
+        out += ["loss.cr_t", "loss.dm_w", "loss.cdm_w"]
+    if loss.metric == "none":
+        out.append("loss.metric_w")
+    if loss.metric not in ("triplet", "hard_triplet"):
+        out.append("loss.metric_margin")
+    if loss.metric != "supcon":
+        out.append("loss.metric_temperature")
+    if loss.cr_mode == "off" and loss.metric == "none":
+        out.append("loss.feature")
+    return out
+
+
+def _head_inactive(cfg: RunCfg) -> list[str]:
+    if cfg.head.kind != "prompt":
+        return ["head.templates", "head.class_words", "head.attack_prompts", "head.live_prompts", "backbone.train_text"]
+    return ["head.templates", "head.class_words"] if cfg.head.attack_prompts else []
+
+
+def inactive_prefixes(cfg: RunCfg) -> list[str]:
+    out = _moe_inactive(cfg) + _loss_inactive(cfg) + _head_inactive(cfg)
+    if is_torchvision(cfg.backbone.name):
+        out += ["moe.", "backbone.train_text"]
+    if cfg.eval.threshold_policy != "fixed":
+        out.append("eval.fixed_threshold")
+    if not cfg.data.manifest.startswith("synthetic:"):
+        out += ["data.synth_scale", "data.synth_size", "data.synth_seed"]
+    return out
+
+
+def inactive_keys(cfg: RunCfg, keys: list[str]) -> list[str]:
+    """The subset of ``keys`` that ``cfg`` never reads."""
+    prefixes = inactive_prefixes(cfg)
+    return [k for k in keys if any(k == p or (p.endswith(".") and k.startswith(p)) for p in prefixes)]

@@ -1,0 +1,66 @@
+"""MoAE (MoAE-CR, paper 002): SoftMoE written as multi-head attention with slots as queries.
+
+methods.md §4(a): slot queries Q = Phi W_q, token keys/values K = H W_k, V = H W_v, split into h heads;
+per head the dispatch is a softmax over tokens (slots = A^T V), the e experts (shared by all heads,
+width d/h) process the slots with heads folded into the batch, the combine is a softmax over the
+e*s slots, and the heads are concatenated and projected by W_o.
+
+Legend: b batch, n tokens, d width, h heads, c = d/h head width, e experts, s slots per expert,
+z = e*s slots in all.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from einops import einsum, rearrange
+from torch import nn
+
+from pad_core.models.moe.experts import ACTIVATIONS, BatchedExperts
+from pad_core.models.moe.outputs import MoEOut, combine_stats, routing_share
+from pad_core.registry import Registry
+
+PROJECTIONS: Registry[type[nn.Module]] = Registry("moae projection")
+PROJECTIONS.register("linear")(nn.Linear)
+
+
+@PROJECTIONS.register("identity")
+class IdentityProjection(nn.Identity):
+    """Stands in for W_q/W_k/W_v/W_o when the projections are off (the SoftMoE reduction)."""
+
+    def __init__(self, dim_in: int, dim_out: int, bias: bool = True) -> None:
+        super().__init__()
+
+
+class MoAE(nn.Module):
+    def __init__(self, dim: int, *, num_experts: int = 4, heads: int = 2, slots_per_expert: int = 49,
+                 qkv_proj: bool = True, out_proj: bool = True, scale: bool = True, expert_hidden_mult: float = 4.0,
+                 expert_act: str = "gelu") -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"width {dim} is not divisible by heads={heads}")
+        self.heads, self.num_experts, self.slots_per_expert = heads, num_experts, slots_per_expert
+        self.scale = 1.0 / math.sqrt(dim // heads) if scale else 1.0
+        self.phi = nn.Parameter(torch.randn(num_experts * slots_per_expert, dim))
+        qkv, out = PROJECTIONS.get("linear" if qkv_proj else "identity"), PROJECTIONS.get("linear" if out_proj
+                                                                                          else "identity")
+        self.to_q, self.to_k, self.to_v, self.to_out = qkv(dim, dim), qkv(dim, dim), qkv(dim, dim), out(dim, dim)
+        head_dim = dim // heads
+        self.experts = BatchedExperts(head_dim, num_experts=num_experts, hidden=int(head_dim * expert_hidden_mult),
+                                      act_layer=ACTIVATIONS.get(expert_act))
+
+    def forward(self, x: torch.Tensor) -> MoEOut:
+        h, e = self.heads, self.num_experts
+        q = rearrange(self.to_q(self.phi), "z (h c) -> h z c", h=h)
+        k = rearrange(self.to_k(x), "b n (h c) -> b h n c", h=h)
+        v = rearrange(self.to_v(x), "b n (h c) -> b h n c", h=h)
+        logits = einsum(k, q, "b h n c, h z c -> b h n z") * self.scale
+        slots = einsum(logits.softmax(dim=2), v, "b h n z, b h n c -> b h z c")
+        y = self.experts(rearrange(slots, "b h (e s) c -> (b h) e s c", e=e))  # heads folded into the batch
+        y = rearrange(y, "(b h) e s c -> b h (e s) c", h=h)
+        combine = logits.softmax(dim=-1)
+        out = rearrange(einsum(combine, y, "b h n z, b h z c -> b h n c"), "b h n c -> b n (h c)")
+        per_expert = rearrange(combine, "b h n (e s) -> b (h n) e s", e=e)
+        return MoEOut(self.to_out(out), stats=combine_stats(per_expert), routing=routing_share(per_expert))
+

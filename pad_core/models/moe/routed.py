@@ -1,0 +1,118 @@
+"""SUEDE's routed experts (paper 004, methods.md §6): softmax gate, top-k, dropless grouped dispatch.
+
+In ``parallel`` mode the block's CLIP MLP is the shared expert and this module is the routed branch:
+y = MLP(h) + sum_{i in topk} g_i E_i(h). In ``replace`` mode it is the "visual MoE" row (no shared expert).
+
+Legend: t tokens (batch x sequence, flattened), d width, k experts per token, r routed experts,
+c capacity (slots per expert in the padded dispatch buffer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from pad_core.models.moe.experts import BatchedExperts
+from pad_core.models.moe.outputs import MoEOut
+
+
+def router_z_loss(logits: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """ST-MoE z-loss: mean over (valid) tokens of logsumexp(u)^2. ``logits`` t r, ``valid`` t bool."""
+    z = torch.logsumexp(logits.float(), dim=-1).square()
+    return z.mean() if valid is None else z[valid].mean()
+
+
+def load_balance_loss(probs: torch.Tensor, topk_idx: torch.Tensor, *, count: str = "top1",
+                      valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Switch/ST-MoE balance loss N * sum_i f_i P_i.
+
+    f_i: share of tokens whose top-1 choice is i (``count='top1'``), or share of all top-k assignments
+    (``'topk'``, i.e. counts / k); P_i: mean router probability. Both over valid tokens only.
+    """
+    if valid is not None:
+        probs, topk_idx = probs[valid], topk_idx[valid]
+    r = probs.shape[-1]
+    chosen = topk_idx[:, :1] if count == "top1" else topk_idx
+    f = F.one_hot(chosen, r).float().sum(dim=1).mean(dim=0) / chosen.shape[1]
+    return r * (f * probs.mean(dim=0)).sum()
+
+
+def grouped_dispatch(x: torch.Tensor, idx: torch.Tensor, weights: torch.Tensor, experts: BatchedExperts,
+                     capacity: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """sum_j weights[t, j] * E_{idx[t, j]}(x[t]) for every token, computed expert-major in one batched call.
+
+    Assignments are sorted by expert, placed into a zero-padded ``r c d`` buffer (c = the largest expert
+    load, or ``capacity`` when > 0, which drops the overflow), run through all experts at once, and added
+    back to their tokens with ``index_add_``. Returns (output t d, kept-assignment mask of the sorted order).
+    """
+    t, k = idx.shape
+    r = experts.w1.shape[0]
+    flat = idx.reshape(-1)
+    order = flat.argsort(stable=True)
+    expert = flat[order]
+    counts = torch.bincount(flat, minlength=r)
+    position = torch.arange(t * k, device=x.device) - (counts.cumsum(0) - counts)[expert]
+    cap = capacity or int(counts.max())
+    keep = position < cap
+    token = torch.div(order, k, rounding_mode="floor")
+    buffer = x.new_zeros(r, cap, x.shape[-1])
+    buffer[expert[keep], position[keep]] = x[token[keep]]
+    out = experts(buffer[None])[0]
+    contrib = out[expert[keep], position[keep]] * weights.reshape(-1)[order[keep]].to(out.dtype)[:, None]
+    return x.new_zeros(t, x.shape[-1]).index_add_(0, token[keep], contrib), keep
+
+
+class RoutedExperts(nn.Module):
+    """r FFN experts, a bias-free linear gate, softmax then top-k (DeepSeekMoE; ``renorm_topk`` = Mixtral)."""
+
+    def __init__(self, dim: int, *, num_routed: int = 4, top_k: int = 2, hidden: int = 3072,
+                 act_layer: type[nn.Module] = nn.GELU, renorm_topk: bool = False, balance_count: str = "top1",
+                 capacity_factor: float = 0.0) -> None:
+        super().__init__()
+        self.top_k, self.renorm_topk, self.balance_count = top_k, renorm_topk, balance_count
+        self.capacity_factor = capacity_factor
+        self.gate = nn.Linear(dim, num_routed, bias=False)
+        self.experts = BatchedExperts(dim, num_experts=num_routed, hidden=hidden, act_layer=act_layer)
+        self.token_mask: torch.Tensor | None = None  # b n, True = real token; set per forward for the text tower
+
+    def capacity(self, tokens: int) -> int:
+        r = self.experts.w1.shape[0]
+        return math.ceil(self.capacity_factor * tokens * self.top_k / r) if self.capacity_factor else 0
+
+    def forward(self, x: torch.Tensor) -> MoEOut:
+        b, n, d = x.shape
+        tokens = x.reshape(b * n, d)
+        logits = self.gate(tokens)
+        probs = logits.float().softmax(dim=-1)
+        weights, idx = probs.topk(self.top_k, dim=-1)
+        if self.renorm_topk:
+            weights = weights / weights.sum(dim=-1, keepdim=True)
+        y, keep = grouped_dispatch(tokens, idx, weights, self.experts, self.capacity(b * n))
+        valid = self.token_mask.reshape(-1) if self.token_mask is not None else None
+        aux = {"router_z": router_z_loss(logits, valid),
+               "balance": load_balance_loss(probs, idx, count=self.balance_count, valid=valid)}
+        return MoEOut(y.view(b, n, d), aux=aux, stats=self._stats(probs, keep), routing=self._routing(idx, b, n))
+
+    def _routing(self, idx: torch.Tensor, b: int, n: int) -> torch.Tensor:
+        with torch.no_grad():
+            r = self.experts.w1.shape[0]
+            return F.one_hot(idx, r).float().view(b, n * self.top_k, r).mean(dim=1)
+
+    @staticmethod
+    def _stats(probs: torch.Tensor, keep: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean()
+            return {"router_entropy": entropy, "dropped": 1.0 - keep.float().mean()}
+
+    def init_from_mlp(self, mlp: nn.Module, how: str) -> None:
+        """routed_init: ``copy_mlp`` copies CLIP's c_fc/c_proj into every expert (upcycling); ``zero_last``
+        zeroes each expert's output layer so the block starts exactly as CLIP; ``random`` keeps the default."""
+        if how == "copy_mlp":
+            self.experts.load_linear_pairs([(mlp.c_fc, mlp.c_proj)] * self.experts.w1.shape[0])
+        elif how == "zero_last":
+            with torch.no_grad():
+                self.experts.w2.zero_()
+                self.experts.b2.zero_()
