@@ -19,7 +19,7 @@ def _table(args: argparse.Namespace) -> None:
     if not found:
         raise PadError("--sweep", args.sweep, f"no such sweep in experiment {args.experiment!r}",
                        "give the sweep name printed by the sweep (default <file>-<scale>)")
-    markdown, table = rebuild_table(record, found.info.run_id, args.stage)
+    markdown, table, _, _ = rebuild_table(record, found.info.run_id, args.stage)
     print(markdown)
     if args.csv:
         table.to_csv(args.csv)

@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/setup_system.sh
 . .venv/bin/activate
 export PADSWEEP_CACHE=${PADSWEEP_CACHE:-$PWD/.padsweep/cache}
 exec python -m pytest "$@"

@@ -4,6 +4,10 @@ Runbook
   python sweeps/rows.py --rows search_spaces.suede:EXPERT_SETTING_ROWS --base search_spaces.suede:SUEDE_BASE
   python sweeps/rows.py --rows search_spaces.moae_cr:GRID_ROWS --base search_spaces.moae_cr:MOAE_BASE \\
       --protocols P1 --seeds 0,1,2
+  python sweeps/rows.py --rows search_spaces.atr_fas:MIXING_ROWS --base search_spaces.atr_fas:ATR_BASE \
+      --baseline dgm --protocols F                # ATR-FAS Table 3 over the ten folds F1..F10
+  python sweeps/rows.py --rows search_spaces.bigmoe:SYNERGY_ROWS --base search_spaces.bigmoe:BIGMOE_BASE \
+      --baseline full --protocols P1,P2.no_depth
   python sweeps/rows.py --smoke-test            # the default table's first two rows, one seed
 
 ``--rows`` names a tuple of ``pad_core.ablation.Row`` (name, label, flat config delta); ``--base`` a flat dict
@@ -16,6 +20,8 @@ from __future__ import annotations
 import importlib
 
 from pad_core.ablation import AblationSpec
+from pad_core.config import DataCfg
+from pad_core.data.protocols import load_benchmark
 from pad_core.errors import SweepError
 from pad_core.integrations.cli import sweep_main
 
@@ -32,20 +38,30 @@ def load(ref: str):
 
 
 def get_ablation(args) -> AblationSpec:
-    rows = load(args.rows)
-    rows = rows[:2] if args.smoke_test else rows
-    protocols = args.protocols or ("P1",)
+    rows, base = load(args.rows), {**load(args.base), **args.overrides}
+    baseline = args.baseline or next((r.name for r in rows if r.name == "clip"), "")
+    rows = _smoke_rows(rows, baseline) if args.smoke_test else rows
+    # Protocol groups expand to their members (F -> F1..F10, P1 -> P1.C..P1.W) of the base's benchmark.
+    benchmark = load_benchmark(base.get("data.benchmark", DataCfg.benchmark))
+    protocols = tuple(benchmark.expand(list(args.protocols or (base.get("data.protocol", "P1"),))))
+    protocols = protocols[:1] if args.smoke_test else protocols
     seeds = args.seeds or ((0,) if args.smoke_test or args.scale == "demo" else (0, 1, 2))
-    baseline = next((r.name for r in rows if r.name == "clip"), "")
     return AblationSpec(name=args.name, title=args.title or args.rows.split(":")[-1], rows=tuple(rows),
-                        protocols=protocols, seeds=seeds, base={**load(args.base), **args.overrides},
-                        baseline=baseline)
+                        protocols=protocols, seeds=seeds, base=base, baseline=baseline)
+
+
+def _smoke_rows(rows, baseline: str) -> tuple:
+    """The baseline and one other row: enough to build the table's comparison."""
+    first = next((r for r in rows if r.name == baseline), rows[0])
+    return (first, next(r for r in rows if r is not first))
 
 
 def add_arguments(group) -> None:
     group.add_argument("--rows", default=DEFAULT_ROWS, help="module:ATTRIBUTE of a tuple of Row")
     group.add_argument("--base", default=DEFAULT_BASE, help="module:ATTRIBUTE of the flat base config")
     group.add_argument("--title", help="table caption (default: the row list's name)")
+    group.add_argument("--baseline", default="", help="row the others are compared with (default: 'clip' if "
+                       "declared, else the first row)")
 
 
 if __name__ == "__main__":

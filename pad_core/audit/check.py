@@ -43,10 +43,20 @@ class Probe:
     dead: list[str]  # trainable parameters without a non-zero gradient after two steps
 
 
-def fixed_batch(cfg: RunCfg) -> tuple[torch.Tensor, torch.Tensor]:
+def fixed_batch(cfg: RunCfg) -> tuple:
+    """(inputs, targets) of the model family, from a fixed generator: both classes, every attack type."""
+    gen, labels = torch.Generator().manual_seed(0), torch.arange(BATCH) % 2
+    if cfg.family == "atr":
+        side, n = cfg.atr.image_size, cfg.atr.num_frames
+        frames = torch.randn(BATCH, n, 3, side, side, generator=gen)
+        depth = torch.randint(cfg.atr.depth_bins, (BATCH, side // 4, side // 4), generator=gen)
+        attack = torch.where(labels == 1, -1, torch.arange(BATCH) % 3)
+        return {"frames": frames}, {"label": labels, "depth": depth, "attack_index": attack}
     size = backbone_info(cfg.backbone.name).image_size
-    images = torch.randn(BATCH, 3, size, size, generator=torch.Generator().manual_seed(0))
-    return images, torch.arange(BATCH) % 2
+    if cfg.family == "bigmoe":
+        modalities = torch.randn(BATCH, 3, 3, size, size, generator=gen)
+        return {"modalities": modalities, "missing": torch.arange(BATCH) % 8}, labels
+    return torch.randn(BATCH, 3, size, size, generator=gen), labels
 
 
 def probe(cfg: RunCfg) -> Probe:
@@ -54,13 +64,13 @@ def probe(cfg: RunCfg) -> Probe:
     model = create_model(cfg).train()
     params = {n: p.detach().clone() for n, p in model.named_parameters()}
     graph = [(n, type(m).__name__) for n, m in model.named_modules()]
-    images, labels = fixed_batch(cfg)
+    inputs, targets = fixed_batch(cfg)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     first = None
     for _ in range(2):  # two steps: parameters behind zero-initialised layers get gradients on the second
         torch.manual_seed(1)
-        out = model(images)
-        loss, _ = total_loss(out, labels, cfg.head.loss, cfg.loss)
+        out = model(inputs)
+        loss, _ = total_loss(out, targets, cfg.head.loss, cfg.loss)
         opt.zero_grad()
         loss.backward()
         first = first or (out.logits.detach(), loss.detach(), _grads(model))

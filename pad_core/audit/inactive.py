@@ -42,10 +42,41 @@ def _head_inactive(cfg: RunCfg) -> list[str]:
     return ["head.templates", "head.class_words"] if cfg.head.attack_prompts else []
 
 
+def _family_inactive(cfg: RunCfg) -> list[str]:
+    out = [f"{family}." for family in ("bigmoe", "atr") if cfg.family != family]
+    if cfg.family != "atr":
+        out += ["loss.depth_w", "loss.gate_w"]
+    if cfg.family != "clip":  # BIG-MoE and ATR-FAS bring their own experts and a linear classifier
+        out += ["moe.", "head.", "backbone.train_text"]
+    if cfg.family == "atr":
+        out += _atr_inactive(cfg.atr)
+    elif cfg.family == "bigmoe":
+        out += _bigmoe_inactive(cfg.bigmoe)
+    return out
+
+
+def _atr_inactive(atr) -> list[str]:
+    out = [] if atr.encoder == "clip" else ["backbone."]  # the CNN encoder reads no backbone setting
+    if atr.mix != "gate":
+        out += ["loss.gate_w", "atr.gate_per_frame"]
+    if atr.mix == "single":
+        out.append("atr.experts")
+    return out
+
+
+def _bigmoe_inactive(big) -> list[str]:
+    out = ["bigmoe.ffn_"] if big.experts == "peer" else ["bigmoe.peer_"]
+    if not big.cpb:
+        out += ["bigmoe.cpb_residual", "bigmoe.eca_kernel"]
+    return out
+
+
 def inactive_prefixes(cfg: RunCfg) -> list[str]:
-    out = _moe_inactive(cfg) + _loss_inactive(cfg) + _head_inactive(cfg)
+    out = _moe_inactive(cfg) + _loss_inactive(cfg) + _head_inactive(cfg) + _family_inactive(cfg)
     if is_torchvision(cfg.backbone.name):
         out += ["moe.", "backbone.train_text"]
+    if cfg.optim.schedule != "exponential":
+        out += ["optim.decay_gamma", "optim.decay_steps"]
     if cfg.eval.threshold_policy != "fixed":
         out.append("eval.fixed_threshold")
     if not cfg.data.manifest.startswith("synthetic:"):
@@ -56,4 +87,4 @@ def inactive_prefixes(cfg: RunCfg) -> list[str]:
 def inactive_keys(cfg: RunCfg, keys: list[str]) -> list[str]:
     """The subset of ``keys`` that ``cfg`` never reads."""
     prefixes = inactive_prefixes(cfg)
-    return [k for k in keys if any(k == p or (p.endswith(".") and k.startswith(p)) for p in prefixes)]
+    return [k for k in keys if any(k == p or (p.endswith((".", "_")) and k.startswith(p)) for p in prefixes)]

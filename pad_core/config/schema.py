@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pad_core.config.family_schema import ATRCfg, BigMoECfg
 from pad_core.config.fieldcheck import check_fields, require
 from pad_core.config.moe_schema import MoECfg
 
@@ -54,6 +55,7 @@ class HeadCfg:
 
 @dataclass(frozen=True)
 class LossCfg:
+    cls_w: float = 1.0  # weight of the classification loss (ATR-FAS lambda_c: 1)
     moe_cosine_w: float = 0.0  # weight of L_mmoe, the expert cosine distance (MMoE Eq.6: 1.0); 0 = off
     router_z_w: float = 1e-3  # SUEDE alpha on the router z-loss (value lost in extraction; ST-MoE default)
     balance_w: float = 1e-2  # SUEDE beta on the load-balance loss (ST-MoE default)
@@ -66,10 +68,13 @@ class LossCfg:
     metric_w: float = 1.0  # weight of the metric loss
     metric_margin: float = 0.3  # triplet margin (cosine distance)
     metric_temperature: float = 0.1  # supervised-contrastive temperature
+    depth_w: float = 1.0  # ATR-FAS lambda_d on the per-frame 256-bin depth loss (not given; methods.md §5(f): 1)
+    gate_w: float = 1.0  # ATR-FAS lambda_g on the attack-type gate loss; 0 = unsupervised gate (MEMM-RG rows)
 
     def __post_init__(self) -> None:
         check_fields(self)
-        for name in ("moe_cosine_w", "router_z_w", "balance_w", "dm_w", "cdm_w", "metric_w", "metric_margin"):
+        for name in ("cls_w", "moe_cosine_w", "router_z_w", "balance_w", "dm_w", "cdm_w", "metric_w", "metric_margin",
+                     "depth_w", "gate_w"):
             require(getattr(self, name) >= 0, name, getattr(self, name), "negative", "use >= 0")
         require(self.metric_temperature > 0, "metric_temperature", self.metric_temperature, "must be > 0", "use 0.1")
 
@@ -104,13 +109,17 @@ class OptimCfg:
     weight_decay: float = 1e-6  # FLIP schedule (MMoE does not say)
     betas: tuple[float, float] = (0.9, 0.999)  # Adam betas
     warmup_steps: int = 0  # linear warm-up steps
-    schedule: Literal["constant", "cosine"] = "constant"  # lr schedule after warm-up
+    schedule: Literal["constant", "cosine", "exponential"] = "constant"  # lr schedule after warm-up
+    decay_gamma: float = 0.95  # exponential: lr x gamma every decay_steps (ATR-FAS: rate not given, §5(f): 0.95)
+    decay_steps: int = 1000  # exponential: optimiser steps per decay (ATR-FAS: one epoch)
 
     def __post_init__(self) -> None:
         check_fields(self)
         require(self.lr > 0, "lr", self.lr, "must be > 0", "use e.g. 1e-6 (pretrained) or 1e-3 (random init)")
         require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "negative", "use >= 0")
         require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "negative", "use >= 0")
+        require(0 < self.decay_gamma <= 1, "decay_gamma", self.decay_gamma, "outside (0, 1]", "use 0.95")
+        require(self.decay_steps >= 1, "decay_steps", self.decay_steps, "must be >= 1", "use e.g. the steps per epoch")
 
 
 @dataclass(frozen=True)
@@ -149,9 +158,12 @@ class EvalCfg:
 
 @dataclass(frozen=True)
 class RunCfg:
+    family: Literal["clip", "bigmoe", "atr"] = "clip"  # CLIP + MoE layers (MMoE, MoAE-CR, SUEDE), BIG-MoE, ATR-FAS
     backbone: BackboneCfg = field(default_factory=BackboneCfg)  # open_clip backbone
     moe: MoECfg = field(default_factory=MoECfg)  # MoE layers and where they go
     head: HeadCfg = field(default_factory=HeadCfg)  # prompt head and its loss
+    bigmoe: BigMoECfg = field(default_factory=BigMoECfg)  # BIG-MoE (family=bigmoe)
+    atr: ATRCfg = field(default_factory=ATRCfg)  # ATR-FAS (family=atr)
     loss: LossCfg = field(default_factory=LossCfg)  # auxiliary loss weights
     data: DataCfg = field(default_factory=DataCfg)  # manifest, protocol, batching
     optim: OptimCfg = field(default_factory=OptimCfg)  # optimiser
@@ -166,5 +178,7 @@ class RunCfg:
         require(self.moe.tower == "visual" or self.moe.kind in ("none", "sue"), "moe.tower", self.moe.tower,
                 f"only SUE layers are placed in the text tower, but moe.kind={self.moe.kind!r}",
                 "use moe.tower=visual, or moe.kind=sue")
+        require(self.family == "clip" or self.moe.kind == "none", "moe.kind", self.moe.kind,
+                f"family={self.family!r} brings its own experts", "set moe.kind=none, or family=clip")
         require(self.train.eval_every <= self.train.steps, "train.eval_every", self.train.eval_every,
                 f"larger than train.steps={self.train.steps}", "use eval_every <= steps")

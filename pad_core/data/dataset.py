@@ -61,6 +61,22 @@ def flip_and_saturate(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
+def to_device(value, device):
+    """Tensors, and dicts/tuples/lists of them, moved to ``device`` (batches of every model family)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(to_device(v, device) for v in value)
+    return value
+
+
+def label_of(targets) -> torch.Tensor:
+    """The bona fide (1) / attack (0) labels of a batch's targets (a tensor, or a dict with ``label``)."""
+    return targets["label"] if isinstance(targets, dict) else targets
+
+
 def _mix(*parts: int) -> int:
     return int(np.random.SeedSequence(list(parts)).generate_state(1)[0])
 

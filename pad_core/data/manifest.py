@@ -3,7 +3,9 @@
 Columns: ``path`` (relative to the manifest's folder), ``label`` (1 = bona fide, 0 = attack; the
 words live/bonafide/real and attack/spoof/fake are accepted), ``attack_type`` (species; "none" for
 bona fide), ``subset``, ``device``, ``split`` (train/dev/test), ``subject`` (identity, for disjoint
-splits). CSV or Parquet by file suffix.
+splits). CSV or Parquet by file suffix. Rows with several files (BIG-MoE modalities, ATR-FAS depth maps)
+add more file columns named ``path_<what>`` (e.g. ``path_ir``, ``path_depth``); an empty entry there
+means the file is absent (a missing modality, no depth label). Other extra columns are kept.
 """
 
 from __future__ import annotations
@@ -93,10 +95,16 @@ def _check_values(frame: pd.DataFrame, uri: str) -> None:
     empty = frame.index[frame["path"] == ""].tolist()
     if empty:
         raise DataError("data.manifest", uri, f"empty path in rows {empty[:5]}", "give every row an image path")
-    escaping = frame["path"][frame["path"].map(lambda p: p.startswith("/") or ".." in p.split("/"))].tolist()
+    paths = pd.concat([frame[c].astype(str) for c in file_columns(frame)])
+    escaping = paths[paths.map(lambda p: p.startswith("/") or ".." in p.split("/"))].tolist()
     if escaping:
         raise DataError("data.manifest", uri, f"paths outside the data folder {escaping[:3]}",
                         "use paths relative to the manifest's folder, without '..' or a leading '/'")
+
+
+def file_columns(frame: pd.DataFrame) -> list[str]:
+    """``path`` and every ``path_<what>`` column."""
+    return [c for c in frame.columns if c == "path" or c.startswith("path_")]
 
 
 def carve_dev(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
@@ -116,7 +124,8 @@ def check_files_exist(manifest: Manifest, frame: pd.DataFrame) -> None:
     """Every image of ``frame`` exists (one listing of the data folder, not one request per file)."""
     present = {p.rstrip("/") for p in manifest.fs.find(manifest.root)}
     strip = manifest.fs._strip_protocol
-    missing = [p for p in frame["path"] if strip(manifest.full_path(p)) not in present]
+    wanted = [p for c in file_columns(frame) for p in frame[c].astype(str) if p]
+    missing = [p for p in wanted if strip(manifest.full_path(p)) not in present]
     if missing:
         raise DataError("data.manifest", manifest.uri, f"{len(missing)} image files are missing, e.g. {missing[:3]}",
                         "fix the paths (relative to the manifest's folder) or restore the files")

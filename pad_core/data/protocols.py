@@ -3,7 +3,8 @@
 A benchmark is a JSON file in ``protocol_defs/``. Each protocol has row selectors per split:
 ``{"column": [allowed values], "exclude": {"column": [values]}}``. ``dev`` defaults to the train
 selector applied to the manifest's dev rows. A group (P3 = mean of P3.1..P3.6) is how tables
-aggregate sub-protocols.
+aggregate sub-protocols. ``test_splits`` lets a cross-validation fold test on rows of any split (ATR-FAS's
+ten folds); ``test_missing`` names modalities absent at test time (BIG-MoE's missing-modality protocols).
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ class Protocol:
     dev: dict[str, Any]  # row selector for dev rows (split == dev)
     threshold_policy: str  # the benchmark's default threshold policy
     group: str = ""  # aggregate this protocol belongs to ("P3"), "" if none
+    test_splits: tuple[str, ...] = ("test",)  # manifest splits the test selector picks from
+    test_missing: tuple[str, ...] = ()  # modalities removed from every test sample (missing-modality protocols)
 
     def rows(self, manifest: pd.DataFrame, split: str) -> pd.DataFrame:
         selector = {"train": self.train, "dev": self.dev, "test": self.test}[split]
-        return select_rows(manifest[manifest["split"] == split], selector)
+        splits = self.test_splits if split == "test" else (split,)
+        return select_rows(manifest[manifest["split"].isin(splits)], selector)
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ def _parse_benchmark(spec: dict[str, Any]) -> Benchmark:
     name, policy = spec["benchmark"], spec["threshold_policy"]
     protocols = {
         pname: Protocol(name=pname, benchmark=name, train=p["train"], test=p["test"], dev=p.get("dev", p["train"]),
-                        threshold_policy=p.get("threshold_policy", policy), group=p.get("group", ""))
+                        threshold_policy=p.get("threshold_policy", policy), group=p.get("group", ""),
+                        test_splits=tuple(p.get("test_splits", ("test",))), test_missing=tuple(p.get("test_missing", ())))
         for pname, p in spec["protocols"].items()
     }
     groups = {g: list(v["members"]) for g, v in spec.get("groups", {}).items()}

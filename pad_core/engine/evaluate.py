@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 
-from pad_core.data.dataset import ManifestImages
+from pad_core.data.dataset import ManifestImages, to_device
 from pad_core.metrics.thresholds import ScoreSet
 
 
@@ -31,8 +31,8 @@ def score_rows(model, dataset: ManifestImages, *, batch_size: int, device, rank:
     loader = DataLoader(Subset(dataset, shard), batch_size=batch_size, num_workers=num_workers,
                         generator=torch.Generator())  # leaves the global RNG (MoE masks) untouched
     rows = []
-    for images, _, idx in loader:
-        out = model(images.to(device))
+    for inputs, _, idx in loader:
+        out = model(to_device(inputs, device))
         routing = {k: v.float().cpu().numpy() for k, v in out.routing.items()}
         rows += [(i, s, {k: v[j] for k, v in routing.items()})
                  for j, (i, s) in enumerate(zip(idx.tolist(), out.live_score.cpu().tolist()))]

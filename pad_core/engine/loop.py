@@ -19,7 +19,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from pad_core.config.schema import RunCfg
-from pad_core.data.dataset import ManifestImages, StepBatchSampler
+from pad_core.data.dataset import StepBatchSampler, to_device
+from pad_core.data.families import make_dataset
 from pad_core.data.prepare import prepare
 from pad_core.engine import checkpoint
 from pad_core.engine.evaluate import score_rows, score_set
@@ -27,9 +28,9 @@ from pad_core.engine.optim import build_optimizer
 from pad_core.engine.seed import seed_everything, seed_rank_streams
 from pad_core.losses import total_loss
 from pad_core.metrics import metric_key, select_threshold, split_metrics
-from pad_core.metrics.routing import routing_breakdown, routing_metrics
+from pad_core.metrics.routing import routing_breakdown, routing_metrics, routing_summary
 from pad_core.models import create_model
-from pad_core.models.backbones import backbone_info, norm_stats
+from pad_core.models.backbones import norm_stats
 
 Report = Callable[[dict[str, float], "str | None", "dict[str, str] | None"], None]
 
@@ -75,12 +76,11 @@ class TrainingRun:
         self.net = self.ctx.prepare_model(self.model)
         self.started = time.monotonic()
 
-    def _datasets(self) -> dict[str, ManifestImages]:
+    def _datasets(self) -> dict:
         mean, std = norm_stats(self.cfg.backbone.norm_stats)
-        size = backbone_info(self.cfg.backbone.name).image_size
         m = self.data.manifest
-        return {split: ManifestImages(self.data.split(split), m.fs, m.root, image_size=size, mean=mean, std=std,
-                                      augment=self.cfg.data.augment and split == "train")
+        return {split: make_dataset(self.cfg, self.data.split(split), m.fs, m.root, split=split,
+                                    protocol=self.data.protocol, mean=mean, std=std)
                 for split in ("train", "dev", "test")}
 
     def train_batches(self) -> Iterator:
@@ -97,10 +97,10 @@ class TrainingRun:
         return torch.autocast("cuda", dtype=torch.bfloat16) if use else nullcontext()
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
-        images, labels, _ = batch
+        inputs, targets, _ = to_device(batch, self.ctx.device)
         with self.autocast():
-            out = self.net(images.to(self.ctx.device))
-            loss, terms = total_loss(out, labels.to(self.ctx.device), self.cfg.head.loss, self.cfg.loss)
+            out = self.net(inputs)
+            loss, terms = total_loss(out, targets, self.cfg.head.loss, self.cfg.loss)
         if not torch.isfinite(loss):
             values = {k: float(v.detach()) for k, v in terms.items()}
             raise NonFiniteLoss(f"loss is {float(loss)} at step {self.state.step + 1} (terms {values})")
@@ -142,9 +142,10 @@ class TrainingRun:
 
     def evaluate_and_report(self, train_means: dict[str, float]) -> None:
         dev, routing = self.scores("dev")
-        metrics = split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev, test=None), self.cfg.eval)
+        tau = select_threshold("dev_eer", dev=dev, test=None)
+        metrics = split_metrics(dev, self.protocol, tau, self.cfg.eval, compact=True)
         metrics.update({metric_key("dev", self.protocol, k): v
-                        for k, v in routing_metrics(routing, self.data.dev).items()})
+                        for k, v in routing_summary(routing, self.data.dev).items()})
         metrics.update({metric_key("train", self.protocol, k): v for k, v in train_means.items()})
         metrics["step"] = float(self.state.step)
         dev_eer = metrics[metric_key("dev", self.protocol, "eer")]
@@ -169,8 +170,8 @@ class TrainingRun:
         selected = self.state.best_step if self.cfg.train.select == "best_dev" else self.state.step
         metrics.update({metric_key("test", self.protocol, "selected_step"): float(selected),
                         "step": float(self.state.step), "final": 1.0})
-        metrics.update({metric_key("test", self.protocol, k): v
-                        for k, v in routing_metrics(routing, self.data.test).items()})
+        summary = {**routing_metrics(routing, self.data.test), **routing_summary(routing, self.data.test)}
+        metrics.update({metric_key("test", self.protocol, k): v for k, v in summary.items()})
         if self.ctx.rank == 0:
             self.ctx.save_artifact(self.write_scores(dev, test))
             if routing:

@@ -1,4 +1,4 @@
-"""Optimiser with decay / no-decay parameter groups and a warm-up + constant/cosine schedule."""
+"""Optimiser with decay / no-decay parameter groups and a warm-up + constant/cosine/exponential schedule."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def lr_factor(cfg: OptimCfg, total_steps: int):
             return (step + 1) / cfg.warmup_steps
         if cfg.schedule == "constant":
             return 1.0
+        if cfg.schedule == "exponential":
+            return cfg.decay_gamma ** ((step - cfg.warmup_steps) / cfg.decay_steps)
         progress = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 

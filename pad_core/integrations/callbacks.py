@@ -8,6 +8,7 @@ errored -> FAILED with the reason on the run.
 from __future__ import annotations
 
 import os
+import time
 
 from ray.tune import Callback
 
@@ -19,7 +20,10 @@ class FinalizeRuns(Callback):
     def __init__(self, tracking_uri: str, experiment: str, total: int = 0) -> None:
         self.tracking_uri, self.experiment, self.total = tracking_uri, experiment, total
         self._record: SweepRecord | None = None
-        self.ended = 0
+        self.ended, self.started, self.best = 0, time.monotonic(), None
+
+    def setup(self, **info) -> None:
+        self.started = time.monotonic()
 
     @property
     def record(self) -> SweepRecord:
@@ -41,7 +45,7 @@ class FinalizeRuns(Callback):
                 self.record.finalize(run_id, "FINISHED", "completed")
             else:
                 self.record.finalize(run_id, "KILLED", "early_stopped", "stopped by the Tune scheduler")
-        self._progress(trial, "done" if completed else "stopped early", result)
+        self._progress(trials, trial, "done" if completed else "stopped early", result)
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
         """A failed trial Tune will restart: its run stays open and continues (no new MLflow run)."""
@@ -53,10 +57,11 @@ class FinalizeRuns(Callback):
         reason = _reason(_error_of(trial))
         if run_id is not None:
             self.record.finalize(run_id, "FAILED", "failed", reason)
-        self._progress(trial, f"FAILED: {reason}", {})
+        self._progress(trials, trial, f"FAILED: {reason}", {})
 
-    def _progress(self, trial, outcome: str, result: dict) -> None:
-        """One line per ended trial (Tune's own table is off: it misreads '/' in metric keys as nesting)."""
+    def _progress(self, trials, trial, outcome: str, result: dict) -> None:
+        """One line per ended trial: its scores, what is running and pending, the best so far, elapsed and
+        projected time (Tune's own table is off: it misreads '/' in metric keys as nesting)."""
         self.ended += 1
         plan = trial.config["plan"]
         name = plan.get("run_name") or f"{plan['stage']}·{trial.trial_id}"
@@ -64,12 +69,30 @@ class FinalizeRuns(Callback):
         shown = {k.rsplit("/", 1)[-1]: v for k, v in result.items()
                  if k.startswith(f"{split}/") and k.rsplit("/", 1)[-1] in ("acer", "auc", "eer")}
         scores = " ".join(f"{split} {k.upper()} {100 * v:.2f}%" for k, v in sorted(shown.items()))
-        count = f"{self.ended}/{self.total}" if self.total else str(self.ended)
-        print(f"[padsweep] {count} {name}: {outcome} {scores}".rstrip(), flush=True)
+        if "eer" in shown and (self.best is None or shown["eer"] < self.best[0]):
+            self.best = (shown["eer"], f"{split} EER {100 * shown['eer']:.2f}% ({name})")
+        print(f"[padsweep] {self._count(trials)} {name}: {outcome} {scores}".rstrip() + self._status(trials),
+              flush=True)
+
+    def _count(self, trials) -> str:
+        return f"{self.ended}/{self.total}" if self.total else str(self.ended)
+
+    def _status(self, trials) -> str:
+        running = sum(t.status == "RUNNING" for t in trials)
+        total = self.total or len(trials)
+        elapsed = time.monotonic() - self.started
+        best = f" | best {self.best[1]}" if self.best else ""
+        return (f" | running {running}, pending {max(0, total - self.ended - running)}{best} | "
+                f"{_clock(elapsed)} elapsed, ~{_clock(elapsed / self.ended * total)} projected")
 
     def __getstate__(self) -> dict:
         return {"tracking_uri": self.tracking_uri, "experiment": self.experiment, "total": self.total,
-                "_record": None, "ended": 0}
+                "_record": None, "ended": 0, "started": time.monotonic(), "best": None}
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
 
 
 def _error_of(trial):

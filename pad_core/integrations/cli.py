@@ -122,12 +122,27 @@ def sweep_main(description: str, file: str, *, get_ablation: Callable | None = N
         if ns.mode == "search":
             if get_search is None:
                 raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
-            best, table = run_search(get_search(args), opts)
+            search = get_search(args)
+            best, table = run_search(search, opts)
+            shown = f"{search.name}-confirm"
             print(f"\nBest configurations: {best}")
         else:
-            table = run_grid(get_ablation(args), opts)
+            spec = get_ablation(args)
+            table, shown = run_grid(spec, opts), spec.name
     except PadError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     print("\n" + table + f"\n\nMLflow: {opts.tracking_uri}  (experiment {opts.experiment!r}, sweep {args.name!r})")
+    print(f"Compare the runs: {browse_link(opts, shown)}")
     return table
+
+
+def browse_link(opts: SweepOptions, sweep: str) -> str:
+    from mlflow.tracking import MlflowClient
+
+    from pad_core.integrations.mlflow_ui import sweep_url
+
+    experiment = MlflowClient(opts.tracking_uri).get_experiment_by_name(opts.experiment)
+    if experiment is None:
+        return opts.tracking_uri
+    return sweep_url(opts.tracking_uri, experiment.experiment_id, sweep, charts=True)

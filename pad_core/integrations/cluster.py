@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import ray
+from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
 
 from pad_core.errors import SweepError
 from pad_core.integrations.trial import Resources
@@ -13,15 +15,28 @@ DRIVER_RESOURCE = "TRAIN_DRIVER"  # custom resource on the head: one unit per co
 LOCAL_DRIVERS = 8
 
 
+# Trial drivers and Train workers inherit the raylet's environment, not the sweep driver's: credentials the
+# driver holds (MLflow login, S3 keys and endpoint) travel in the job's runtime env.
+FORWARDED_PREFIXES = ("MLFLOW_TRACKING_", "MLFLOW_S3_", "AWS_", "PADSWEEP_")
+
+
+def forwarded_env() -> dict[str, str]:
+    """Credential/endpoint variables of this process that the Ray job does not already carry."""
+    job = json.loads(os.environ.get(RAY_JOB_CONFIG_JSON_ENV_VAR, "{}")).get("runtime_env") or {}
+    taken = set((job.get("env_vars") or {}).keys())
+    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES) and k not in taken}
+
+
 def connect(address: str | None) -> None:
     """Join the cluster at ``address`` / $RAY_ADDRESS, or start a local one that declares TRAIN_DRIVER."""
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
+    runtime_env = {"env_vars": forwarded_env()}
     if address:
-        ray.init(address=address, log_to_driver=True)
+        ray.init(address=address, log_to_driver=True, runtime_env=runtime_env)
     else:
-        ray.init(resources={DRIVER_RESOURCE: LOCAL_DRIVERS}, include_dashboard=False)
+        ray.init(resources={DRIVER_RESOURCE: LOCAL_DRIVERS}, include_dashboard=False, runtime_env=runtime_env)
 
 
 def max_concurrent(res: Resources, requested: int = 0, autoscaling: bool = False) -> int:

@@ -79,6 +79,9 @@ class SweepRecord:
         return {r.data.tags["pad.cell"] for r in self.children(parent_id)
                 if r.info.status == "FINISHED" and r.data.tags.get("pad.outcome") == "completed"}
 
+    def set_status(self, run_id: str, status: str) -> None:
+        self.client.update_run(run_id, status=status)
+
     def finalize(self, run_id: str, status: str, outcome: str, reason: str = "") -> None:
         tags = {"pad.outcome": outcome}
         if reason:

@@ -6,7 +6,6 @@ The objective may only read dev metrics; a test metric is refused before anythin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,8 @@ from pad_core.errors import SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import connect, max_concurrent
 from pad_core.integrations.mlflow_runs import SweepRecord
-from pad_core.integrations.sweep import SweepOptions, driver_trainable, preflight, run_grid
+from pad_core.integrations.storage import join
+from pad_core.integrations.sweep import SweepOptions, driver_trainable, preflight, run_grid, tune_storage
 from pad_core.integrations.trial import TrialPlan
 
 
@@ -77,16 +77,19 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
                                     num_samples=spec.num_samples,
                                     max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
                                                                          opts.autoscaling)),
-        run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path, verbose=0,
+        run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
                                   callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, spec.num_samples)]))
 
 
 def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.Tuner:
-    path = os.path.join(opts.storage_path, spec.name)
-    if tune.Tuner.can_restore(path):
+    storage = tune_storage(opts.storage_path)
+    path = join(opts.storage_path, spec.name)
+    fs = storage["storage_filesystem"]
+    if tune.Tuner.can_restore(path, storage_filesystem=fs):
         print(f"[padsweep] resuming search from {path}", flush=True)
-        return tune.Tuner.restore(path, trainable=driver_trainable(), resume_unfinished=True, resume_errored=True)
+        return tune.Tuner.restore(path, trainable=driver_trainable(), resume_unfinished=True, resume_errored=True,
+                                  storage_filesystem=fs)
     return search_tuner(spec, opts, parent_id)
 
 
@@ -129,6 +132,7 @@ def run_search(spec: SearchSpec, opts: SweepOptions) -> tuple[list[dict[str, Any
     record = SweepRecord(opts.tracking_uri, opts.experiment)
     parent_id = record.parent(spec.name, {"pad.stage": "search", "pad.objective": spec.objective})
     _restore_or_new(spec, opts, parent_id).fit()
+    record.set_status(parent_id, "FINISHED")
     configs = best_configs(record, parent_id, spec)
     if not configs:
         raise SweepError("search", spec.name, "no trial reported the objective", "check the trials' errors in MLflow")

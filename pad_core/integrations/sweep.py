@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from ray import tune
 
 from pad_core.ablation import AblationSpec, Cell
+from pad_core.ablation.plots import metric_bars
 from pad_core.ablation.table import TableSpec, summarize, to_markdown, wide
 from pad_core.audit import audit_spec
-from pad_core.config import to_flat
+from pad_core.config import render_value, to_flat
 from pad_core.data import prepare
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import DRIVER_RESOURCE, connect, max_concurrent
 from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+from pad_core.integrations.storage import storage_for
 from pad_core.integrations.trial import Resources, TrialPlan, train_driver
 from pad_core.models import validate_model_cfg
 
@@ -71,7 +73,13 @@ def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, a
 def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str) -> list[dict]:
     return [TrialPlan(sweep=spec.name, stage=stage, tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                       parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
-                      flat=to_flat(c.cfg), row=c.row.name, key=c.key, run_name=c.run_name).as_config() for c in cells]
+                      flat=to_flat(c.cfg), row=c.row.name, key=c.key, run_name=c.run_name,
+                      axes={k: render_value(v) for k, v in c.row.delta.items()}).as_config() for c in cells]
+
+
+def tune_storage(uri: str) -> dict:
+    path, fs = storage_for(uri)
+    return {"storage_path": path, "storage_filesystem": fs}
 
 
 def driver_trainable():
@@ -90,6 +98,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
     record = SweepRecord(opts.tracking_uri, opts.experiment)
     parent_id = record.parent(spec.name, {"pad.stage": stage})
     check_declaration(record, parent_id, spec, opts.allow_spec_change)
+    record.set_status(parent_id, "RUNNING")  # the parent shows as running while any sweep works on it
     done = record.finished_keys(parent_id)
     pending = [c for c in cells if c.key not in done]
     print(f"[padsweep] {spec.name}: {len(cells)} cells, {len(cells) - len(pending)} already finished in MLflow, "
@@ -100,31 +109,38 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
             param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
                                                                                opts.autoscaling)),
-            run_config=tune.RunConfig(name=spec.name, storage_path=opts.storage_path, verbose=0,
+            run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
                                       callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, len(pending))]),
         )
         tuner.fit()
-    return publish_table(record, parent_id, stage)
+    table = publish_table(record, parent_id, stage)
+    record.set_status(parent_id, "FINISHED")
+    return table
 
 
-def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None) -> tuple[str, object]:
-    """(Markdown, wide table) from the parent's declaration and its finished child runs."""
+def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None):
+    """(Markdown, wide table, long summary, spec) from the parent's declaration and its finished child runs."""
     spec = TableSpec.from_json(record.client.get_run(parent_id).data.tags["pad.spec"])
     frame = sweep_frame(record, parent_id, stage)
     if frame.empty:
         raise SweepError("sweep", spec.title, "no finished runs to tabulate", "run the sweep first")
-    table = wide(summarize(frame, spec), spec)
-    return to_markdown(table, spec.title), table
+    print(f"[padsweep] building the table from {len(frame)} finished runs", flush=True)
+    summary = summarize(frame, spec)
+    table = wide(summary, spec)
+    return to_markdown(table, spec.title), table, summary, spec
 
 
 def publish_table(record: SweepRecord, parent_id: str, stage: str | None) -> str:
-    markdown, table = rebuild_table(record, parent_id, stage)
+    """Log the table (Markdown, CSV) and its ACER/EER plots as artifacts of the parent run."""
+    markdown, table, summary, spec = rebuild_table(record, parent_id, stage)
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in (("table.md", markdown + "\n"), ("table.csv", table.to_csv())):
-            path = os.path.join(tmp, name)
-            with open(path, "w") as fh:
+            with open(os.path.join(tmp, name), "w") as fh:
                 fh.write(text)
-            record.log_artifact(parent_id, path)
+        for metric in ("acer", "eer"):
+            metric_bars(summary, spec, metric, os.path.join(tmp, f"{metric}_by_row.png"))
+        for name in sorted(os.listdir(tmp)):
+            record.log_artifact(parent_id, os.path.join(tmp, name))
     return markdown
 

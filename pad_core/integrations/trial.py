@@ -14,8 +14,9 @@ from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig,
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from pad_core.config import config_hash, from_flat, to_flat, to_params
+from pad_core.config import config_hash, from_flat, render_value, to_flat, to_params
 from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.storage import storage_for
 from pad_core.integrations.train_worker import train_loop_per_worker
 
 SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to config keys
@@ -49,6 +50,7 @@ class TrialPlan:
     row: str = ""
     key: str = ""  # cell key; "" = keyed by the Tune trial id (search stage)
     run_name: str = ""
+    axes: dict[str, str] = field(default_factory=dict)  # the row's delta, tagged on the run for filtering
 
     def as_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,28 +65,33 @@ def _search_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "plan" and not k.startswith(SEARCH_PREFIX)}
 
 
-def _tags(plan: dict[str, Any], cfg, trial_id: str) -> dict[str, str]:
+def _tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any]) -> dict[str, str]:
+    """Identity tags plus the ablation axes (the row's delta, or the searched values) as ``axis.<key>``."""
+    axes = {**plan.get("axes", {}), **{k: render_value(v) for k, v in searched.items()}}
     return {"pad.sweep": plan["sweep"], "pad.stage": plan["stage"], "pad.row": plan["row"] or trial_id,
             "pad.protocol": cfg.data.protocol, "pad.seed": str(cfg.train.seed), "pad.config_hash": config_hash(cfg),
-            "pad.trial_id": trial_id}
+            "pad.trial_id": trial_id, **{f"axis.{k}": v for k, v in axes.items()}}
 
 
 def train_driver(config: dict[str, Any]) -> None:
     plan, trial_id = config["plan"], tune.get_context().get_trial_id()
-    cfg = from_flat({**plan["flat"], **_search_overrides(config)})
+    searched = _search_overrides(config)
+    cfg = from_flat({**plan["flat"], **searched})
     record = SweepRecord(plan["tracking_uri"], plan["experiment"])
     key = cell_key(plan, trial_id)
     name = plan["run_name"] or f"{plan['stage']}·{trial_id}"
-    child = record.child(plan["parent_id"], key, name, _tags(plan, cfg, trial_id), to_params(cfg))
+    child = record.child(plan["parent_id"], key, name, _tags(plan, cfg, trial_id, searched), to_params(cfg))
     if child.status != "RUNNING":
         record.reopen(child.run_id)
     res = Resources(**plan["resources"])
+    storage_path, storage_fs = storage_for(plan["storage_path"])
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"],
                            "run_id": child.run_id},
         scaling_config=res.scaling(),
-        run_config=RunConfig(name=f"{plan['sweep']}--{key.replace('|', '--')}", storage_path=plan["storage_path"],
+        run_config=RunConfig(name=f"{plan['sweep']}--{key.replace('|', '--')}", storage_path=storage_path,
+                             storage_filesystem=storage_fs,
                              callbacks=[TuneReportCallback()],
                              failure_config=FailureConfig(max_failures=res.max_failures),
                              checkpoint_config=CheckpointConfig(num_to_keep=2),

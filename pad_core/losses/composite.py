@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from pad_core.config.schema import LossCfg
+from pad_core.data.dataset import label_of
 from pad_core.losses.class_reg import cdm_loss, dm_loss
 from pad_core.losses.metric import METRIC_LOSSES
 from pad_core.models.pad_model import PADOut
@@ -63,12 +64,23 @@ def batch_losses(out: PADOut, labels: torch.Tensor, cfg: LossCfg) -> dict[str, t
     return terms
 
 
-def total_loss(out: PADOut, labels: torch.Tensor, head_loss: str, cfg: LossCfg) -> tuple[torch.Tensor, dict]:
-    """(weighted total, {term: unweighted value}) for one batch."""
+def target_losses(out: PADOut, targets, cfg: LossCfg) -> dict[str, tuple[torch.Tensor, float]]:
+    """Terms against targets beyond the label: ATR-FAS's depth and attack-type gate losses (lambda_d, lambda_g)."""
+    if getattr(out, "depth_logits", None) is None:
+        return {}
+    from pad_core.losses.atr import atr_terms  # only ATR-FAS outputs carry depth logits
+
+    return {name: (value, getattr(cfg, f"{name}_w")) for name, value in atr_terms(out, targets).items()}
+
+
+def total_loss(out: PADOut, targets, head_loss: str, cfg: LossCfg) -> tuple[torch.Tensor, dict]:
+    """(weighted total, {term: unweighted value}) for one batch; ``targets`` = labels, or a dict with ``label``."""
+    labels = label_of(targets)
     terms = {"cls": CLS_LOSSES.get(head_loss)(out, labels)}
-    total = terms["cls"]
+    total = cfg.cls_w * terms["cls"]
     weighted = [(name, value, getattr(cfg, AUX_WEIGHTS[name])) for name, value in out.aux.items()]
     weighted += [(name, value, w) for name, (value, w) in batch_losses(out, labels, cfg).items()]
+    weighted += [(name, value, w) for name, (value, w) in target_losses(out, targets, cfg).items()]
     for name, value, weight in weighted:
         terms[name] = value
         if weight:

@@ -22,9 +22,15 @@ def threshold_free(scores: ScoreSet, cfg: EvalCfg) -> dict[str, float]:
     return out
 
 
-def split_metrics(scores: ScoreSet, protocol: str, tau: float, cfg: EvalCfg) -> dict[str, float]:
-    """Threshold-free metrics plus decision metrics at ``tau``, keyed ``split/protocol/metric``."""
+COMPACT = ("eer", "auc", "acer", "apcer", "bpcer", "acc", "threshold")  # what every evaluation logs
+
+
+def split_metrics(scores: ScoreSet, protocol: str, tau: float, cfg: EvalCfg, compact: bool = False) -> dict[str, float]:
+    """Threshold-free metrics plus decision metrics at ``tau``, keyed ``split/protocol/metric``; ``compact`` keeps
+    the few that training curves need (the full set is logged once, with the final result)."""
     values = threshold_free(scores, cfg)
     values.update(decision_metrics(scores.scores, scores.labels, scores.species, tau, cfg.apcer_mode))
     values["n"] = float(len(scores.labels))
+    if compact:
+        values = {k: v for k, v in values.items() if k in COMPACT}
     return {metric_key(scores.split, protocol, k): v for k, v in values.items()}

@@ -29,15 +29,25 @@ def load_entropy(load: np.ndarray) -> float:
 
 
 def routing_metrics(routing: dict[str, np.ndarray], frame: pd.DataFrame) -> dict[str, float]:
-    """Per layer: ``moe_<layer>_load_e<i>``, ``_load_entropy``, ``_mi_attack``, ``_mi_device``."""
+    """Per layer (a compact set; per-expert loads by attack type and device are in ``routing_breakdown``):
+    ``moe_<layer>_load_max`` (busiest expert's share), ``_load_entropy``, ``_mi_attack``, ``_mi_device``."""
     out = {}
     for layer, shares in routing.items():
         load = shares.mean(axis=0)
-        out.update({f"moe_{layer}_load_e{i}": float(v) for i, v in enumerate(load)})
+        out[f"moe_{layer}_load_max"] = float(load.max())
         out[f"moe_{layer}_load_entropy"] = load_entropy(load)
         out[f"moe_{layer}_mi_attack"] = mutual_information(shares, frame["attack_type"].to_numpy())
         out[f"moe_{layer}_mi_device"] = mutual_information(shares, frame["device"].to_numpy())
     return out
+
+
+def routing_summary(routing: dict[str, np.ndarray], frame: pd.DataFrame) -> dict[str, float]:
+    """Means over layers (logged at every evaluation): ``moe_load_entropy``, ``moe_mi_attack``, ``moe_mi_device``."""
+    if not routing:
+        return {}
+    per_layer = routing_metrics(routing, frame)
+    return {f"moe_{k}": float(np.mean([v for key, v in per_layer.items() if key.endswith(f"_{k}")]))
+            for k in ("load_entropy", "mi_attack", "mi_device")}
 
 
 def routing_breakdown(routing: dict[str, np.ndarray], frame: pd.DataFrame) -> pd.DataFrame:

@@ -77,6 +77,8 @@ def moe_placements(cfg: RunCfg) -> dict[str, tuple[int, ...]]:
 def validate_model_cfg(cfg: RunCfg) -> None:
     """Checks that need the backbone's shape; raises ConfigError naming the key and the fix."""
     info = backbone_info(cfg.backbone.name)
+    if cfg.family != "clip":
+        return validate_family_cfg(cfg, info)
     if is_torchvision(cfg.backbone.name):
         if cfg.moe.kind != "none" or cfg.head.kind != "linear":
             raise ConfigError("backbone.name", cfg.backbone.name, "torchvision baselines take no MoE and a linear "
@@ -93,6 +95,20 @@ def validate_model_cfg(cfg: RunCfg) -> None:
     if "text" in placements and cfg.head.kind != "prompt":
         raise ConfigError("moe.tower", cfg.moe.tower, f"the text tower is unused by head.kind={cfg.head.kind!r}",
                           "use moe.tower=visual, or the prompt head")
+
+
+def validate_family_cfg(cfg: RunCfg, info) -> None:
+    """BIG-MoE needs a ViT (CLIP or torchvision); ATR-FAS's CLIP encoder needs an open_clip backbone."""
+    name = cfg.backbone.name
+    if cfg.family == "bigmoe" and is_torchvision(name) and not name.startswith("vit"):
+        raise ConfigError("backbone.name", name, "BIG-MoE splits a ViT into patch tokens; this is a CNN",
+                          "use an open_clip ViT (ViT-B-16-quickgelu) or vit_b_16 (the released code's backbone)")
+    if cfg.family == "atr" and cfg.atr.encoder == "clip" and is_torchvision(name):
+        raise ConfigError("atr.encoder", "clip", f"backbone.name={name!r} is not an open_clip model",
+                          "set backbone.name to an open_clip ViT, or atr.encoder=cnn")
+    if cfg.head.kind == "prompt" and cfg.head.loss != "ce2":
+        raise ConfigError("head.loss", cfg.head.loss, f"family={cfg.family!r} has its own linear classifier",
+                          "use head.loss=ce2")
 
 
 def _towers(clip: nn.Module) -> dict[str, nn.Module]:
@@ -141,7 +157,29 @@ def build_classifier_model(cfg: RunCfg) -> ClassifierModel:
     return ClassifierModel(net, _head(cfg, info.visual_width, info.visual_width))
 
 
+FAMILIES: Registry = Registry("model family")
+
+
+@FAMILIES.register("clip")
+def _clip_family(cfg: RunCfg) -> nn.Module:
+    return (build_classifier_model if is_torchvision(cfg.backbone.name) else build_clip_model)(cfg)
+
+
+@FAMILIES.register("bigmoe")
+def _bigmoe_family(cfg: RunCfg) -> nn.Module:
+    from pad_core.models.bigmoe import build_bigmoe  # imported on use: the family's modules are heavy
+
+    return build_bigmoe(cfg)
+
+
+@FAMILIES.register("atr")
+def _atr_family(cfg: RunCfg) -> nn.Module:
+    from pad_core.models.atr import build_atr
+
+    return build_atr(cfg)
+
+
 def create_model(name_or_cfg: str | RunCfg = "clip", **overrides: Any) -> nn.Module:
     cfg = resolve_run_cfg(name_or_cfg, overrides)
     validate_model_cfg(cfg)
-    return (build_classifier_model if is_torchvision(cfg.backbone.name) else build_clip_model)(cfg)
+    return FAMILIES.get(cfg.family)(cfg)

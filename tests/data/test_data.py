@@ -151,3 +151,9 @@ def test_sampler_is_a_pure_function_of_seed_rank_step():
     assert StepBatchSampler(frame, 8, seed=1, rank=1).batch(0) != batches[0]
     groups = frame.iloc[[i for i, _ in batches[0]]].groupby(["subset", "label"]).size()
     assert groups.min() == groups.max() == 2  # balanced over (subset, label)
+
+
+def test_every_subject_is_its_own_identity():
+    rows = [r for r in iris.plan_rows(0.01, seed=0) if r["subset"] == "F" and r["split"] == "train"]
+    seeds = {r["subject"]: tuple(r["seed"][:2]) for r in rows}
+    assert len(set(seeds.values())) == len(seeds) > 10

@@ -35,7 +35,7 @@ def test_load_entropy_and_metric_keys():
     frame = pd.DataFrame({"attack_type": ["none", "print"], "device": ["a", "b"]})
     shares = {"v0": np.array([[0.7, 0.3], [0.2, 0.8]])}
     m = routing_metrics(shares, frame)
-    assert set(m) == {"moe_v0_load_e0", "moe_v0_load_e1", "moe_v0_load_entropy", "moe_v0_mi_attack", "moe_v0_mi_device"}
-    assert m["moe_v0_load_e0"] == pytest.approx(0.45)
+    assert set(m) == {"moe_v0_load_max", "moe_v0_load_entropy", "moe_v0_mi_attack", "moe_v0_mi_device"}
+    assert m["moe_v0_load_max"] == pytest.approx(0.55)
     table = routing_breakdown(shares, frame)
     assert list(table.columns) == ["attack_type", "device", "e0", "e1", "layer"] and len(table) == 2

@@ -21,7 +21,7 @@ from pad_core.data.synthetic.face_render import ATTACKS, identity_params, render
 from pad_core.data.synthetic.iris import hash_str
 from pad_core.data.synthetic.writer import write_benchmark
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3  # v2: identity seeds hash the whole subject id; v3: attack strength U(0.5, 1)
 LIVE_PER_SUBJECT = 2
 SPLIT_SHARES = (("train", 0.45), ("dev", 0.15), ("test", 0.40))
 ETHNICITIES = ("east_asian", "african", "central_asian")
@@ -79,7 +79,7 @@ def render_row(row: dict, size: int) -> np.ndarray:
     img = render_face(size, params, pose, rng)
     if row["label"] == 0:
         donor = render_face(size, identity_params(rng, ETHNICITIES[int(rng.integers(3))]), pose, rng)
-        img = ATTACKS[row["attack_type"]](img, rng, float(rng.uniform(0.3, 1.0)), donor=donor, pose=pose)
+        img = ATTACKS[row["attack_type"]](img, rng, float(rng.uniform(0.5, 1.0)), donor=donor, pose=pose)
     return capture(img, FACE_DEVICES[row["device"]], rng)
 
 

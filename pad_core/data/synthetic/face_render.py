@@ -129,10 +129,10 @@ def faceswap_attack(img, rng, strength: float, *, donor: np.ndarray, pose: Pose,
 
 
 def adversarial_attack(img, rng, strength: float, **_) -> np.ndarray:
-    """Adversarial-noise-like perturbation: sign of band-pass noise, eps in 2..8 / 255."""
+    """Adversarial-noise-like perturbation: sign of band-pass noise, eps in 3..11 / 255."""
     noise = rng.normal(0, 1, img.shape)
     band = noise - gaussian_filter(noise, (1.5, 1.5, 0))
-    eps = (2 + 6 * strength) / 255
+    eps = (3 + 8 * strength) / 255
     return np.clip(img + eps * np.sign(band), 0, 1).astype(np.float32)
 
 

@@ -8,6 +8,7 @@ test; dev takes ``DEV_SHARE`` of each subset's training subjects (the paper has 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pad_core.data.synthetic.device import DEVICES, capture
 from pad_core.data.synthetic.iris_render import ATTACKS, render_eye, subject_params
 from pad_core.data.synthetic.writer import write_benchmark
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # v2: identity seeds hash the whole subject id (v1 collapsed ids sharing 7 leading bytes)
 DEV_SHARE = 0.15
 IMAGES_PER_SUBJECT = 4
 
@@ -69,7 +70,8 @@ def _rows_for(subset: str, split: str, label: int, n: int, seed: int) -> list[di
 
 
 def hash_str(text: str) -> int:
-    return int.from_bytes(text.encode()[:7].ljust(7, b"\0"), "little") ^ (len(text) << 56)
+    """A stable 60-bit seed from a whole string (every subject id gets its own identity)."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
 
 
 def _split_dev(rows: list[dict]) -> list[dict]:

@@ -1,0 +1,23 @@
+"""Services started and stopped by PID on loopback: Ray head, MLflow server, PostgreSQL, SeaweedFS (S3).
+
+    python -m pad_core.integrations.services up --root .padsweep      # Ray head + MLflow; writes .padsweep/env
+    python -m pad_core.integrations.services down --root .padsweep
+    python -m pad_core.integrations.services mlflow --help             # the tracking server alone (dev or prod)
+"""
+
+from pad_core.integrations.services.base import (
+    HOST,
+    LOOPBACK_RAY,
+    NO_TELEMETRY,
+    Service,
+    free_port,
+    stop,
+    wait_http,
+)
+from pad_core.integrations.services.mlflow_server import start_mlflow
+from pad_core.integrations.services.postgres import start_postgres
+from pad_core.integrations.services.ray_head import start_ray_head
+from pad_core.integrations.services.s3 import s3_env, start_seaweedfs
+
+__all__ = ["HOST", "LOOPBACK_RAY", "NO_TELEMETRY", "Service", "free_port", "s3_env", "start_mlflow",
+           "start_postgres", "start_ray_head", "start_seaweedfs", "stop", "wait_http"]

@@ -1,0 +1,77 @@
+"""Command line for the local services (see the package docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from pad_core.integrations.services import LOOPBACK_RAY, Service, start_mlflow, start_ray_head, stop
+
+
+def _state_file(root: Path) -> Path:
+    return root / "services.json"
+
+
+def up(root: Path, num_cpus: int | None) -> dict[str, str]:
+    root.mkdir(parents=True, exist_ok=True)
+    mlflow_svc = start_mlflow(root)
+    ray_svc = start_ray_head(root, num_cpus=num_cpus)
+    _state_file(root).write_text(json.dumps({"mlflow": asdict(mlflow_svc), "ray": asdict(ray_svc)}, indent=2))
+    env = {"MLFLOW_TRACKING_URI": mlflow_svc.url, "RAY_ADDRESS": ray_svc.url,
+           "RAY_API_SERVER_ADDRESS": ray_svc.dashboard, **LOOPBACK_RAY}
+    (root / "env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
+    return env
+
+
+def down(root: Path) -> None:
+    state = _state_file(root)
+    if not state.is_file():
+        return
+    for info in json.loads(state.read_text()).values():
+        stop(Service(**info))
+    state.unlink()
+
+
+def serve_mlflow(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    svc = start_mlflow(args.root, args.port, backend_uri=args.backend_store_uri,
+                       artifacts_destination=args.artifacts_destination, auth=args.auth, auth_db=args.auth_db,
+                       allowed_hosts=args.allowed_hosts)
+    print(f"MLflow {svc.url} (pid {svc.pid}, healthy after {time.monotonic() - started:.1f}s, log {svc.log}); "
+          f"stop it with: kill -TERM -- -{svc.pid}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pad_core.integrations.services", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=("up", "down", "mlflow"))
+    p.add_argument("--root", type=Path, default=Path(".padsweep"), help="state, logs, sqlite db, local artifacts")
+    p.add_argument("--num-cpus", type=int, default=None, help="up: CPUs the Ray head offers (default: all)")
+    m = p.add_argument_group("mlflow (production options; defaults are the development server)")
+    m.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    m.add_argument("--backend-store-uri", help="e.g. postgresql+psycopg2://mlflow:PASSWORD@db.internal:5432/mlflow")
+    m.add_argument("--artifacts-destination", help="e.g. s3://lab-mlflow/artifacts (S3 keys from the environment)")
+    m.add_argument("--auth", action="store_true", help="basic auth; needs MLFLOW_AUTH_ADMIN_PASSWORD and "
+                   "MLFLOW_FLASK_SERVER_SECRET_KEY in the environment")
+    m.add_argument("--auth-db", help="where users live (default: sqlite in --root); e.g. the Postgres URI")
+    m.add_argument("--allowed-hosts", help="comma-separated Host headers the server answers (DNS-rebinding guard)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    if args.action == "up":
+        down(args.root)
+        for k, v in up(args.root, args.num_cpus).items():
+            print(f"{k}={v}")
+    elif args.action == "down":
+        down(args.root)
+    else:
+        serve_mlflow(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Process plumbing for local services: spawn in a new session, wait for health, stop by process group.
+
+Each service runs in its own process session, so stopping it (SIGTERM, then SIGKILL for stragglers)
+reaches every process it started and nothing else on the machine (never ``ray stop``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+# Ray rewrites --node-ip-address=127.0.0.1 to the routable IP and its gRPC servers then listen on every
+# interface. In single-node mode (this flag, read by ray._private.services) the node IP is loopback and
+# every Ray listener binds to 127.0.0.1. Clients on this machine need the same value.
+LOOPBACK_RAY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+@dataclass
+class Service:
+    name: str
+    pid: int
+    url: str  # what clients connect to
+    log: str
+    dashboard: str = ""  # Ray only: the dashboard / job-submission address
+
+    def alive(self) -> bool:
+        try:
+            if os.waitpid(self.pid, os.WNOHANG)[0] == self.pid:  # our child has exited: reap it
+                return False
+        except ChildProcessError:  # not our child (started by another process): probe it
+            pass
+        try:
+            os.kill(self.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def venv_bin(name: str) -> str:
+    """An executable installed next to this Python (the project venv)."""
+    return str(Path(sys.executable).with_name(name))
+
+
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, user: str | None = None) -> int:
+    """Start ``cmd`` in a new process session (as ``user`` when given), output to ``log``; return its PID."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, user=user,
+                                env={**os.environ, **NO_TELEMETRY, **(env or {})})
+    return proc.pid
+
+
+def wait_http(url: str, timeout: float, service: Service | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service and not service.alive():
+            raise RuntimeError(f"{service.name} exited during start-up; see {service.log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def stop(service: Service, grace: float = 15.0) -> None:
+    """SIGTERM the service's process group, then SIGKILL whatever is left after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(service.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _group_alive(service.pid):
+            service.alive()  # reaps the leader once it exits, so the group can empty
+            time.sleep(0.2)
+        if not _group_alive(service.pid):
+            return
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
