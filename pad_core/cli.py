@@ -19,10 +19,10 @@ def _table(args: argparse.Namespace) -> None:
     if not found:
         raise PadError("--sweep", args.sweep, f"no such sweep in experiment {args.experiment!r}",
                        "give the sweep name printed by the sweep (default <file>-<scale>)")
-    markdown, table, _, _ = rebuild_table(record, found.info.run_id, args.stage)
-    print(markdown)
+    rendered, _, _ = rebuild_table(record, found.info.run_id, args.stage, args.allow_mixed_code)
+    print(rendered.latex if args.format == "latex" else rendered.markdown)
     if args.csv:
-        table.to_csv(args.csv)
+        rendered.frame.to_csv(args.csv)
 
 
 def _keys(args: argparse.Namespace) -> None:
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--experiment", default="padsweep")
     t.add_argument("--stage", default=None, help="ablation | confirm (default: all finished runs)")
     t.add_argument("--csv", help="also write the table as CSV here")
+    t.add_argument("--format", choices=("markdown", "latex"), default="markdown", help="what to print")
+    t.add_argument("--allow-mixed-code", action="store_true",
+                   help="tabulate runs whose code version differs from the sweep's (refused by default)")
     t.set_defaults(func=_table)
     sub.add_parser("keys", help="list every flat config key with its default").set_defaults(func=_keys)
     r = sub.add_parser("train", help="train one config locally, without Ray or MLflow")

@@ -34,3 +34,29 @@ def mask_rate_space(trial, *, num_experts: int = 4, expert0_free: bool = False, 
                   for i in range(num_experts))
     trial.suggest_float("optim.lr", *lr_range, log=True)
     return {"moe.soft.mask_rates": rates}
+
+COMPONENT_ROWS = (  # Table 6: S = SoftMoE, L = cosine loss (expert 0 reference), M = mask (Rate 1)
+    VANILLA_CLIP,
+    Row("s", "CLIP+S", {"moe.soft.mask_rates": (), "loss.moe_cosine_w": 0.0}),
+    Row("sl", "CLIP+S+L", {"moe.soft.mask_rates": ()}),
+    Row("sm", "CLIP+S+M", {"loss.moe_cosine_w": 0.0}),
+    Row("sml", "CLIP+S+M+L (MMoE)", {}),
+)
+
+_NO_MMOE = {"moe.kind": "none", "moe.soft.mask_rates": (), "loss.moe_cosine_w": 0.0}
+BACKBONE_ROWS = (  # Tables 3-4: P1, P2 and the P3 average
+    Row("resnet50", "ResNet50", {**_NO_MMOE, **VARIANTS.get("resnet50")}),
+    Row("vit_b16", "ViT-B/16", {**_NO_MMOE, **VARIANTS.get("vit_b16")}),
+    VANILLA_CLIP,
+    Row("flip", "FLIP", {**_NO_MMOE, **VARIANTS.get("flip_it")}),
+    Row("mmoe", "MMoE", {}),
+)
+BACKBONE_PROTOCOLS = ("P1", "P2", "P3")  # P3 expands to P3.1..P3.6; the table adds their average
+
+PAPER_TABLE6 = {  # P1 and P2 ACER/ACC/AUC/EER (%)
+    "clip": {"P1": (1.41, 98.59, 99.61, 1.41), "P2": (8.09, 91.91, 97.82, 8.11)},
+    "s": {"P1": (1.45, 98.55, 99.64, 1.44), "P2": (9.64, 90.36, 97.11, 9.61)},
+    "sl": {"P1": (1.31, 98.70, 99.34, 1.40), "P2": (7.60, 92.40, 98.03, 7.60)},
+    "sm": {"P1": (1.25, 98.75, 99.49, 1.31), "P2": (8.83, 91.17, 97.59, 8.85)},
+    "sml": {"P1": (1.23, 98.76, 99.34, 1.18), "P2": (7.59, 92.41, 98.14, 7.59)},
+}

@@ -20,8 +20,7 @@ from __future__ import annotations
 import importlib
 
 from pad_core.ablation import AblationSpec
-from pad_core.config import DataCfg
-from pad_core.data.protocols import load_benchmark
+from pad_core.ablation.declare import GridSweep
 from pad_core.errors import SweepError
 from pad_core.integrations.cli import sweep_main
 
@@ -38,22 +37,11 @@ def load(ref: str):
 
 
 def get_ablation(args) -> AblationSpec:
-    rows, base = load(args.rows), {**load(args.base), **args.overrides}
+    rows, base = load(args.rows), load(args.base)
     baseline = args.baseline or next((r.name for r in rows if r.name == "clip"), "")
-    rows = _smoke_rows(rows, baseline) if args.smoke_test else rows
-    # Protocol groups expand to their members (F -> F1..F10, P1 -> P1.C..P1.W) of the base's benchmark.
-    benchmark = load_benchmark(base.get("data.benchmark", DataCfg.benchmark))
-    protocols = tuple(benchmark.expand(list(args.protocols or (base.get("data.protocol", "P1"),))))
-    protocols = protocols[:1] if args.smoke_test else protocols
-    seeds = args.seeds or ((0,) if args.smoke_test or args.scale == "demo" else (0, 1, 2))
-    return AblationSpec(name=args.name, title=args.title or args.rows.split(":")[-1], rows=tuple(rows),
-                        protocols=protocols, seeds=seeds, base=base, baseline=baseline)
-
-
-def _smoke_rows(rows, baseline: str) -> tuple:
-    """The baseline and one other row: enough to build the table's comparison."""
-    first = next((r for r in rows if r.name == baseline), rows[0])
-    return (first, next(r for r in rows if r is not first))
+    sweep = GridSweep(title=args.title or args.rows.split(":")[-1], rows=tuple(rows), base=base,
+                      protocols=(base.get("data.protocol", "P1"),), baseline=baseline)
+    return sweep.spec(args)
 
 
 def add_arguments(group) -> None:

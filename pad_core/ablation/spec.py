@@ -86,5 +86,13 @@ class AblationSpec:
         rows = [{"name": r.name, "label": r.label, "delta": {k: render_value(v) for k, v in r.delta.items()},
                  "hash": config_hash(self.row_config(r, self.protocols[0], self.seeds[0]))} for r in self.rows]
         return json.dumps({"name": self.name, "title": self.title, "rows": rows, "protocols": list(self.protocols),
-                           "seeds": list(self.seeds), "baseline": self.baseline_row, "metrics": list(self.metrics)},
-                          separators=(",", ":"))
+                           "seeds": list(self.seeds), "baseline": self.baseline_row, "metrics": list(self.metrics),
+                           "groups": self.groups()}, separators=(",", ":"))
+
+    def groups(self) -> dict[str, list[str]]:
+        """The benchmark's protocol groups whose members the sweep runs (table columns P2, P3, F)."""
+        from pad_core.data.protocols import load_benchmark  # data layer: reads the protocol JSON
+
+        cfg = self.row_config(self.rows[0], self.protocols[0], self.seeds[0])
+        groups = load_benchmark(cfg.data.benchmark).groups
+        return {g: m for g, m in groups.items() if len(m) > 1 and set(m) <= set(self.protocols)}

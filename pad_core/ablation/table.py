@@ -8,7 +8,7 @@ Rates are stored as fractions and printed as percentages.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,12 +26,27 @@ class TableSpec:
     seeds: list[int]
     metrics: list[str]
     hashes: dict[str, str]  # row name -> declared config hash
+    groups: dict[str, list[str]] = field(default_factory=dict)  # "P2" -> ["P2.1", "P2.2"]: aggregate columns
+    baseline: str = ""  # row the others are compared with ("" = the first)
 
     @classmethod
     def from_json(cls, text: str) -> TableSpec:
         d = json.loads(text)
         return cls(d["title"], [(r["name"], r["label"]) for r in d["rows"]], d["protocols"], d["seeds"], d["metrics"],
-                   {r["name"]: r["hash"] for r in d["rows"]})
+                   {r["name"]: r["hash"] for r in d["rows"]}, d.get("groups", {}), d.get("baseline", ""))
+
+    @property
+    def baseline_row(self) -> str:
+        return self.baseline or self.rows[0][0]
+
+    def columns(self) -> list[str]:
+        """Protocols in declared order, each complete group right after its last member (P2.1, P2.2, P2)."""
+        out = []
+        for p in self.protocols:
+            out.append(p)
+            out += [g for g, members in self.groups.items() if members and members[-1] == p
+                    and set(members) <= set(self.protocols)]
+        return out
 
     def declared(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Runs of the declared rows, protocols and seeds with the declared config hash (others are ignored)."""
@@ -50,40 +65,28 @@ def long_form(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=["row", "protocol", "seed", "metric", "value"])
 
 
+def _std(values) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def summarize(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """Mean, std (ddof=1; 0 for one seed) and seed count per (row, protocol, metric), in declared order."""
+    """Mean, std (ddof=1; 0 for one seed) and seed count per (row, protocol, metric), in declared order.
+
+    A group column (P2 = P2.1/P2.2, P3 = P3.1..P3.6) is the mean and std over its members' seed means (the
+    papers' "mean±std over sub-protocols"); its count is the smallest member count.
+    """
     tidy = long_form(spec.declared(frame), spec)
-    grouped = tidy.groupby(["row", "protocol", "metric"])["value"]
-    stats = grouped.agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, n="count")
+    stats = tidy.groupby(["row", "protocol", "metric"])["value"].agg(mean="mean", std=_std, n="count")
     index = pd.MultiIndex.from_product([[r for r, _ in spec.rows], spec.protocols, spec.metrics],
                                       names=["row", "protocol", "metric"])
     out = stats.reindex(index).reset_index()
     out["n"] = out["n"].fillna(0).astype(int)
-    return out
+    groups = [_group_lines(out, g, spec.groups[g]) for g in spec.columns() if g in spec.groups]
+    return pd.concat([out, *groups], ignore_index=True) if groups else out
 
 
-def _cell(mean: float, std: float, n: int, expected: int) -> str:
-    if n == 0:
-        return "—"
-    flag = "" if n >= expected else f" (n={n}/{expected})"
-    return f"{mean:.2f}±{std:.2f}{flag}"
-
-
-def wide(summary: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
-    """Rows x (protocol, metric) cells formatted as mean±std; cells missing seeds say so."""
-    labels = dict(spec.rows)
-    table = {}
-    for (row, protocol, metric), g in summary.groupby(["row", "protocol", "metric"], sort=False):
-        r = g.iloc[0]
-        table.setdefault(labels[row], {})[f"{protocol} {metric.upper()}"] = _cell(r["mean"], r["std"], r["n"],
-                                                                                   len(spec.seeds))
-    columns = [f"{p} {m.upper()}" for p in spec.protocols for m in spec.metrics]
-    return pd.DataFrame.from_dict(table, orient="index")[columns].reindex([labels[r] for r, _ in spec.rows])
-
-
-def to_markdown(table: pd.DataFrame, title: str) -> str:
-    header = "| " + " | ".join(["Row", *table.columns]) + " |"
-    sep = "|" + "---|" * (len(table.columns) + 1)
-    lines = [f"**{title}** (%, mean±std over seeds)", "", header, sep]
-    lines += ["| " + " | ".join([str(idx), *map(str, vals)]) + " |" for idx, vals in zip(table.index, table.values)]
-    return "\n".join(lines)
+def _group_lines(members: pd.DataFrame, group: str, names: list[str]) -> pd.DataFrame:
+    part = members[members["protocol"].isin(names)].groupby(["row", "metric"], sort=False)
+    agg = part.agg(mean=("mean", lambda v: float(v.mean()) if v.notna().all() else np.nan),
+                   std=("mean", lambda v: _std(v.dropna())), n=("n", "min")).reset_index()
+    return agg.assign(protocol=group)[["row", "protocol", "metric", "mean", "std", "n"]]

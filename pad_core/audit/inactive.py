@@ -66,6 +66,9 @@ def _atr_inactive(atr) -> list[str]:
 
 def _bigmoe_inactive(big) -> list[str]:
     out = ["bigmoe.ffn_"] if big.experts == "peer" else ["bigmoe.peer_"]
+    if big.gate_input == "expert":  # prompts reach the output only through the isolated gate: no prompt path
+        return out + ["bigmoe.cpb", "bigmoe.cpb_residual", "bigmoe.eca_kernel", "bigmoe.fix_transpose",
+                      "bigmoe.prompt_dim", "bigmoe.cdc_theta"]
     if not big.cpb:
         out += ["bigmoe.cpb_residual", "bigmoe.eca_kernel"]
     return out

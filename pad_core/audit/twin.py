@@ -35,7 +35,6 @@ def _register_twin(visual_layers: int, text_layers: int) -> str:
 
 def twin_overrides(cfg: RunCfg) -> dict[str, Any]:
     """Flat overrides that move ``cfg`` onto its audit twin (random init, tiny widths, same depths)."""
-    name = cfg.backbone.name
     if cfg.family == "atr":  # same levels and bins; a 64-px frame keeps 4 levels above a 1-px bottleneck
         out = {"atr.image_size": 64, "atr.width": 8}
         return out if cfg.atr.encoder == "cnn" else {**out, **_backbone_twin(cfg)}

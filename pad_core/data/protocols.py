@@ -78,7 +78,8 @@ def _parse_benchmark(spec: dict[str, Any]) -> Benchmark:
     protocols = {
         pname: Protocol(name=pname, benchmark=name, train=p["train"], test=p["test"], dev=p.get("dev", p["train"]),
                         threshold_policy=p.get("threshold_policy", policy), group=p.get("group", ""),
-                        test_splits=tuple(p.get("test_splits", ("test",))), test_missing=tuple(p.get("test_missing", ())))
+                        test_splits=tuple(p.get("test_splits", ("test",))),
+                        test_missing=tuple(p.get("test_missing", ())))
         for pname, p in spec["protocols"].items()
     }
     groups = {g: list(v["members"]) for g, v in spec.get("groups", {}).items()}

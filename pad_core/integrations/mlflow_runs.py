@@ -132,8 +132,13 @@ def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -
             continue
         lines.append({"run_id": run.info.run_id, "row": tags.get("pad.row"), "protocol": tags.get("pad.protocol"),
                       "seed": int(tags.get("pad.seed", -1)), "config_hash": tags.get("pad.config_hash"),
-                      **run.data.metrics})
+                      "code_version": tags.get("pad.code_version", ""), "hours": _hours(run), **run.data.metrics})
     return pd.DataFrame(lines)
+
+
+def _hours(run) -> float:
+    end = run.info.end_time or run.info.start_time
+    return max(0.0, (end - run.info.start_time) / 3.6e6)
 
 
 def set_tracking(uri: str) -> None:

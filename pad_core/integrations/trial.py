@@ -18,6 +18,7 @@ from pad_core.config import config_hash, from_flat, render_value, to_flat, to_pa
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.train_worker import train_loop_per_worker
+from pad_core.provenance import code_version
 
 SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to config keys
 
@@ -70,6 +71,7 @@ def _tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any]) ->
     axes = {**plan.get("axes", {}), **{k: render_value(v) for k, v in searched.items()}}
     return {"pad.sweep": plan["sweep"], "pad.stage": plan["stage"], "pad.row": plan["row"] or trial_id,
             "pad.protocol": cfg.data.protocol, "pad.seed": str(cfg.train.seed), "pad.config_hash": config_hash(cfg),
+            "pad.code_version": code_version(),
             "pad.trial_id": trial_id, **{f"axis.{k}": v for k, v in axes.items()}}
 
 

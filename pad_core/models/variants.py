@@ -36,6 +36,14 @@ _VARIANTS: dict[str, dict[str, Any]] = {
     "visual_moe": {"moe.kind": "sue", "moe.mode": "replace"},
     "text_sue": {"moe.kind": "sue", "moe.tower": "text"},
     "both_sue": {"moe.kind": "sue", "moe.tower": "both"},
+    # BIG-MoE (paper 001) on CLIP (figure wiring) and as released (torchvision ViT-B/16, code wiring)
+    "bigmoe": {"family": "bigmoe"},
+    "bigmoe_released": {"family": "bigmoe", "backbone.name": "vit_b_16", "backbone.pretrained": "",
+                        "backbone.norm_stats": "imagenet", "bigmoe.faithful_code_wiring": True,
+                        "bigmoe.fix_transpose": False, "bigmoe.cpb_residual": False, "bigmoe.pos_embed": "new"},
+    # ATR-FAS (paper 003): the full MEMM-DGM, and its CLIP adaptation
+    "atr_fas": {"family": "atr"},
+    "atr_fas_clip": {"family": "atr", "atr.encoder": "clip"},
 }
 for _name, _delta in _VARIANTS.items():
     VARIANTS.register(_name)(_delta)

@@ -4,9 +4,13 @@ import open_clip
 import pytest
 import torch
 
-from pad_core.config import TINY_MODEL, scale_overrides
+from pad_core.audit.check import fixed_batch
+from pad_core.audit.twin import twin_overrides
+from pad_core.config import TINY_MODEL, from_flat, scale_overrides
 from pad_core.errors import ConfigError
+from pad_core.losses import total_loss
 from pad_core.models import VARIANTS, create_model
+from pad_core.models.factory import resolve_run_cfg
 from pad_core.models.moe.placement import WRAPPERS, resolve_layers
 
 TINY = scale_overrides("smoke")
@@ -59,7 +63,27 @@ def test_block0_moe_keeps_get_cast_dtype_working(mode):
     assert model.clip.visual.transformer.get_cast_dtype() == torch.float32
 
 
-@pytest.mark.parametrize("variant", VARIANTS.list())
+CLIP_VARIANTS = [v for v in VARIANTS.list() if VARIANTS.get(v).get("family", "clip") == "clip"]
+FAMILY_VARIANTS = [v for v in VARIANTS.list() if v not in CLIP_VARIANTS]
+
+
+@pytest.mark.parametrize("variant", FAMILY_VARIANTS)
+def test_other_families_reach_every_trainable_parameter_through_the_training_loss(variant):
+    cfg = resolve_run_cfg(variant, TINY)
+    cfg = from_flat(twin_overrides(cfg), cfg)  # vit_b_16 of the released BIG-MoE -> its tiny twin
+    inputs, targets = fixed_batch(cfg)
+    torch.manual_seed(0)
+    model = create_model(cfg).train()
+    out = model(inputs)
+    loss, terms = total_loss(out, targets, cfg.head.loss, cfg.loss)
+    loss.backward()
+    assert out.logits.shape == (len(targets if torch.is_tensor(targets) else targets["label"]), 2)
+    assert torch.isfinite(loss) and set(terms) >= {"cls", "loss"}
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
+    assert not missing
+
+
+@pytest.mark.parametrize("variant", CLIP_VARIANTS)
 @pytest.mark.parametrize("mode", WRAPPERS.list())
 def test_forward_backward_reach_every_trainable_parameter(variant, mode):
     model = build(variant, **{"moe.mode": mode, "backbone.train_text": True}).train()

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pad_core.data.synthetic import face, iris
+from pad_core.data.synthetic import face, flash, iris, multimodal
 from pad_core.errors import DataError
 
-BUILDERS = {"iris": iris, "uniattack": face.UNIATTACK_BUILDER, "jfsfdb": face.JFSFDB_BUILDER}
+BUILDERS = {"iris": iris, "uniattack": face.UNIATTACK_BUILDER, "jfsfdb": face.JFSFDB_BUILDER, "flash": flash,
+            "mmdg": multimodal}
 PREFIX = "synthetic:"
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from pad_core.data.manifest import REQUIRED_COLUMNS
 
 
-def write_benchmark(out_dir: Path, rows: list[dict], render: Callable[[dict], "np.ndarray | dict"]) -> Path:
+def write_benchmark(out_dir: Path, rows: list[dict], render: Callable[[dict], np.ndarray | dict]) -> Path:
     """Render every row to ``images/<subset>/<split>/<species>/<i>.png`` and write ``manifest.csv``.
 
     ``render`` returns one image, or ``{file column: image or None}`` for rows with several files (modalities,
@@ -39,7 +39,7 @@ def write_benchmark(out_dir: Path, rows: list[dict], render: Callable[[dict], "n
     return manifest
 
 
-def _save(out_dir: Path, rel: str, image: "np.ndarray | None") -> str:
+def _save(out_dir: Path, rel: str, image: np.ndarray | None) -> str:
     if image is None:
         return ""
     (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,167 @@
+"""Screen-flash sequences for ATR-FAS: frame selection, differential normalisation, depth targets (methods.md §5).
+
+A manifest row is one flash sequence: column ``path`` holds a PNG strip of 8 frames stacked vertically (each
+side x side RGB, ordered by flash intensity), ``path_depth`` a greyscale depth map in [0, 1] for bona fide
+rows (empty for attacks). DN runs on linear intensities scaled to [0, 1] (uint8 / 255) and keeps the sign of
+the differences, so X in [-1, 1] (methods.md §5(a).3, [I]); no mean/std normalisation happens before it.
+
+Legend: n0 captured frames used, n frames after DN, c channels, S frame side, s = S / 4 depth side.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from pad_core.config.schema import RunCfg
+from pad_core.errors import DataError
+
+RECORDED_FRAMES = 8  # flash frames per sequence in the benchmark's strips (covers the paper's N0 sweep 3..8)
+ATTACK_INDEX = {"print": 0, "replay": 1, "mask3d": 2, "mask": 2}  # type-gate target; bona fide -> -1
+SPOOF_DEPTH = 0.5  # constant depth label of attacks (paper: spoof depth set to 0.5)
+
+
+def dn_matrix(n0: int) -> torch.Tensor:
+    """D (2(n0-2) x n0) by the paper's block form [[1, -I, 0], [0, I, -1]]: rows 1..n0-2 are frame 1 minus
+    frame k+1, rows n0-1..n are frame k+1 minus frame n0 (the extreme-intensity frames minus the middle ones).
+
+    Built from the blocks, not from the paper's written last row, which has a typo (methods.md §5(a).3).
+    """
+    mid = torch.eye(n0 - 2)
+    ones, zeros = torch.ones(n0 - 2, 1), torch.zeros(n0 - 2, 1)
+    return torch.cat([torch.cat([ones, -mid, zeros], 1), torch.cat([zeros, mid, -ones], 1)], 0)
+
+
+def consecutive_matrix(n0: int) -> torch.Tensor:
+    """Aurora Guard's differences (Table 4): row k is frame k+1 minus frame k, (n0-1) x n0."""
+    return torch.eye(n0).diff(dim=0)
+
+
+def identity_matrix(n0: int) -> torch.Tensor:
+    """DN off: the raw frames."""
+    return torch.eye(n0)
+
+
+DN_MATRICES = {"dn": dn_matrix, "consecutive": consecutive_matrix, "off": identity_matrix}
+
+
+def frame_count(n0: int, mode: str) -> int:
+    """n, the frames the model sees: 2(n0-2) for dn, n0-1 for consecutive, n0 for off."""
+    return DN_MATRICES[mode](n0).shape[0]
+
+
+def differential_normalize(frames: torch.Tensor, mode: str) -> torch.Tensor:
+    """X = D X0 over the frame axis: ``... n0 c h w`` -> ``... n c h w``. Any term equal in all frames (the
+    ambient light, under the Lambertian model) cancels, since every row of D sums to 0 (except for "off")."""
+    d = DN_MATRICES[mode](frames.shape[-4]).to(frames)
+    return torch.einsum("nm,...mchw->...nchw", d, frames)
+
+
+def select_frames(frames8: torch.Tensor, n0: int) -> torch.Tensor:
+    """n0 of the recorded frames (first axis), evenly spaced by intensity rank, always both extremes."""
+    index = np.round(np.linspace(0, frames8.shape[0] - 1, n0)).astype(int)
+    return frames8[torch.from_numpy(index)]
+
+
+def depth_bins_of(depth: torch.Tensor, bins: int) -> torch.Tensor:
+    """Depth in [0, 1] -> bin index round((bins - 1) * depth) (methods.md §5(c), [I])."""
+    return torch.round((bins - 1) * depth.clamp(0, 1)).long()
+
+
+def attack_indices(frame: pd.DataFrame) -> np.ndarray:
+    """Type-gate target per row: ATTACK_INDEX for attacks, -1 for bona fide rows."""
+    species = frame["attack_type"].astype(str)
+    unknown = sorted(set(species[(frame["label"] == 0) & ~species.isin(list(ATTACK_INDEX))]))
+    if unknown:
+        raise DataError("attack_type", unknown, "attack types the ATR-FAS type gate has no expert for",
+                        f"use {sorted(ATTACK_INDEX)} (print, replay, 3D mask)")
+    return np.where(frame["label"].to_numpy() == 1, -1, species.map(ATTACK_INDEX).fillna(-1).to_numpy()).astype(int)
+
+
+def _depth_paths(frame: pd.DataFrame) -> list[str]:
+    if "path_depth" not in frame.columns:
+        raise DataError("data.manifest", list(frame.columns), "no path_depth column (ATR-FAS depth labels)",
+                        "add path_depth: a greyscale depth PNG per bona fide row, empty for attacks")
+    paths = frame["path_depth"].fillna("").astype(str).to_numpy()
+    missing = np.flatnonzero((frame["label"].to_numpy() == 1) & (paths == ""))
+    if len(missing):
+        raise DataError("path_depth", "", f"bona fide rows without a depth map, e.g. rows {missing[:5].tolist()}",
+                        "give every bona fide row a depth PNG (attacks use the constant 0.5)")
+    return paths.tolist()
+
+
+def _read(fs, path: str, mode: str) -> np.ndarray:
+    with fs.open(path, "rb") as fh:
+        return np.asarray(Image.open(io.BytesIO(fh.read())).convert(mode), dtype=np.float32) / 255.0
+
+
+class FlashSequences(Dataset):
+    """Items ``({"frames": n 3 S S}, {"label", "depth": s s bins, "attack_index"}, row index)``.
+
+    ``__getitem__`` takes ``index`` or ``(index, aug_seed)``; with a seed and ``augment``, one horizontal flip
+    (p = 0.5) applies to all frames and the depth map. No colour jitter: it would alter the flash colours.
+    """
+
+    def __init__(self, frame: pd.DataFrame, fs, root: str, *, image_size: int, n0: int, dn: str, depth_bins: int,
+                 augment: bool) -> None:
+        self.paths = [f"{root}/{p}" for p in frame["path"]]
+        self.depth_paths = [f"{root}/{p}" if p else "" for p in _depth_paths(frame)]
+        self.labels = frame["label"].to_numpy().astype(int)
+        self.attack = attack_indices(frame)
+        self.fs, self.size, self.n0, self.dn, self.bins, self.augment = fs, image_size, n0, dn, depth_bins, augment
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def frames(self, i: int) -> torch.Tensor:
+        """The n0 selected raw frames, n0 3 S S in [0, 1] (bilinear resizing is linear, so DN still cancels)."""
+        strip = torch.from_numpy(_read(self.fs, self.paths[i], "RGB"))
+        side = strip.shape[1]
+        frames = strip.view(RECORDED_FRAMES, side, side, 3).permute(0, 3, 1, 2)
+        frames = select_frames(frames, self.n0)
+        if side != self.size:
+            frames = F.interpolate(frames, size=(self.size,) * 2, mode="bilinear", align_corners=False, antialias=True)
+        return frames
+
+    def depth(self, i: int) -> torch.Tensor:
+        """s s bin indices: the live depth map resized to S / 4, or the constant 0.5 for attacks."""
+        side = self.size // 4
+        if self.labels[i] == 0:
+            return depth_bins_of(torch.full((side, side), SPOOF_DEPTH), self.bins)
+        d = torch.from_numpy(_read(self.fs, self.depth_paths[i], "L"))[None, None]
+        d = F.interpolate(d, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
+        return depth_bins_of(d[0, 0], self.bins)
+
+    def flips(self, aug_seed: int | None) -> bool:
+        """One draw per sample, so every frame and the depth map flip together (FLIP's p = 0.5)."""
+        if not self.augment or aug_seed is None:
+            return False
+        return bool(torch.rand(1, generator=torch.Generator().manual_seed(int(aug_seed))) < 0.5)
+
+    def __getitem__(self, item) -> tuple[dict, dict, int]:
+        i, aug_seed = item if isinstance(item, tuple) else (item, None)
+        frames, depth = self.frames(i), self.depth(i)
+        if self.flips(aug_seed):
+            frames, depth = frames.flip(-1), depth.flip(-1)
+        targets = {"label": int(self.labels[i]), "depth": depth, "attack_index": int(self.attack[i])}
+        return {"frames": differential_normalize(frames, self.dn)}, targets, i
+
+
+def make_flash_dataset(cfg: RunCfg, frame: pd.DataFrame, fs, root: str, *, split: str, protocol, mean,
+                       std) -> Dataset:
+    """The ATR-FAS dataset of one split (the common dataset-factory signature).
+
+    ``mean`` / ``std`` are accepted and deliberately unused: DN cancels the ambient term only on linear
+    intensities, and frames stay in [0, 1] before differencing (a per-channel affine normalisation would only
+    rescale the differences, and would shift the raw frames of ``dn=off``). ``protocol`` is unused: flash
+    protocols remove nothing at test time.
+    """
+    a = cfg.atr
+    return FlashSequences(frame, fs, root, image_size=a.image_size, n0=a.n0, dn=a.dn, depth_bins=a.depth_bins,
+                          augment=cfg.data.augment and split == "train")

@@ -1,0 +1,46 @@
+"""ATR-FAS (paper 003): rows of Table 3 (MEMM/DGM mixing), Table 4 (differential normalisation) and Fig. 7 (N0).
+
+The Meaning column of methods.md §5(d) maps each printed setting onto ``atr.mix``, ``atr.frame_attention`` and
+``loss.gate_w``: RG = the type gate trained only through the classifier (``loss.gate_w = 0``), TG = supervised by
+attack type. Every row is tested on the ten intra-type folds (group ``F``: F1..F10), mean±std as the paper.
+"""
+
+from __future__ import annotations
+
+from pad_core.ablation import Row
+
+FLASH = {"family": "atr", "data.manifest": "synthetic:flash", "data.benchmark": "flash", "data.protocol": "F1"}
+# Adam, lr 1e-4 with exponential decay (rate not given: 0.95 per epoch, methods.md §5(f)), weight decay 1e-4,
+# lambda_c = lambda_d = lambda_g = 1 (not given), plain flips only: colour jitter would change the flash colours.
+ATR_BASE = {**FLASH, "optim.name": "adam", "optim.lr": 1e-4, "optim.weight_decay": 1e-4,
+            "optim.schedule": "exponential", "optim.decay_gamma": 0.95, "loss.cls_w": 1.0, "loss.depth_w": 1.0,
+            "loss.gate_w": 1.0}
+NO_ATT = {"atr.frame_attention": False}
+
+MIXING_ROWS = (  # Table 3
+    Row("single", "w/o MEMM", {"atr.mix": "single", **NO_ATT}),
+    Row("avg", "MEMM-Avg", {"atr.mix": "avg", **NO_ATT}),
+    Row("sum", "MEMM-Sum", {"atr.mix": "sum", **NO_ATT}),
+    Row("cat", "MEMM-Cat", {"atr.mix": "cat", **NO_ATT}),
+    Row("single_att", "w/o MEMM-ATT", {"atr.mix": "single"}),
+    Row("avg_att", "MEMM-ATT", {"atr.mix": "avg"}),
+    Row("rg", "MEMM-RG", {"loss.gate_w": 0.0, **NO_ATT}),
+    Row("rg_att", "MEMM-RG-ATT", {"loss.gate_w": 0.0}),
+    Row("tg", "MEMM-TG", NO_ATT),
+    Row("dgm", "MEMM-DGM (full)", {}),
+)
+
+DN_ROWS = (  # Table 4
+    Row("no_dn", "w/o DN", {"atr.dn": "off"}),
+    Row("dn", "DN", {}),
+    Row("aurora", "Aurora Guard (consecutive differences)", {"atr.dn": "consecutive"}),
+)
+
+N0_ROWS = tuple(Row(f"n0_{n}", f"N0 = {n}", {"atr.n0": n}) for n in range(3, 9))  # Fig. 7 (N0 = 5 is the base)
+
+PAPER = {  # ATR-FAS's numbers (%, HTER/EER mean over ten folds), methods.md §5(d)
+    "table3": {"single": (4.03, 4.21), "avg": (2.69, 2.48), "sum": (2.73, 2.54), "cat": (2.38, 2.32),
+               "single_att": (3.23, 3.14), "avg_att": (2.16, 1.94), "rg": (1.92, 1.84), "rg_att": (1.64, 1.58),
+               "tg": (1.56, 1.45), "dgm": (1.29, 1.01)},
+    "table4": {"no_dn": (2.32, 2.26), "dn": (1.29, 1.01), "aurora": (2.05, 1.93)},
+}

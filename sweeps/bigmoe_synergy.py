@@ -1,0 +1,28 @@
+"""BIG-MoE: synergy of the components.
+
+Rows: coarse experts, + fine-grained, + isolated gate, coarse + isolated + CPB, full BIG-MoE (P1).
+
+Runbook
+  python sweeps/bigmoe_synergy.py   # demo scale, synthetic benchmark (needs MLFLOW_TRACKING_URI)
+  python sweeps/bigmoe_synergy.py --smoke-test   # baseline + one row, one protocol, one seed
+  ray job submit --working-dir . -- python sweeps/bigmoe_synergy.py --scale paper --data s3://bucket/manifest.csv \\
+      --gpus-per-trial 8
+"""
+
+from __future__ import annotations
+
+from pad_core.ablation.declare import GridSweep
+from pad_core.integrations.cli import sweep_main
+from search_spaces.bigmoe import BIGMOE_BASE, SYNERGY_ROWS
+
+SWEEP = GridSweep(
+    title="BIG-MoE: synergy of the components",
+    rows=SYNERGY_ROWS,
+    base=BIGMOE_BASE,
+    protocols=("P1",),
+    baseline="full",
+    metrics=('hter', 'auc'),
+)
+
+if __name__ == "__main__":
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)

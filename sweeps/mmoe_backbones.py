@@ -1,0 +1,27 @@
+"""MMoE Tables 3-4: backbones.
+
+Rows: ResNet50, ViT-B/16, CLIP, FLIP, MMoE on P1, P2 and P3.1-P3.6 with the P3 average column.
+
+Runbook
+  python sweeps/mmoe_backbones.py   # demo scale, synthetic benchmark (needs MLFLOW_TRACKING_URI)
+  python sweeps/mmoe_backbones.py --smoke-test   # baseline + one row, one protocol, one seed
+  ray job submit --working-dir . -- python sweeps/mmoe_backbones.py --scale paper --data s3://bucket/manifest.csv \\
+      --gpus-per-trial 8
+"""
+
+from __future__ import annotations
+
+from pad_core.ablation.declare import GridSweep
+from pad_core.integrations.cli import sweep_main
+from search_spaces.mmoe import BACKBONE_PROTOCOLS, BACKBONE_ROWS, MMOE_BASE
+
+SWEEP = GridSweep(
+    title="MMoE Tables 3-4: backbones",
+    rows=BACKBONE_ROWS,
+    base=MMOE_BASE,
+    protocols=BACKBONE_PROTOCOLS,
+    baseline="clip",
+)
+
+if __name__ == "__main__":
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)

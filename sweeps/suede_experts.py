@@ -1,0 +1,27 @@
+"""SUEDE Table III: expert setting and tower.
+
+Rows: CLIP, visual MoE without the shared expert, text SUE, text & visual SUE, visual SUE (UniAttackData P1).
+
+Runbook
+  python sweeps/suede_experts.py   # demo scale, synthetic benchmark (needs MLFLOW_TRACKING_URI)
+  python sweeps/suede_experts.py --smoke-test   # baseline + one row, one protocol, one seed
+  ray job submit --working-dir . -- python sweeps/suede_experts.py --scale paper --data s3://bucket/manifest.csv \\
+      --gpus-per-trial 8
+"""
+
+from __future__ import annotations
+
+from pad_core.ablation.declare import GridSweep
+from pad_core.integrations.cli import sweep_main
+from search_spaces.suede import EXPERT_SETTING_ROWS, SUEDE_BASE
+
+SWEEP = GridSweep(
+    title="SUEDE Table III: expert setting and tower",
+    rows=EXPERT_SETTING_ROWS,
+    base=SUEDE_BASE,
+    protocols=("P1",),
+    baseline="clip",
+)
+
+if __name__ == "__main__":
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
