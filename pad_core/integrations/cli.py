@@ -44,6 +44,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     r = p.add_argument_group("where it runs")
     r.add_argument("--gpus-per-trial", type=int, default=0, help="GPUs per trial; one Train worker per GPU (DDP)")
     r.add_argument("--workers-per-trial", type=int, default=0, help="Train workers per trial (default: GPUs or 1)")
+    r.add_argument("--always-ray-train", action="store_true",
+                   help="run single-worker trials through a TorchTrainer too (default: in the Tune trial, faster)")
     r.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs each Train worker holds")
     r.add_argument("--max-concurrent", type=int, default=0, help="cap on concurrent trials (0 = what fits)")
     r.add_argument("--autoscaling", action="store_true",
@@ -91,7 +93,8 @@ def base_overrides(ns: argparse.Namespace) -> dict[str, Any]:
 def resources(ns: argparse.Namespace) -> Resources:
     workers = ns.workers_per_trial or max(1, ns.gpus_per_trial)
     gpus = ns.gpus_per_trial / workers if ns.gpus_per_trial else 0.0
-    return Resources(workers=workers, gpus_per_worker=gpus, cpus_per_worker=ns.cpus_per_worker)
+    return Resources(workers=workers, gpus_per_worker=gpus, cpus_per_worker=ns.cpus_per_worker,
+                     in_trial=not ns.always_ray_train)
 
 
 def options(ns: argparse.Namespace) -> SweepOptions:

@@ -72,7 +72,7 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=reports, grace_period=spec.grace_period,
                               reduction_factor=spec.reduction_factor)
     return tune.Tuner(
-        driver_trainable(), param_space={"plan": plan.as_config()},
+        driver_trainable(opts.resources), param_space={"plan": plan.as_config()},
         tune_config=tune.TuneConfig(metric=spec.objective, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
                                     num_samples=spec.num_samples,
                                     max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
@@ -88,8 +88,8 @@ def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tun
     fs = storage["storage_filesystem"]
     if tune.Tuner.can_restore(path, storage_filesystem=fs):
         print(f"[padsweep] resuming search from {path}", flush=True)
-        return tune.Tuner.restore(path, trainable=driver_trainable(), resume_unfinished=True, resume_errored=True,
-                                  storage_filesystem=fs)
+        return tune.Tuner.restore(path, trainable=driver_trainable(opts.resources), resume_unfinished=True,
+                                  resume_errored=True, storage_filesystem=fs)
     return search_tuner(spec, opts, parent_id)
 
 

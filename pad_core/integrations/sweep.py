@@ -85,12 +85,12 @@ def tune_storage(uri: str) -> dict:
     return {"storage_path": path, "storage_filesystem": fs}
 
 
-def driver_trainable():
+def driver_trainable(res: Resources):
     # MLflow is the record; Tune's own CSV/JSON/TensorBoard loggers would only duplicate it (and Tune then
     # warns at the end that it found no result files to summarise).
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    return tune.with_resources(train_driver, {"CPU": 0, DRIVER_RESOURCE: 1})
+    return tune.with_resources(train_driver, res.trial_resources(DRIVER_RESOURCE))
 
 
 def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation") -> str:
@@ -108,7 +108,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
           f"{len(pending)} to run", flush=True)
     if pending:
         tuner = tune.Tuner(
-            driver_trainable(),
+            driver_trainable(opts.resources),
             param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
                                                                                opts.autoscaling)),

@@ -1,4 +1,5 @@
-"""The Tune trial ("train driver"): get or create its MLflow child run, then fit a TorchTrainer.
+"""The Tune trial ("train driver"): get or create its MLflow child run, then fit a TorchTrainer (DDP over
+several workers) or, for single-worker trials, run the same loop in the trial itself (the fast path).
 
 Train runs are named after the cell (or the Tune trial), under a shared storage path, so a restarted
 driver finds its own Train run and resumes from the latest checkpoint.
@@ -17,7 +18,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from pad_core.config import config_hash, from_flat, render_value, to_flat, to_params
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.storage import storage_for
-from pad_core.integrations.train_worker import train_loop_per_worker
+from pad_core.integrations.train_worker import train_in_trial, train_loop_per_worker
 from pad_core.provenance import code_version
 
 SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to config keys
@@ -29,6 +30,17 @@ class Resources:
     gpus_per_worker: float = 0.0  # GPUs each worker holds
     cpus_per_worker: float = 1.0  # CPUs each worker holds
     max_failures: int = 2  # worker-failure restarts per trial, each from the latest checkpoint
+    in_trial: bool = True  # single-worker trials train inside the Tune trial (fast path); False = TorchTrainer
+
+    @property
+    def trains_in_trial(self) -> bool:
+        return self.in_trial and self.workers == 1
+
+    def trial_resources(self, driver_resource: str) -> dict[str, float]:
+        """What the Tune trial holds: the worker's CPUs/GPU on the fast path, else one driver slot."""
+        if self.trains_in_trial:
+            return {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
+        return {"CPU": 0, driver_resource: 1}
 
     def scaling(self) -> ScalingConfig:
         per_worker = {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
@@ -86,11 +98,13 @@ def train_driver(config: dict[str, Any]) -> None:
     if child.status != "RUNNING":
         record.reopen(child.run_id)
     res = Resources(**plan["resources"])
+    loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id}
+    if res.trains_in_trial:
+        return train_in_trial(loop_config, use_gpu=res.gpus_per_worker > 0)
     storage_path, storage_fs = storage_for(plan["storage_path"])
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"],
-                           "run_id": child.run_id},
+        train_loop_config=loop_config,
         scaling_config=res.scaling(),
         run_config=RunConfig(name=f"{plan['sweep']}--{key.replace('|', '--')}", storage_path=storage_path,
                              storage_filesystem=storage_fs,
