@@ -12,14 +12,14 @@ from pad_core.errors import PadError
 
 def _table(args: argparse.Namespace) -> None:
     from pad_core.integrations.mlflow_runs import SweepRecord
-    from pad_core.integrations.sweep import rebuild_table
+    from pad_core.integrations.publish import rebuild_table
 
     record = SweepRecord(args.mlflow_uri, args.experiment)
     found = record.find_parent(args.sweep)
     if not found:
         raise PadError("--sweep", args.sweep, f"no such sweep in experiment {args.experiment!r}",
                        "give the sweep name printed by the sweep (default <file>-<scale>)")
-    rendered, _, _ = rebuild_table(record, found.info.run_id, args.stage, args.allow_mixed_code)
+    rendered, *_ = rebuild_table(record, found.info.run_id, args.stage, args.allow_mixed_code)
     print(rendered.latex if args.format == "latex" else rendered.markdown)
     if args.csv:
         rendered.frame.to_csv(args.csv)

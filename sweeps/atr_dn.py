@@ -11,9 +11,9 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation.declare import GridSweep, paper_columns
 from pad_core.integrations.cli import sweep_main
-from search_spaces.atr_fas import ATR_BASE, DN_ROWS
+from search_spaces.atr_fas import ATR_BASE, DN_ROWS, PAPER
 
 SWEEP = GridSweep(
     title="ATR-FAS Table 4: differential normalisation",
@@ -22,6 +22,7 @@ SWEEP = GridSweep(
     protocols=("F",),
     baseline="dn",
     metrics=('hter', 'eer'),
+    paper=paper_columns(PAPER["table4"], ('hter', 'eer'), "F"),
 )
 
 if __name__ == "__main__":

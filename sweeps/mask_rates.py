@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import functools
 
-from pad_core.ablation import AblationSpec
+from pad_core.ablation import TABLE_METRICS, AblationSpec
+from pad_core.ablation.declare import paper_columns
 from pad_core.integrations.cli import sweep_main
 from pad_core.integrations.search import SearchSpec
-from search_spaces.mmoe import MASK_RATE_ROWS, MMOE_BASE, mask_rate_space
+from search_spaces.mmoe import MASK_RATE_ROWS, MMOE_BASE, PAPER_TABLE5, mask_rate_space
 
 DEMO_SEEDS, PAPER_SEEDS = (0, 1), (0, 1, 2)
 
@@ -35,7 +36,8 @@ def get_ablation(args) -> AblationSpec:
     protocols = args.protocols or (("P1",) if smoke else ("P1", "P2"))
     seeds = args.seeds or ((0,) if smoke else PAPER_SEEDS if args.scale == "paper" else DEMO_SEEDS)
     return AblationSpec(name=args.name, title="MMoE Table 5: mask rates", rows=rows, protocols=protocols,
-                        seeds=seeds, base={**MMOE_BASE, **args.overrides})
+                        seeds=seeds, base={**MMOE_BASE, **args.overrides},
+                        paper=paper_columns(PAPER_TABLE5, TABLE_METRICS))
 
 
 def get_search(args) -> SearchSpec:

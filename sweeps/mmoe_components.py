@@ -11,9 +11,10 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation import TABLE_METRICS
+from pad_core.ablation.declare import GridSweep, paper_columns
 from pad_core.integrations.cli import sweep_main
-from search_spaces.mmoe import COMPONENT_ROWS, MMOE_BASE
+from search_spaces.mmoe import COMPONENT_ROWS, MMOE_BASE, PAPER_TABLE6
 
 SWEEP = GridSweep(
     title="MMoE Table 6: S / M / L components",
@@ -21,6 +22,7 @@ SWEEP = GridSweep(
     base=MMOE_BASE,
     protocols=("P1", "P2"),
     baseline="clip",
+    paper=paper_columns(PAPER_TABLE6, TABLE_METRICS),
 )
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation.declare import GridSweep, paper_columns
 from pad_core.integrations.cli import sweep_main
-from search_spaces.moae_cr import COMPONENT_ROWS, MOAE_BASE
+from search_spaces.moae_cr import COMPONENT_ROWS, MOAE_BASE, PAPER
 
 SWEEP = GridSweep(
     title="MoAE-CR Table 4: components",
@@ -22,6 +22,7 @@ SWEEP = GridSweep(
     protocols=("P1",),
     baseline="clip",
     metrics=('acer', 'acc', 'auc'),
+    paper=paper_columns(PAPER["table4"], ('acer', 'acc', 'auc'), "P1"),
 )
 
 if __name__ == "__main__":

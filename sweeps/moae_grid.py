@@ -11,9 +11,9 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation.declare import GridSweep, paper_columns
 from pad_core.integrations.cli import sweep_main
-from search_spaces.moae_cr import GRID_ROWS, MOAE_BASE
+from search_spaces.moae_cr import GRID_ROWS, MOAE_BASE, PAPER
 
 SWEEP = GridSweep(
     title="MoAE-CR Table 5: experts x heads",
@@ -22,6 +22,8 @@ SWEEP = GridSweep(
     protocols=("P1",),
     baseline="e4h2",
     metrics=('acer', 'acc', 'auc'),
+    paper=paper_columns(PAPER["table5_acer"], ("acer",), "P1"),
+    grid=("moe.moae.num_experts", "moe.moae.heads"),  # the paper prints ACER as experts (rows) x heads (columns)
 )
 
 if __name__ == "__main__":

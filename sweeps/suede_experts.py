@@ -11,9 +11,10 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation import TABLE_METRICS
+from pad_core.ablation.declare import GridSweep, paper_columns
 from pad_core.integrations.cli import sweep_main
-from search_spaces.suede import EXPERT_SETTING_ROWS, SUEDE_BASE
+from search_spaces.suede import EXPERT_SETTING_ROWS, PAPER, SUEDE_BASE
 
 SWEEP = GridSweep(
     title="SUEDE Table III: expert setting and tower",
@@ -21,6 +22,7 @@ SWEEP = GridSweep(
     base=SUEDE_BASE,
     protocols=("P1",),
     baseline="clip",
+    paper=paper_columns(PAPER["table3"], TABLE_METRICS, "P1"),
 )
 
 if __name__ == "__main__":

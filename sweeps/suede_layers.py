@@ -11,9 +11,10 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation import TABLE_METRICS
+from pad_core.ablation.declare import GridSweep, paper_columns
 from pad_core.integrations.cli import sweep_main
-from search_spaces.suede import LAYER_ROWS, SUEDE_BASE
+from search_spaces.suede import LAYER_ROWS, PAPER, SUEDE_BASE
 
 SWEEP = GridSweep(
     title="SUEDE Table IV: layer placement",
@@ -21,6 +22,7 @@ SWEEP = GridSweep(
     base=SUEDE_BASE,
     protocols=("P1",),
     baseline="",
+    paper=paper_columns(PAPER["table4"], TABLE_METRICS, "P1"),
 )
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ class GridSweep:
     metrics: tuple[str, ...] = TABLE_METRICS  # table columns per protocol; the first drives Δ and the p-value
     demo_seeds: tuple[int, ...] = (0, 1)  # seeds at the demo scale
     paper_seeds: tuple[int, ...] = (0, 1, 2)  # seeds at the paper scale
-    notes: dict[str, Any] = field(default_factory=dict)  # the paper's numbers, for the docs
+    paper: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> "<protocol> <METRIC>" -> paper's %
+    grid: tuple[str, ...] = ()  # (row key, column key): also print the first metric as a crossed grid + heatmap
 
     def protocol_list(self, requested) -> tuple[str, ...]:
         benchmark = load_benchmark(self.base.get("data.benchmark", DataCfg.benchmark))
@@ -43,4 +44,17 @@ class GridSweep:
         seeds = args.seeds or ((0,) if smoke else self.paper_seeds if args.scale == "paper" else self.demo_seeds)
         return AblationSpec(name=args.name, title=self.title, rows=self.smoke_rows() if smoke else self.rows,
                             protocols=protocols[:1] if smoke else protocols, seeds=seeds,
-                            base={**self.base, **args.overrides}, baseline=self.baseline, metrics=self.metrics)
+                            base={**self.base, **args.overrides}, baseline=self.baseline, metrics=self.metrics,
+                            grid=self.grid, paper=self.paper)
+
+
+def paper_columns(numbers: dict[str, Any], metrics: tuple[str, ...], protocol: str = "") -> dict[str, dict[str, float]]:
+    """The papers' numbers as table cells: ``{row: (acer, acc, ...)}`` on ``protocol``, or
+    ``{row: {protocol: (acer, ...)}}``; a bare number is the first metric. Returns row -> column -> value."""
+    out: dict[str, dict[str, float]] = {}
+    for row, value in numbers.items():
+        per_protocol = value if isinstance(value, dict) else {protocol: value}
+        for proto, values in per_protocol.items():
+            values = values if isinstance(values, tuple) else (values,)
+            out.setdefault(row, {}).update({f"{proto} {m.upper()}": float(v) for m, v in zip(metrics, values)})
+    return out

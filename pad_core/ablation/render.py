@@ -7,12 +7,13 @@ columns are the paired Δ of the first metric against the baseline and its Holm-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pad_core.ablation.compare import compare_rows
+from pad_core.ablation.grid import axis_names, grid_cells, grid_stats
 from pad_core.ablation.table import TableSpec
 
 LOWER_IS_BETTER = frozenset({"acer", "eer", "apcer", "bpcer", "hter"})
@@ -23,6 +24,7 @@ class Rendered:
     markdown: str
     latex: str
     frame: pd.DataFrame  # plain strings, for CSV
+    grids: dict[str, pd.DataFrame] = field(default_factory=dict)  # protocol -> crossed grid (plain strings)
 
 
 def cell_text(mean: float, std: float, n: int, expected: int) -> str:
@@ -72,16 +74,52 @@ def with_comparison(table: pd.DataFrame, comparison: pd.DataFrame, metric: str) 
 def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote: str = "") -> Rendered:
     labels, metric = dict(spec.rows), spec.metrics[0]
     comparison = compare_rows(long, [r for r, _ in spec.rows], spec.baseline_row, metric)
-    tables = {style: with_comparison(cells(summary, spec, wrap), comparison, metric).rename(index=labels)
-              for style, wrap in (("md", lambda t: f"**{t}**"), ("tex", lambda t: f"\\textbf{{{t}}}"), ("csv", str))}
-    return Rendered(markdown=to_markdown(tables["md"], spec.title, footnote),
-                    latex=to_latex(tables["tex"], spec.title, footnote), frame=tables["csv"])
+    styles = {"md": lambda t: f"**{t}**", "tex": lambda t: f"\\textbf{{{t}}}", "csv": str}
+    main = {style: with_comparison(cells(summary, spec, wrap), comparison, metric).rename(index=labels)
+            for style, wrap in styles.items()}
+    grids = {style: grid_tables(summary, spec, wrap) for style, wrap in styles.items()}
+    extra = {style: [*grids[style].values(), *paper_table(spec, main["csv"].columns)] for style in styles}
+    markdown = [to_markdown(main["md"], spec.title, footnote)] + [to_markdown(*t) for t in extra["md"]]
+    latex = [to_latex(main["tex"], spec.title, footnote)] + [to_latex(*t) for t in extra["tex"]]
+    return Rendered(markdown="\n\n".join(markdown), latex="\n\n".join(latex), frame=main["csv"],
+                    grids={col: g[0] for col, g in grids["csv"].items()})
 
 
-def to_markdown(table: pd.DataFrame, title: str, footnote: str = "") -> str:
-    header = "| " + " | ".join(["Row", *table.columns]) + " |"
+def paper_table(spec: TableSpec, columns) -> list[tuple[pd.DataFrame, str, str, str, str]]:
+    """The paper's numbers in the same rows and columns (those the paper reports), for reading side by side."""
+    if not spec.paper:
+        return []
+    shown = [c for c in columns if any(c in cells for cells in spec.paper.values())]
+    table = pd.DataFrame([[f"{spec.paper.get(row, {}).get(c):.2f}" if c in spec.paper.get(row, {}) else "—"
+                           for c in shown] for row, _ in spec.rows], index=[label for _, label in spec.rows],
+                         columns=shown)
+    return [(table, f"{spec.title}: the paper's numbers", "As reported, at the paper's scale and on its data.",
+             "Row", "%")]
+
+
+def grid_tables(summary: pd.DataFrame, spec: TableSpec, wrap) -> dict[str, tuple[pd.DataFrame, str, str, str]]:
+    """Protocol column -> (grid of the first metric, caption, footnote, corner) when the sweep declares a grid
+    (MoAE-CR Table 5: ACER as experts x heads); empty otherwise."""
+    if not spec.grid:
+        return {}
+    metric, (first, second) = spec.metrics[0], axis_names(spec)
+    out = {}
+    for col in spec.columns():
+        stats = grid_stats(summary, spec, metric, col)
+        caption = f"{spec.title}: {metric.upper()} on {col}, {first} (rows) x {second} (columns)"
+        table = grid_cells(stats, len(spec.seeds), metric in LOWER_IS_BETTER, wrap, cell_text)
+        out[col] = (table, caption, "", f"{first} / {second}")
+    return out
+
+
+SEED_STATS = "%, mean±std over seeds"
+
+
+def to_markdown(table: pd.DataFrame, title: str, footnote: str = "", corner: str = "Row",
+                unit: str = SEED_STATS) -> str:
+    header = "| " + " | ".join([corner, *map(str, table.columns)]) + " |"
     sep = "|" + "---|" * (len(table.columns) + 1)
-    lines = [f"**{title}** (%, mean±std over seeds)", "", header, sep]
+    lines = [f"**{title}** ({unit})", "", header, sep]
     lines += ["| " + " | ".join([str(idx), *map(str, vals)]) + " |" for idx, vals in zip(table.index, table.values)]
     return "\n".join(lines + (["", footnote] if footnote else []))
 
@@ -91,13 +129,20 @@ def _tex(text: str) -> str:
             .replace("↓", "$\\downarrow$").replace("%", "\\%").replace("_", "\\_").replace("&", "\\&"))
 
 
-def to_latex(table: pd.DataFrame, title: str, footnote: str = "") -> str:
+def to_latex(table: pd.DataFrame, title: str, footnote: str = "", corner: str = "Row", unit: str = SEED_STATS) -> str:
     """A booktabs table (needs ``\\usepackage{booktabs}``)."""
-    lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(title)} (\\%, mean$\\pm$std over seeds)}}",
+    lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{_tex(title)} ({_tex(unit)})}}",
              "\\begin{tabular}{l" + "c" * len(table.columns) + "}", "\\toprule",
-             " & ".join(["Row", *map(_tex, table.columns)]) + " \\\\", "\\midrule"]
+             " & ".join([_tex(corner), *map(_tex, table.columns)]) + " \\\\", "\\midrule"]
     lines += [" & ".join([_tex(idx), *map(_tex, vals)]) + " \\\\" for idx, vals in zip(table.index, table.values)]
     lines += ["\\bottomrule", "\\end{tabular}"]
     if footnote:
         lines.append(f"\\par\\footnotesize {_tex(footnote)}")
     return "\n".join(lines + ["\\end{table}"])
+
+
+def best_row(summary: pd.DataFrame, spec: TableSpec) -> str:
+    """The row with the best mean of the first metric in the first column (the table's headline cell)."""
+    metric, column = spec.metrics[0], spec.columns()[0]
+    part = summary[(summary["protocol"] == column) & (summary["metric"] == metric)].set_index("row")
+    return _best(part["mean"], metric) or spec.baseline_row

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pad_core.config import RunCfg, config_hash, from_flat, render_value
+from pad_core.config import RunCfg, config_hash, from_flat, render_value, to_flat
 from pad_core.errors import ConfigError, PadError, SweepError
 
 TABLE_METRICS = ("acer", "acc", "auc", "eer")
@@ -53,6 +53,8 @@ class AblationSpec:
     base: dict[str, Any] = field(default_factory=dict)  # flat config shared by all rows
     baseline: str = ""  # row the others are compared with ("" = first row)
     metrics: tuple[str, ...] = TABLE_METRICS  # columns per protocol
+    paper: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> table column -> the paper's number
+    grid: tuple[str, ...] = ()  # two flat keys the rows cross (MoAE-CR Table 5): also printed as a key1 x key2 grid
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.rows]
@@ -62,6 +64,9 @@ class AblationSpec:
             raise SweepError(self.name, None, "a sweep needs rows, protocols and seeds", "declare all three")
         if self.baseline and self.baseline not in names:
             raise SweepError("baseline", self.baseline, "not one of the rows", f"use one of {names}")
+        if self.grid and len(self.grid) != 2:
+            raise SweepError("grid", self.grid, "a grid layout needs exactly two config keys",
+                             "give (row key, column key), e.g. ('moe.moae.num_experts', 'moe.moae.heads')")
 
     @property
     def baseline_row(self) -> str:
@@ -87,7 +92,22 @@ class AblationSpec:
                  "hash": config_hash(self.row_config(r, self.protocols[0], self.seeds[0]))} for r in self.rows]
         return json.dumps({"name": self.name, "title": self.title, "rows": rows, "protocols": list(self.protocols),
                            "seeds": list(self.seeds), "baseline": self.baseline_row, "metrics": list(self.metrics),
-                           "groups": self.groups()}, separators=(",", ":"))
+                           "groups": self.groups(), **self.grid_positions(),
+                           **({"paper": self.paper} if self.paper else {})}, separators=(",", ":"))
+
+    def grid_positions(self) -> dict[str, Any]:
+        """``{"grid": {"axes": [k1, k2], "at": {row: [v1, v2]}}}`` from each row's full config (so a baseline
+        without a delta still has its place); empty when the sweep declares no grid."""
+        if not self.grid:
+            return {}
+        at = {}
+        for row in self.rows:
+            flat = to_flat(self.row_config(row, self.protocols[0], self.seeds[0]))
+            missing = [k for k in self.grid if k not in flat]
+            if missing:
+                raise SweepError("grid", missing, "not config keys", "use keys listed by python -m pad_core keys")
+            at[row.name] = [render_value(flat[k]) for k in self.grid]
+        return {"grid": {"axes": list(self.grid), "at": at}}
 
     def groups(self) -> dict[str, list[str]]:
         """The benchmark's protocol groups whose members the sweep runs (table columns P2, P3, F)."""

@@ -28,12 +28,15 @@ class TableSpec:
     hashes: dict[str, str]  # row name -> declared config hash
     groups: dict[str, list[str]] = field(default_factory=dict)  # "P2" -> ["P2.1", "P2.2"]: aggregate columns
     baseline: str = ""  # row the others are compared with ("" = the first)
+    grid: dict = field(default_factory=dict)  # {"axes": [k1, k2], "at": {row: [v1, v2]}}: a second, crossed layout
+    paper: dict = field(default_factory=dict)  # row -> "<protocol> <METRIC>" -> the paper's number (%)
 
     @classmethod
     def from_json(cls, text: str) -> TableSpec:
         d = json.loads(text)
         return cls(d["title"], [(r["name"], r["label"]) for r in d["rows"]], d["protocols"], d["seeds"], d["metrics"],
-                   {r["name"]: r["hash"] for r in d["rows"]}, d.get("groups", {}), d.get("baseline", ""))
+                   {r["name"]: r["hash"] for r in d["rows"]}, d.get("groups", {}), d.get("baseline", ""),
+                   d.get("grid", {}), d.get("paper", {}))
 
     @property
     def baseline_row(self) -> str:

@@ -120,13 +120,18 @@ class TrainingRun:
     def fit(self) -> dict[str, float]:
         window: dict[str, list[torch.Tensor]] = defaultdict(list)
         steps, every = self.cfg.train.steps, self.cfg.train.eval_every
+        window_start, window_step = time.perf_counter(), self.state.step
         for batch in self.train_batches() if self.state.step < steps else ():
             for k, v in self.train_step(batch).items():
                 window[k].append(v)
             self.state.step += 1
             if self.state.step % every == 0 or self.state.step == steps:
-                self.evaluate_and_report({k: float(torch.stack(v).mean()) for k, v in window.items()})
+                means = {k: float(torch.stack(v).mean()) for k, v in window.items()}
+                # wall time per step including data loading: the cost a multi-objective search trades off
+                means["step_seconds"] = (time.perf_counter() - window_start) / (self.state.step - window_step)
+                self.evaluate_and_report(means)
                 window.clear()
+                window_start, window_step = time.perf_counter(), self.state.step
             self.check_budget()
             if self.state.step >= steps:
                 break

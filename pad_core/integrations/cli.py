@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,34 +110,45 @@ def sweep_main(description: str, file: str, *, get_ablation: Callable | None = N
                get_search: Callable | None = None, add_arguments: Callable | None = None,
                argv: list[str] | None = None) -> str:
     """Parse, declare, validate, run; print the table rebuilt from MLflow. Returns the Markdown table."""
-    from pad_core.integrations.search import run_search
-    from pad_core.integrations.sweep import run_grid
-
     parser = build_parser(description)
     if add_arguments:
         add_arguments(parser.add_argument_group("this sweep"))
+    if get_ablation is None:
+        parser.set_defaults(mode="search")  # a search-only file (sweeps/hpo.py)
     ns = parser.parse_args(argv)
     scale = "smoke" if ns.smoke_test else ns.scale
     args = SweepArgs(ns, ns.sweep_name or f"{Path(file).stem}-{scale}", {})
     try:
         args = SweepArgs(ns, args.name, base_overrides(ns))
         opts = options(ns)
-        if ns.mode == "search":
-            if get_search is None:
-                raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
-            search = get_search(args)
-            best, table = run_search(search, opts)
-            shown = f"{search.name}-confirm"
-            print(f"\nBest configurations: {best}")
-        else:
-            spec = get_ablation(args)
-            table, shown = run_grid(spec, opts), spec.name
+        table, shown = run_mode(args, opts, get_ablation, get_search)
     except PadError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     print("\n" + table + f"\n\nMLflow: {opts.tracking_uri}  (experiment {opts.experiment!r}, sweep {args.name!r})")
     print(f"Compare the runs: {browse_link(opts, shown)}")
     return table
+
+
+def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
+             get_search: Callable | None) -> tuple[str, str]:
+    """(Markdown table, sweep shown in MLflow) of the ablation grid, or of the search's confirmation stage."""
+    from pad_core.integrations.search import run_search
+    from pad_core.integrations.sweep import run_grid
+
+    if args.mode == "ablation":
+        if get_ablation is None:
+            raise PadError("--mode", "ablation", "this file declares no ablation rows", "use --mode search")
+        spec = get_ablation(args)
+        return run_grid(spec, opts), spec.name
+    if get_search is None:
+        raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
+    search = get_search(args)
+    if get_ablation is not None:  # the file's rows: its search may not draw them
+        search = replace(search, rows=tuple(r.name for r in get_ablation(args).rows))
+    best, table = run_search(search, opts)
+    print(f"\nBest configurations: {best}")
+    return table, f"{search.name}-confirm"
 
 
 def browse_link(opts: SweepOptions, sweep: str) -> str:

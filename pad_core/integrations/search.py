@@ -20,9 +20,11 @@ from pad_core.errors import SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import connect, max_concurrent
 from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.search_checks import check_space
 from pad_core.integrations.storage import join
 from pad_core.integrations.sweep import SweepOptions, driver_trainable, preflight, run_grid, tune_storage
 from pad_core.integrations.trial import TrialPlan
+from pad_core.metrics.pareto import pareto_order
 
 
 @dataclass(frozen=True)
@@ -42,19 +44,41 @@ class SearchSpec:
     top_k: int = 2  # configurations confirmed
     confirm_seeds: tuple[int, ...] = (100, 101)  # fresh seeds for the confirmation
     points_to_evaluate: list[dict] = field(default_factory=list)  # known-good starting points
+    also: tuple[tuple[str, str], ...] = ()  # further objectives (metric, mode): multi-objective TPE, Pareto top-k
+    rows: tuple[str, ...] = ()  # the sweep's ablation rows: a space drawing them is refused
 
     @property
     def objective(self) -> str:
-        return f"dev/{self.protocol.lower()}/{self.metric}"
+        return objective_key(self.protocol, self.metric)
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """(metric key, mode) of every objective; the first drives ASHA."""
+        return [(self.objective, self.mode)] + [(objective_key(self.protocol, m), mode) for m, mode in self.also]
 
     def validate(self) -> None:
-        if self.metric.startswith(("test", "test/")) or self.objective.split("/")[0] != "dev":
-            raise SweepError("search metric", self.metric, "a search may only read dev metrics",
-                             "optimise a dev metric such as eer, auc or acer (keys dev/<protocol>/<metric>)")
-        if self.mode not in ("min", "max"):
-            raise SweepError("search mode", self.mode, "unknown mode", "use min or max")
+        for metric, mode in [(self.metric, self.mode), *self.also]:
+            check_objective(metric, mode)
         if self.top_k > self.num_samples:
             raise SweepError("top_k", self.top_k, f"more than the {self.num_samples} samples", "lower --top-k")
+        check_space(self.space, self.base, self.protocol, self.search_seed, self.rows)
+
+
+COST_METRICS = frozenset({"step_seconds"})  # train-side costs a search may trade off (train/<protocol>/<metric>)
+
+
+def objective_key(protocol: str, metric: str) -> str:
+    split = "train" if metric in COST_METRICS else "dev"
+    return f"{split}/{protocol.lower()}/{metric}"
+
+
+def check_objective(metric: str, mode: str) -> None:
+    """Only dev metrics (and training cost) may steer a search: a test metric would leak the test set."""
+    if "/" in metric or metric.startswith("test"):
+        raise SweepError("search metric", metric, "a search may only read dev metrics (and step_seconds)",
+                         "name a dev metric without its split, e.g. eer, auc or acer (read as dev/<protocol>/eer)")
+    if mode not in ("min", "max"):
+        raise SweepError("search mode", mode, "unknown mode", "use min or max")
 
 
 def _base_cfg(spec: SearchSpec):
@@ -67,14 +91,16 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
     plan = TrialPlan(sweep=spec.name, stage="search", tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                      parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
                      flat={**spec.base, "data.protocol": spec.protocol, "train.seed": spec.search_seed})
-    searcher = OptunaSearch(spec.space, metric=spec.objective, mode=spec.mode, seed=spec.sampler_seed,
-                            points_to_evaluate=spec.points_to_evaluate or None)
+    keys, modes = (list(t) for t in zip(*spec.objectives))
+    single = len(keys) == 1
+    searcher = OptunaSearch(spec.space, metric=keys[0] if single else keys, mode=modes[0] if single else modes,
+                            seed=spec.sampler_seed, points_to_evaluate=spec.points_to_evaluate or None)
+    # Multi-objective: the metrics and modes live on the searcher, the first one on ASHA (platform notes).
     scheduler = ASHAScheduler(time_attr="training_iteration", max_t=reports, grace_period=spec.grace_period,
-                              reduction_factor=spec.reduction_factor)
+                              reduction_factor=spec.reduction_factor, metric=keys[0], mode=modes[0])
     return tune.Tuner(
         driver_trainable(opts.resources), param_space={"plan": plan.as_config()},
-        tune_config=tune.TuneConfig(metric=spec.objective, mode=spec.mode, search_alg=searcher, scheduler=scheduler,
-                                    num_samples=spec.num_samples,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=spec.num_samples,
                                     max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
                                                                          opts.autoscaling)),
         run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
@@ -93,20 +119,32 @@ def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tun
     return search_tuner(spec, opts, parent_id)
 
 
+def run_objectives(record: SweepRecord, run_id: str, spec: SearchSpec) -> tuple[float, ...] | None:
+    """The best value each objective reached in the run's history (None if one was never reported)."""
+    values = []
+    for key, mode in spec.objectives:
+        history = [m.value for m in record.client.get_metric_history(run_id, key)]
+        if not history:
+            return None
+        values.append(min(history) if mode == "min" else max(history))
+    return tuple(values)
+
+
 def best_configs(record: SweepRecord, parent_id: str, spec: SearchSpec) -> list[dict[str, Any]]:
-    """Config overrides of the top-k search runs, ranked by the best dev objective each reported (from MLflow).
+    """Config overrides of the top-k search runs (from MLflow): by the objective, or with several objectives
+    by Pareto front and then the first objective.
 
     The overrides are what the search space changed: the run's params diffed against the base config.
     """
-    base, scored = _base_cfg(spec), []
-    pick = min if spec.mode == "min" else max
+    base, runs, points = _base_cfg(spec), [], []
     for run in record.children(parent_id):
-        history = record.client.get_metric_history(run.info.run_id, spec.objective)
-        if history:
-            scored.append((pick(m.value for m in history), run))
-    scored.sort(key=lambda pair: pair[0], reverse=spec.mode == "max")
-    return [{k: v for k, (_, v) in diff(base, from_flat(run.data.params)).items() if k not in CELL_AXES}
-            for _, run in scored[: spec.top_k]]
+        values = run_objectives(record, run.info.run_id, spec)
+        if values is not None:
+            runs.append(run)
+            points.append(values)
+    order = pareto_order(points, [mode for _, mode in spec.objectives])
+    return [{k: v for k, (_, v) in diff(base, from_flat(runs[i].data.params)).items() if k not in CELL_AXES}
+            for i in order[: spec.top_k]]
 
 
 def _short(value: Any) -> str:

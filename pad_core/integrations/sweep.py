@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
 
 from ray import tune
 
 from pad_core.ablation import AblationSpec, Cell
-from pad_core.ablation.plots import metric_bars
-from pad_core.ablation.render import render
-from pad_core.ablation.table import TableSpec, long_form, summarize
+from pad_core.ablation.table import TableSpec
 from pad_core.audit import audit_spec
 from pad_core.config import render_value, to_flat
 from pad_core.data import prepare
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import DRIVER_RESOURCE, connect, max_concurrent
-from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.publish import publish_table
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.trial import Resources, TrialPlan, train_driver
 from pad_core.models import validate_model_cfg
@@ -63,10 +61,12 @@ def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None
 
 def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, allow: bool) -> None:
     stored = record.client.get_run(parent_id).data.tags.get("pad.spec")
-    if stored and stored != spec.describe() and not allow:
+    changed = {}
+    if stored and stored != spec.describe():  # titles, paper numbers and layouts may change; cells may not
         old, new = TableSpec.from_json(stored), TableSpec.from_json(spec.describe())
         changed = {k: (getattr(old, k), getattr(new, k)) for k in ("rows", "protocols", "seeds", "hashes")
                    if getattr(old, k) != getattr(new, k)}
+    if changed and not allow:
         raise SweepError("sweep", spec.name, f"declaration changed since it started: {changed}",
                          "pass --allow-spec-change to go on (finished cells are kept), or use a new --sweep-name")
     record.client.set_tag(parent_id, "pad.spec", spec.describe())
@@ -120,50 +120,3 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
     table = publish_table(record, parent_id, stage)
     record.set_status(parent_id, "FINISHED")
     return table
-
-
-def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None, allow_mixed_code: bool = False):
-    """(Rendered table, long summary, spec) from the parent's declaration and its finished child runs."""
-    tags = record.client.get_run(parent_id).data.tags
-    spec = TableSpec.from_json(tags["pad.spec"])
-    frame = spec.declared(sweep_frame(record, parent_id, stage))
-    if frame.empty:
-        raise SweepError("sweep", spec.title, "no finished runs of the declared rows to tabulate",
-                         "run the sweep first")
-    check_code_versions(frame, tags.get("pad.code_version", ""), allow_mixed_code)
-    print(f"[padsweep] building the table from {len(frame)} finished runs", flush=True)
-    summary = summarize(frame, spec)
-    footnote = provenance(frame, spec, parent_id)
-    return render(summary, long_form(frame, spec), spec, footnote), summary, spec
-
-
-def check_code_versions(frame, declared: str, allow: bool) -> None:
-    """Refuse a table mixing runs of other code than the sweep declares (their numbers may not be comparable)."""
-    other = sorted(set(frame["code_version"]) - {declared}) if declared else []
-    if other and not allow:
-        raise SweepError("pad.code_version", other, f"runs of code other than the sweep's {declared}",
-                         "re-run those cells with the current code (new --sweep-name), or pass --allow-mixed-code")
-
-
-def provenance(frame, spec: TableSpec, parent_id: str) -> str:
-    versions = ", ".join(sorted(set(frame["code_version"]) - {""})) or "unrecorded"
-    hashes = ", ".join(f"{row}={h[:10]}" for row, h in spec.hashes.items())
-    return (f"Provenance: MLflow parent run {parent_id}; code {versions}; config hashes {hashes}; "
-            f"{len(frame)} runs, {frame['hours'].sum():.2f} compute hours.")
-
-
-def publish_table(record: SweepRecord, parent_id: str, stage: str | None) -> str:
-    """Log the table (Markdown, LaTeX, CSV) and its ACER/EER plots as artifacts of the parent run."""
-    rendered, summary, spec = rebuild_table(record, parent_id, stage)
-    markdown = rendered.markdown
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, text in (("table.md", markdown + "\n"), ("table.tex", rendered.latex + "\n"),
-                           ("table.csv", rendered.frame.to_csv())):
-            with open(os.path.join(tmp, name), "w") as fh:
-                fh.write(text)
-        for metric in ("acer", "eer"):
-            metric_bars(summary, spec, metric, os.path.join(tmp, f"{metric}_by_row.png"))
-        for name in sorted(os.listdir(tmp)):
-            record.log_artifact(parent_id, os.path.join(tmp, name))
-    return markdown
-

@@ -12,6 +12,7 @@ from tests.integration.conftest import ROOT, run_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.mlflow]
 SWEEPS = sorted(p.name for p in (ROOT / "sweeps").glob("*.py") if not p.name.startswith("_"))
+GRIDS = [s for s in SWEEPS if s != "hpo.py"]  # hpo.py is search-only: its own smoke test below
 
 
 def children(client: MlflowClient, sweep: str):
@@ -22,7 +23,11 @@ def children(client: MlflowClient, sweep: str):
     return parent[0], client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent[0].info.run_id}'")
 
 
-@pytest.mark.parametrize("sweep_file", SWEEPS)
+def test_sweep_lists_cover_every_file():
+    assert set(GRIDS) | {"hpo.py"} == set(SWEEPS)
+
+
+@pytest.mark.parametrize("sweep_file", GRIDS)
 def test_every_sweep_file_runs_its_smoke_test(stack, sweep_file):
     name = f"smoke-{Path(sweep_file).stem}"
     out = run_sweep(stack, sweep_file, "--smoke-test", "--sweep-name", name).stdout
@@ -85,6 +90,25 @@ def test_search_mode_smoke(stack):
     _, confirm = children(client, f"{name}-search-confirm")
     assert len(confirm) == 1 and confirm[0].data.tags["pad.seed"] == "100"
     assert "Best configurations:" in out and "top1:" in out
+
+
+def test_hpo_smoke_multi_objective_with_conditional_space(stack):
+    """sweeps/hpo.py --smoke-test over the MoE-kind space with dev EER and step time as objectives: every search
+    run reports both, each kind's own parameter is drawn only for that kind, the top-1 is confirmed on seed 100."""
+    name = "it-hpo"
+    out = run_sweep(stack, "hpo.py", "--smoke-test", "--space", "moe", "--also", "step_seconds:min",
+                    "--sweep-name", name).stdout
+    client = MlflowClient(stack["mlflow"])
+    _, search_runs = children(client, f"{name}-moe")
+    assert len(search_runs) == 4
+    for r in search_runs:
+        assert {"dev/p1/eer", "train/p1/step_seconds"} <= set(r.data.metrics)
+        kind = r.data.tags["axis.moe.kind"]
+        assert ("axis.moe.sue.top_k" in r.data.tags) == (kind == "sue")
+        assert ("axis.moe.moae.heads" in r.data.tags) == (kind == "moae")
+    _, confirm = children(client, f"{name}-moe-confirm")
+    assert len(confirm) == 1 and confirm[0].data.tags["pad.seed"] == "100"
+    assert "Best configurations:" in out and "mean±std" in out
 
 
 def test_two_worker_ddp_trials(stack):

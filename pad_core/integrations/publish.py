@@ -1,0 +1,113 @@
+"""The sweep's table and figures, rebuilt from MLflow alone and logged on the sweep's parent run.
+
+Only runs of the declared rows, protocols and seeds with the declared config hash and the sweep's code
+version enter a table. Runs of another config (a row changed under ``--allow-spec-change``) are left out
+and counted in the footnote; runs of other code are refused unless ``allow_mixed_code``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import pandas as pd
+
+from pad_core.ablation.grid import axis_names, grid_stats
+from pad_core.ablation.plots import grid_heatmap, metric_bars, metric_trend, roc_det
+from pad_core.ablation.render import Rendered, best_row, render
+from pad_core.ablation.table import TableSpec, long_form, summarize
+from pad_core.errors import SweepError
+from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+
+MAX_CURVES = 12  # ROC/DET lines (protocol x seed) before the plot becomes unreadable
+
+
+def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
+                  allow_mixed_code: bool = False) -> tuple[Rendered, pd.DataFrame, TableSpec, pd.DataFrame]:
+    """(Rendered table, long summary, spec, runs used) from the parent's declaration and its finished runs."""
+    tags = record.client.get_run(parent_id).data.tags
+    spec = TableSpec.from_json(tags["pad.spec"])
+    finished = sweep_frame(record, parent_id, stage)
+    frame = spec.declared(finished) if not finished.empty else finished
+    if frame.empty:
+        raise SweepError("sweep", spec.title, "no finished runs of the declared rows to tabulate",
+                         "run the sweep first")
+    check_code_versions(frame, tags.get("pad.code_version", ""), allow_mixed_code)
+    stale = len(finished) - len(frame)
+    print(f"[padsweep] building the table from {len(frame)} finished runs"
+          + (f" ({stale} runs of other configs, protocols or seeds left out)" if stale else ""), flush=True)
+    summary = summarize(frame, spec)
+    footnote = provenance(frame, spec, parent_id, stale)
+    return render(summary, long_form(frame, spec), spec, footnote), summary, spec, frame
+
+
+def check_code_versions(frame: pd.DataFrame, declared: str, allow: bool) -> None:
+    """Refuse a table mixing runs of other code than the sweep declares (their numbers may not be comparable)."""
+    other = sorted(set(frame["code_version"]) - {declared}) if declared else []
+    if other and not allow:
+        raise SweepError("pad.code_version", other, f"runs of code other than the sweep's {declared}",
+                         "re-run those cells with the current code (new --sweep-name), or pass --allow-mixed-code")
+
+
+def provenance(frame: pd.DataFrame, spec: TableSpec, parent_id: str, left_out: int = 0) -> str:
+    versions = ", ".join(sorted(set(frame["code_version"]) - {""})) or "unrecorded"
+    hashes = ", ".join(f"{row}={h[:10]}" for row, h in spec.hashes.items())
+    note = f" {left_out} finished run{'s' * (left_out != 1)} of undeclared configs left out." if left_out else ""
+    return (f"Provenance: MLflow parent run {parent_id}; code {versions}; config hashes {hashes}; "
+            f"{len(frame)} runs, {frame['hours'].sum():.2f} compute hours.{note}")
+
+
+def publish_table(record: SweepRecord, parent_id: str, stage: str | None) -> str:
+    """Log the table (Markdown, LaTeX, CSV) and its figures as artifacts of the parent run; return Markdown."""
+    rendered, summary, spec, frame = rebuild_table(record, parent_id, stage)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_tables(rendered, tmp)
+        write_figures(record, summary, spec, frame, tmp)
+        for name in sorted(os.listdir(tmp)):
+            record.log_artifact(parent_id, os.path.join(tmp, name))
+    return rendered.markdown
+
+
+def write_tables(rendered: Rendered, folder: str) -> None:
+    files = {"table.md": rendered.markdown + "\n", "table.tex": rendered.latex + "\n",
+             "table.csv": rendered.frame.to_csv()}
+    files.update({f"grid_{col}.csv": grid.to_csv() for col, grid in rendered.grids.items()})
+    for name, text in files.items():
+        with open(os.path.join(folder, name), "w") as fh:
+            fh.write(text)
+
+
+def write_figures(record: SweepRecord, summary: pd.DataFrame, spec: TableSpec, frame: pd.DataFrame,
+                  folder: str) -> None:
+    """Per-row bars and the ablation trend of ACER and EER, the grid heatmap, ROC/DET of the best row."""
+    for metric in ("acer", "eer"):
+        metric_bars(summary, spec, metric, os.path.join(folder, f"{metric}_by_row.png"))
+        metric_trend(summary, spec, metric, os.path.join(folder, f"{metric}_trend.png"))
+    if spec.grid:
+        metric = spec.metrics[0]
+        for col in spec.columns():
+            title = f"{spec.title}: {metric.upper()} on {col} (%)"
+            grid_heatmap(grid_stats(summary, spec, metric, col), axis_names(spec), title,
+                         os.path.join(folder, f"grid_{metric}_{col}.png"))
+    best = best_row(summary, spec)
+    curves = best_row_scores(record, frame[frame["row"] == best])
+    if curves:
+        title = f"{spec.title}: ROC and DET of the best row, {dict(spec.rows)[best]} (test sets)"
+        roc_det(curves, title, os.path.join(folder, "roc_det_best_row.png"))
+
+
+def best_row_scores(record: SweepRecord, runs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``"<protocol> s<seed>"`` -> (test scores, labels) from each run's ``scores.csv`` artifact."""
+    curves = {}
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file floods the job log
+    with tempfile.TemporaryDirectory() as tmp:
+        for _, run in runs.sort_values(["protocol", "seed"]).head(MAX_CURVES).iterrows():
+            try:
+                path = record.client.download_artifacts(run["run_id"], "scores.csv", tmp)
+            except Exception:  # noqa: BLE001 - a run without scores (older code) just has no curve
+                continue
+            test = pd.read_csv(path).query("split == 'test'")
+            curves[f"{run['protocol']} s{run['seed']}"] = (test["score"].to_numpy(), test["label"].to_numpy())
+            os.remove(path)
+    return curves

@@ -1,0 +1,61 @@
+"""Hyperparameter search for one method: Optuna TPE over a define-by-run space from search_spaces/hpo.py,
+ASHA early stopping on a dev metric, then the top-k configurations confirmed on fresh seeds at full budget.
+
+Runbook
+  python sweeps/hpo.py --space suede                      # TPE + ASHA on dev EER, top-2 on seeds 100, 101
+  python sweeps/hpo.py --space moae --objective acer --also step_seconds:min   # multi-objective, Pareto top-k
+  python sweeps/hpo.py --space moe --smoke-test           # which MoE kind, with each kind's own parameters
+  ray job submit --working-dir . -- python sweeps/hpo.py --space mmoe --scale paper \\
+      --backbone ViT-B-16-quickgelu --pretrained openai --data s3://bucket/irisgeneral/manifest.csv \\
+      --gpus-per-trial 8 --num-samples 32
+
+Spaces (conditional parameters are drawn only where they act): mmoe (per-expert mask rates, cosine weight),
+moae (experts, heads, class regularisation on/off and its weights), suede (routed experts, top-k, layers),
+bigmoe (PEER keys/top-k or FFN experts, CDC θ, modality drop), atr (N0, depth and gate weights), moe (the
+MoE kind itself). Every space also draws the learning rate (and weight decay) on a log scale.
+
+The objective reads dev metrics only (a test metric is refused before anything runs); a space that draws
+ablation rows, the protocol or the seed is refused too: rows are walked as a grid by the other sweep files.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from pad_core.errors import SweepError
+from pad_core.integrations.cli import sweep_main
+from pad_core.integrations.search import SearchSpec
+from search_spaces.hpo import SPACES
+
+
+def objective_pair(text: str) -> tuple[str, str]:
+    metric, _, mode = text.partition(":")
+    if mode not in ("min", "max"):
+        raise SweepError("--also", text, "needs metric:mode", "e.g. --also step_seconds:min")
+    return metric, mode
+
+
+def get_search(args) -> SearchSpec:
+    chosen = SPACES.get(args.space)
+    lr_range = chosen.paper_lr if args.scale == "paper" else chosen.demo_lr
+    protocol = args.search_protocol or (args.protocols or (chosen.protocol,))[0]
+    smoke = args.smoke_test
+    return SearchSpec(name=args.name + f"-{args.space}", title=f"HPO of {args.space}",
+                      base={**chosen.base, **args.overrides}, space=functools.partial(chosen.space, lr_range=lr_range),
+                      protocol=protocol, metric=args.objective, mode=args.objective_mode,
+                      num_samples=args.num_samples or (4 if smoke else 16), top_k=args.top_k or (1 if smoke else 2),
+                      confirm_seeds=args.confirm_seeds or ((100,) if smoke else (100, 101)),
+                      sampler_seed=args.sampler_seed, also=tuple(objective_pair(t) for t in args.also))
+
+
+def add_arguments(group) -> None:
+    group.add_argument("--space", default="suede", help=f"search space: one of {SPACES.list()}")
+    group.add_argument("--objective", default="eer", help="dev metric to optimise (read as dev/<protocol>/<metric>)")
+    group.add_argument("--objective-mode", choices=("min", "max"), default="min")
+    group.add_argument("--also", action="append", default=[], metavar="METRIC:MODE",
+                       help="a further objective (multi-objective TPE; top-k by Pareto front), e.g. step_seconds:min")
+    group.add_argument("--sampler-seed", type=int, default=0, help="TPE seed (a re-run draws the same configs)")
+
+
+if __name__ == "__main__":
+    sweep_main(__doc__, __file__, get_search=get_search, add_arguments=add_arguments)
