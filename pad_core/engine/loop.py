@@ -120,22 +120,33 @@ class TrainingRun:
     def fit(self) -> dict[str, float]:
         window: dict[str, list[torch.Tensor]] = defaultdict(list)
         steps, every = self.cfg.train.steps, self.cfg.train.eval_every
-        window_start, window_step = time.perf_counter(), self.state.step
+        opened = (time.perf_counter(), self.state.step)  # when and at which step the current window began
         for batch in self.train_batches() if self.state.step < steps else ():
             for k, v in self.train_step(batch).items():
                 window[k].append(v)
             self.state.step += 1
             if self.state.step % every == 0 or self.state.step == steps:
-                means = {k: float(torch.stack(v).mean()) for k, v in window.items()}
-                # wall time per step including data loading: the cost a multi-objective search trades off
-                means["step_seconds"] = (time.perf_counter() - window_start) / (self.state.step - window_step)
-                self.evaluate_and_report(means)
-                window.clear()
-                window_start, window_step = time.perf_counter(), self.state.step
+                self.close_window(window, opened)
+                opened = (time.perf_counter(), self.state.step)
             self.check_budget()
             if self.state.step >= steps:
                 break
         return self.final_report()
+
+    def close_window(self, window: dict[str, list[torch.Tensor]], opened: tuple[float, int]) -> None:
+        """Evaluate and report the window's training means, plus its wall time per step (data loading included:
+        the cost a multi-objective search trades off)."""
+        means = {k: float(torch.stack(v).mean()) for k, v in window.items()}
+        means["step_seconds"] = self.time_steps(time.perf_counter() - opened[0], self.state.step - opened[1])
+        self.evaluate_and_report(means)
+        window.clear()
+
+    def time_steps(self, seconds: float, steps: int) -> float:
+        """Seconds per step of this window; the run's totals live in the checkpointed state (resume-safe)."""
+        history = self.state.history
+        history["train_seconds"] = history.get("train_seconds", 0.0) + seconds
+        history["timed_steps"] = history.get("timed_steps", 0) + steps
+        return seconds / steps
 
     def scores(self, split: str):
         """(ScoreSet, routing shares per visual MoE layer) of one split."""
@@ -173,6 +184,9 @@ class TrainingRun:
         metrics.update(split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev, test=None),
                                      self.cfg.eval))
         selected = self.state.best_step if self.cfg.train.select == "best_dev" else self.state.step
+        if self.state.history.get("timed_steps"):  # the run's mean step time: a search objective (cost)
+            metrics[metric_key("train", self.protocol, "step_seconds")] = (
+                self.state.history["train_seconds"] / self.state.history["timed_steps"])
         metrics.update({metric_key("test", self.protocol, "selected_step"): float(selected),
                         "step": float(self.state.step), "final": 1.0})
         summary = {**routing_metrics(routing, self.data.test), **routing_summary(routing, self.data.test)}

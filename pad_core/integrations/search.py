@@ -174,5 +174,7 @@ def run_search(spec: SearchSpec, opts: SweepOptions) -> tuple[list[dict[str, Any
     configs = best_configs(record, parent_id, spec)
     if not configs:
         raise SweepError("search", spec.name, "no trial reported the objective", "check the trials' errors in MLflow")
-    print(f"[padsweep] best configurations by {spec.objective}: {configs}", flush=True)
+    ranked_by = " then ".join(f"{k} ({m})" for k, m in spec.objectives)
+    print(f"[padsweep] best configurations by {ranked_by}{' (Pareto fronts)' if spec.also else ''}: {configs}",
+          flush=True)
     return configs, run_grid(confirm_spec(spec, configs), opts, stage="confirm")

@@ -56,6 +56,8 @@ def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path):
     with pytest.raises(Interrupt):
         train(smoke_cfg(), RunContext(report=stop_after_first, workdir=str(tmp_path / "b")))
     resumed = train(smoke_cfg(), RunContext(resume_dir=saved[0], workdir=str(tmp_path / "c")))
+    timing = "train/p1/step_seconds"  # wall time: present in both, equal in neither
+    assert resumed.pop(timing) > 0 and full.pop(timing) > 0
     assert resumed == full
 
 

@@ -34,6 +34,8 @@ def test_every_sweep_file_runs_its_smoke_test(stack, sweep_file):
     _, runs = children(MlflowClient(stack["mlflow"]), name)
     assert runs and all(r.info.status == "FINISHED" and r.data.tags["pad.outcome"] == "completed" for r in runs)
     assert "mean±std" in out
+    if sweep_file == "moae_grid.py":  # the paper's layout: ACER as experts x heads, next to the paper's numbers
+        assert "num_experts (rows) x heads (columns)" in out and "the paper's numbers" in out
 
 
 def expected_cell(runs, row: str, metric: str) -> str:
