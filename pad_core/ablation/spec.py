@@ -77,6 +77,10 @@ class AblationSpec:
         return [Cell(row, p, s, self.row_config(row, p, s)) for row in self.rows for p in self.protocols
                 for s in self.seeds]
 
+    def shadowed(self, keys) -> list[str]:
+        """Base keys every row's delta overrides: a ``--set`` of them would change nothing."""
+        return [k for k in keys if all(k in row.delta for row in self.rows)]
+
     def row_config(self, row: Row, protocol: str, seed: int) -> RunCfg:
         try:
             return from_flat({**self.base, **row.delta, "data.protocol": protocol, "train.seed": seed})

@@ -94,6 +94,8 @@ def same_model(a: Probe, b: Probe) -> bool:
 
 def audit_row(name: str, cfg: RunCfg, baseline: RunCfg, base_probe: Probe | None = None) -> list[Finding]:
     changed = list(diff(baseline, cfg))
+    if not changed:
+        return [Finding(name, "is the same config as the baseline: it changes nothing")]
     findings = [Finding(name, f"changes {k}, which this config never reads") for k in inactive_keys(cfg, changed)]
     row_probe = probe(on_twin(cfg))
     model_keys = [k for k in changed if k.split(".")[0] in ("backbone", "moe", "head", "loss")]

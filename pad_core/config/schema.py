@@ -92,6 +92,9 @@ class DataCfg:
     synth_size: int = 64  # synthetic image side in pixels
     synth_seed: int = 0  # synthetic benchmark generation seed
     num_workers: int = field(default=1, metadata=NOHASH)  # DataLoader worker processes per Train worker
+    # Unreadable image files found before training: fail with their list, skip them (count tagged on the run),
+    # or leave them unchecked (huge remote datasets; a bad file then fails the step that reads it).
+    on_corrupt: Literal["fail", "skip", "unchecked"] = "fail"
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -137,6 +140,7 @@ class TrainCfg:
         require(self.steps >= 1, "steps", self.steps, "must be >= 1", "use e.g. 4000")
         require(self.eval_every >= 1, "eval_every", self.eval_every, "must be >= 1", "use e.g. 100")
         require(self.grad_clip >= 0, "grad_clip", self.grad_clip, "negative", "use 0 (off) or > 0")
+        require(self.max_minutes >= 0, "max_minutes", self.max_minutes, "negative", "use 0 (no budget) or minutes > 0")
 
 
 @dataclass(frozen=True)

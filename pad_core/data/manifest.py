@@ -129,3 +129,22 @@ def check_files_exist(manifest: Manifest, frame: pd.DataFrame) -> None:
     if missing:
         raise DataError("data.manifest", manifest.uri, f"{len(missing)} image files are missing, e.g. {missing[:3]}",
                         "fix the paths (relative to the manifest's folder) or restore the files")
+
+
+def unreadable_files(manifest: Manifest, frame: pd.DataFrame) -> list[str]:
+    """Image paths (every file column) whose header or data PIL cannot verify: truncated, empty or not images.
+
+    ``Image.verify`` reads the file without decoding every pixel; it catches the usual corruptions (a file
+    cut short by a failed copy, an HTML error page saved as .png) at a fraction of a decode's cost."""
+    from PIL import Image, UnidentifiedImageError
+
+    bad = []
+    for rel in pd.unique(pd.concat([frame[c].astype(str) for c in file_columns(frame)])):
+        if not rel:  # an absent modality or depth map
+            continue
+        try:
+            with manifest.fs.open(manifest.full_path(rel), "rb") as fh, Image.open(fh) as image:
+                image.verify()
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+            bad.append(rel)
+    return bad

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from pad_core.config.schema import DataCfg
 from pad_core.data import synthetic
-from pad_core.data.manifest import Manifest, carve_dev, check_files_exist, read_manifest
+from pad_core.data.manifest import Manifest, carve_dev, check_files_exist, file_columns, read_manifest, unreadable_files
 from pad_core.data.protocols import Protocol, load_benchmark
 from pad_core.errors import DataError
 
@@ -20,6 +20,7 @@ class ProtocolData:
     train: pd.DataFrame
     dev: pd.DataFrame
     test: pd.DataFrame
+    skipped: list[str] = field(default_factory=list)  # unreadable files left out (data.on_corrupt=skip)
 
     def split(self, name: str) -> pd.DataFrame:
         return {"train": self.train, "dev": self.dev, "test": self.test}[name]
@@ -36,7 +37,8 @@ def _require_classes(frame: pd.DataFrame, split: str, protocol: str, uri: str, n
         raise DataError("data.protocol", protocol, f"the {split} split selects no rows of {uri}",
                         "check the manifest's split/subset columns against the protocol definition")
     if needed and frame["label"].nunique() < 2:
-        raise DataError("data.protocol", protocol, f"the {split} split has only label {frame['label'].iloc[0]}",
+        only = frame["label"].iloc[0]
+        raise DataError("data.protocol", protocol, f"the {split} split of {uri} has only label {only}",
                         f"the {split} rows need both bona fide (1) and attack (0) samples")
 
 
@@ -49,6 +51,22 @@ def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True) ->
     _require_classes(parts["train"], "train", cfg.protocol, manifest.uri, needed=True)
     _require_classes(parts["test"], "test", cfg.protocol, manifest.uri, needed=True)
     _require_classes(parts["dev"], "dev", cfg.protocol, manifest.uri, needed=need_dev)
+    skipped: list[str] = []
     if check_files:
         check_files_exist(manifest, pd.concat(parts.values()))
-    return ProtocolData(manifest, protocol, **parts)
+        parts, skipped = corrupt_policy(manifest, parts, cfg.on_corrupt)
+    return ProtocolData(manifest, protocol, **parts, skipped=skipped)
+
+
+def corrupt_policy(manifest: Manifest, parts: dict[str, pd.DataFrame], policy: str):
+    """(parts, skipped paths) after checking every image decodes; ``fail`` raises with the list."""
+    if policy == "unchecked":
+        return parts, []
+    bad = unreadable_files(manifest, pd.concat(parts.values()))
+    if bad and policy == "fail":
+        raise DataError("data.manifest", manifest.uri, f"{len(bad)} image files cannot be decoded, e.g. {bad[:3]}",
+                        "replace or remove them, or set data.on_corrupt=skip to train without them")
+    if not bad:
+        return parts, []
+    keep = {name: frame[~frame[file_columns(frame)].isin(bad).any(axis=1)] for name, frame in parts.items()}
+    return keep, bad

@@ -197,7 +197,10 @@ class TrainingRun:
                 path = os.path.join(self.ctx.workdir, "routing.csv")
                 routing_breakdown(routing, self.data.test).to_csv(path, index=False)
                 self.ctx.save_artifact(path)
-        self.ctx.report(metrics, None, {"pad.threshold_policy": policy})
+        tags = {"pad.threshold_policy": policy}
+        if self.data.skipped:  # data.on_corrupt=skip: say on the run how many files it trained without
+            tags["pad.data.corrupt_skipped"] = f"{len(self.data.skipped)}: {', '.join(self.data.skipped[:5])}"
+        self.ctx.report(metrics, None, tags)
         return metrics
 
     def write_scores(self, *score_sets) -> str:

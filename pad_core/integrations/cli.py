@@ -140,6 +140,10 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
         if get_ablation is None:
             raise PadError("--mode", "ablation", "this file declares no ablation rows", "use --mode search")
         spec = get_ablation(args)
+        shadowed = spec.shadowed(parse_assignments(args.set))
+        if shadowed:
+            raise PadError("--set", shadowed, "every row of this sweep sets these keys itself: --set changes nothing",
+                           "drop them, or run your own rows (sweeps/rows.py --rows module:ROWS)")
         return run_grid(spec, opts), spec.name
     if get_search is None:
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")

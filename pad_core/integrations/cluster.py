@@ -27,6 +27,26 @@ def forwarded_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES) and k not in taken}
 
 
+def check_ray_address(address: str | None, timeout: float = 5.0) -> None:
+    """Fail in seconds, naming the address, when a given Ray cluster cannot be reached (``ray.init`` would
+    retry for minutes); no address, ``auto`` and ``local`` are Ray's to resolve."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address or address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        port = parts.port or 6379
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return
+    except (OSError, ValueError) as err:
+        raise SweepError("--ray-address / RAY_ADDRESS", address, f"no Ray cluster answers there ({err})",
+                         "start one (bash scripts/services.sh up; ray up cluster/a100.yaml) or fix the address; "
+                         "unset RAY_ADDRESS to start a local Ray") from None
+
+
 def connect(address: str | None) -> None:
     """Join the cluster at ``address`` / $RAY_ADDRESS, or start a local one that declares TRAIN_DRIVER."""
     if ray.is_initialized():

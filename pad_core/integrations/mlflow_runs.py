@@ -15,6 +15,8 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from pad_core.errors import SweepError
+
 PARENT_KIND = "sweep-parent"
 MAX_TAG = 7500  # MLflow keeps tag values up to 8000 characters
 
@@ -24,6 +26,24 @@ class ChildRun:
     run_id: str
     status: str
     outcome: str  # pad.outcome: completed | early_stopped | failed | "" (not ended)
+
+
+def check_tracking_uri(uri: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, naming the URI, when an MLflow server cannot be reached (the client would retry for
+    minutes). Any HTTP answer counts as reachable (401 = auth is on; the client logs in with its env)."""
+    import urllib.error
+    import urllib.request
+
+    if not uri.startswith(("http://", "https://")):
+        return  # a local store (sqlite:///, file:) has nothing to reach
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()  # noqa: S310 - http(s) only
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        raise SweepError("--mlflow-uri / MLFLOW_TRACKING_URI", uri, f"no MLflow server answers there ({reason})",
+                         "start it (bash scripts/services.sh up) or fix the address") from None
 
 
 class SweepRecord:

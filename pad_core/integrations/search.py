@@ -22,7 +22,14 @@ from pad_core.integrations.cluster import connect, max_concurrent
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.search_checks import check_space
 from pad_core.integrations.storage import join
-from pad_core.integrations.sweep import SweepOptions, driver_trainable, preflight, run_grid, tune_storage
+from pad_core.integrations.sweep import (
+    SweepOptions,
+    check_reachable,
+    driver_trainable,
+    preflight,
+    run_grid,
+    tune_storage,
+)
 from pad_core.integrations.trial import TrialPlan
 from pad_core.metrics.pareto import pareto_order
 
@@ -166,6 +173,7 @@ def run_search(spec: SearchSpec, opts: SweepOptions) -> tuple[list[dict[str, Any
     spec.validate()
     preflight(AblationSpec(spec.name, spec.title, (Row("base", "base"),), (spec.protocol,), (spec.search_seed,),
                            base=spec.base).cells(), opts.resources)
+    check_reachable(opts)
     connect(opts.ray_address)
     record = SweepRecord(opts.tracking_uri, opts.experiment)
     parent_id = record.parent(spec.name, {"pad.stage": "search", "pad.objective": spec.objective})

@@ -17,8 +17,8 @@ from pad_core.config import render_value, to_flat
 from pad_core.data import prepare
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
-from pad_core.integrations.cluster import DRIVER_RESOURCE, connect, max_concurrent
-from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, connect, max_concurrent
+from pad_core.integrations.mlflow_runs import SweepRecord, check_tracking_uri
 from pad_core.integrations.publish import publish_table
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.trial import Resources, TrialPlan, train_driver
@@ -73,6 +73,12 @@ def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, a
     record.client.set_tag(parent_id, "pad.code_version", code_version())
 
 
+def check_reachable(opts: SweepOptions) -> None:
+    """MLflow and Ray answer at the given addresses (seconds, instead of minutes of client retries)."""
+    check_tracking_uri(opts.tracking_uri)
+    check_ray_address(opts.ray_address)
+
+
 def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str) -> list[dict]:
     return [TrialPlan(sweep=spec.name, stage=stage, tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                       parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
@@ -97,6 +103,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
     """Run every unfinished cell of ``spec``; return the table rebuilt from MLflow (Markdown)."""
     cells = spec.cells()
     preflight(cells, opts.resources, spec)
+    check_reachable(opts)
     connect(opts.ray_address)
     record = SweepRecord(opts.tracking_uri, opts.experiment)
     parent_id = record.parent(spec.name, {"pad.stage": stage})

@@ -38,7 +38,8 @@ def test_dynamic_dead_toggle_is_caught():
     """A weight on a term the model does not produce: read by the loss code, but it changes nothing."""
     base = from_flat({**SMOKE, "moe.kind": "soft"})
     same = from_flat({**SMOKE, "moe.kind": "soft", "moe.soft.cosine_ref": 0})
-    assert audit_row("noop", same, base) == []  # no change at all: nothing to report
+    assert [f.problem for f in audit_row("noop", same, base)] == [  # an ablation row equal to its baseline
+        "is the same config as the baseline: it changes nothing"]
     detach = from_flat({**SMOKE, "moe.kind": "soft", "loss.moe_cosine_w": 1.0, "moe.soft.detach_ref": True})
     cos = from_flat({**SMOKE, "moe.kind": "soft", "loss.moe_cosine_w": 1.0})
     assert audit_row("detach", detach, cos) == []  # changes only gradients: still alive
