@@ -47,15 +47,17 @@ def _best(values: pd.Series, metric: str) -> str | None:
     return str(values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax())
 
 
-def cells(summary: pd.DataFrame, spec: TableSpec, bold) -> pd.DataFrame:
-    """Rows x "<protocol> <METRIC>" text cells; ``bold`` wraps the best cell of a column (identity for CSV)."""
+def cells(summary: pd.DataFrame, spec: TableSpec, bold, failed=frozenset()) -> pd.DataFrame:
+    """Rows x "<protocol> <METRIC>" text cells; ``bold`` wraps the best cell of a column (identity for CSV);
+    (row, protocol) pairs in ``failed`` had runs that failed (NaN loss, time budget): marked ✗."""
     out = pd.DataFrame(index=[r for r, _ in spec.rows])
     for col in spec.columns():
         for metric in spec.metrics:
             part = summary[(summary["protocol"] == col) & (summary["metric"] == metric)].set_index("row")
             base, best = part["mean"].get(spec.baseline_row, np.nan), _best(part["mean"], metric)
             out[f"{col} {metric.upper()}"] = [
-                _decorate(part.loc[r], spec, r, base, bold if r == best else str) for r in out.index]
+                _decorate(part.loc[r], spec, r, base, bold if r == best else str) + " ✗" * ((r, col) in failed)
+                for r in out.index]
     return out
 
 
@@ -71,11 +73,12 @@ def with_comparison(table: pd.DataFrame, comparison: pd.DataFrame, metric: str) 
                            "p (Holm)": p.reindex(table.index).fillna("")})
 
 
-def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote: str = "") -> Rendered:
+def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote: str = "",
+           failed=frozenset()) -> Rendered:
     labels, metric = dict(spec.rows), spec.metrics[0]
     comparison = compare_rows(long, [r for r, _ in spec.rows], spec.baseline_row, metric)
     styles = {"md": lambda t: f"**{t}**", "tex": lambda t: f"\\textbf{{{t}}}", "csv": str}
-    main = {style: with_comparison(cells(summary, spec, wrap), comparison, metric).rename(index=labels)
+    main = {style: with_comparison(cells(summary, spec, wrap, failed), comparison, metric).rename(index=labels)
             for style, wrap in styles.items()}
     grids = {style: grid_tables(summary, spec, wrap) for style, wrap in styles.items()}
     extra = {style: [*grids[style].values(), *paper_table(spec, main["csv"].columns)] for style in styles}

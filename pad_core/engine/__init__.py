@@ -1,5 +1,5 @@
 """Plain-PyTorch training engine (no Ray / MLflow imports here)."""
 
-from pad_core.engine.loop import NonFiniteLoss, RunContext, TimeBudgetExceeded, TrainingRun, train
+from pad_core.engine.loop import NonFiniteLoss, RunContext, TimeBudgetExceeded, TrainingRun, TrialStopped, train
 
-__all__ = ["NonFiniteLoss", "RunContext", "TimeBudgetExceeded", "TrainingRun", "train"]
+__all__ = ["NonFiniteLoss", "RunContext", "TimeBudgetExceeded", "TrainingRun", "TrialStopped", "train"]

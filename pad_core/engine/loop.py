@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader
 
+from pad_core.config import config_hash
 from pad_core.config.schema import RunCfg
 from pad_core.data.dataset import StepBatchSampler, to_device
 from pad_core.data.families import make_dataset
 from pad_core.data.prepare import prepare
-from pad_core.engine import checkpoint
+from pad_core.engine import chaos, checkpoint
 from pad_core.engine.evaluate import score_rows, score_set
 from pad_core.engine.optim import build_optimizer
 from pad_core.engine.seed import seed_everything, seed_rank_streams
@@ -35,11 +36,15 @@ from pad_core.models.backbones import norm_stats
 Report = Callable[[dict[str, float], "str | None", "dict[str, str] | None"], None]
 
 
-class NonFiniteLoss(RuntimeError):
+class TrialStopped(RuntimeError):
+    """A deterministic stop: a retry would repeat it, so the cell ends FAILED with this reason instead."""
+
+
+class NonFiniteLoss(TrialStopped):
     """The loss became NaN or inf; the trial stops with this reason."""
 
 
-class TimeBudgetExceeded(RuntimeError):
+class TimeBudgetExceeded(TrialStopped):
     """The trial ran past ``train.max_minutes``."""
 
 
@@ -75,6 +80,8 @@ class TrainingRun:
             seed_rank_streams(cfg.train.seed, self.ctx.rank)
         self.net = self.ctx.prepare_model(self.model)
         self.started = time.monotonic()
+        # one fault per run and rank under PADSWEEP_CHAOS (reliability tests); seeds and protocol tell runs apart
+        self.chaos_key = f"{config_hash(cfg)}-{cfg.data.protocol}-s{cfg.train.seed}-r{self.ctx.rank}"
 
     def _datasets(self) -> dict:
         mean, std = norm_stats(self.cfg.backbone.norm_stats)
@@ -125,6 +132,7 @@ class TrainingRun:
             for k, v in self.train_step(batch).items():
                 window[k].append(v)
             self.state.step += 1
+            chaos.maybe_fault(self.state.step, self.chaos_key)
             if self.state.step % every == 0 or self.state.step == steps:
                 self.close_window(window, opened)
                 opened = (time.perf_counter(), self.state.step)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 
+from mlflow.entities import Metric
 from ray.tune import Callback
 
 from pad_core.integrations.mlflow_runs import SweepRecord
@@ -39,13 +40,28 @@ class FinalizeRuns(Callback):
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         run_id = self._run_id(trial)
         result = trial.last_result or {}
+        if result.get("pad_stopped"):  # the trial ended its run FAILED itself (no retry for deterministic stops)
+            return self._progress(trials, trial, f"FAILED: {result.get('pad_reason', '')}", {})
         completed = result.get("final") == 1.0
         if run_id is not None:
             if completed:
                 self.record.finalize(run_id, "FINISHED", "completed")
             else:
+                self.keep_last_result(run_id, result)
                 self.record.finalize(run_id, "KILLED", "early_stopped", "stopped by the Tune scheduler")
         self._progress(trials, trial, "done" if completed else "stopped early", result)
+
+    def keep_last_result(self, run_id: str, result: dict) -> None:
+        """A scheduler stop ends the trial inside ``tune.report``, before the worker logs that report to MLflow
+        (it logs after Ray has the checkpoint): log the result the scheduler judged, unless it is there."""
+        metrics = {k: float(v) for k, v in result.items() if k.count("/") == 2 and isinstance(v, (int, float))}
+        if not metrics:
+            return
+        step = int(result.get("step", 0))
+        logged = self.record.client.get_metric_history(run_id, next(iter(metrics)))
+        if not any(m.step == step for m in logged):
+            now = int(time.time() * 1000)
+            self.record.client.log_batch(run_id, metrics=[Metric(k, v, now, step) for k, v in metrics.items()])
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
         """A failed trial Tune will restart: its run stays open and continues (no new MLflow run)."""

@@ -38,8 +38,30 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     print(f"[padsweep] building the table from {len(frame)} finished runs"
           + (f" ({stale} runs of other configs, protocols or seeds left out)" if stale else ""), flush=True)
     summary = summarize(frame, spec)
-    footnote = provenance(frame, spec, parent_id, stale)
-    return render(summary, long_form(frame, spec), spec, footnote), summary, spec, frame
+    failures = failed_cells(record, parent_id, stage, spec, frame)
+    footnote = provenance(frame, spec, parent_id, stale) + failure_note(failures)
+    return render(summary, long_form(frame, spec), spec, footnote, failures), summary, spec, frame
+
+
+def failed_cells(record: SweepRecord, parent_id: str, stage: str | None, spec: TableSpec,
+                 done: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
+    """(row, protocol) -> "s<seed>: <reason>" of declared cells whose run failed and has no completed rerun."""
+    failed = sweep_frame(record, parent_id, stage, outcome="failed")
+    if failed.empty:
+        return {}
+    finished = set(zip(done["row"], done["protocol"], done["seed"]))
+    out: dict[tuple[str, str], list[str]] = {}
+    for _, run in spec.declared(failed).iterrows():
+        if (run["row"], run["protocol"], run["seed"]) not in finished:
+            out.setdefault((run["row"], run["protocol"]), []).append(f"s{run['seed']}: {run['reason']}")
+    return out
+
+
+def failure_note(failures: dict[tuple[str, str], list[str]]) -> str:
+    if not failures:
+        return ""
+    cells = "; ".join(f"{row}·{protocol} {', '.join(items)}" for (row, protocol), items in sorted(failures.items()))
+    return f" Failed cells (marked ✗): {cells}."
 
 
 def check_code_versions(frame: pd.DataFrame, declared: str, allow: bool) -> None:

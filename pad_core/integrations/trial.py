@@ -16,6 +16,7 @@ from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from pad_core.config import config_hash, from_flat, render_value, to_flat, to_params
+from pad_core.engine import TrialStopped
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.train_worker import train_in_trial, train_loop_per_worker
@@ -99,8 +100,35 @@ def train_driver(config: dict[str, Any]) -> None:
         record.reopen(child.run_id)
     res = Resources(**plan["resources"])
     loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id}
-    if res.trains_in_trial:
-        return train_in_trial(loop_config, use_gpu=res.gpus_per_worker > 0)
+    try:
+        if res.trains_in_trial:
+            return train_in_trial(loop_config, use_gpu=res.gpus_per_worker > 0)
+        return fit_trainer(plan, key, loop_config, res)
+    except Exception as err:  # noqa: BLE001 - only deterministic stops are handled; the rest re-raise
+        if not is_deterministic_stop(err):
+            raise
+        stop_cell(record, child.run_id, err)
+
+
+STOPS = ("NonFiniteLoss", "TimeBudgetExceeded")  # also matched by name: Ray Train wraps worker errors in its own
+
+
+def is_deterministic_stop(err: BaseException) -> bool:
+    return isinstance(err, TrialStopped) or any(name in str(err) for name in STOPS)
+
+
+def stop_cell(record: SweepRecord, run_id: str, err: BaseException) -> None:
+    """End the cell FAILED with the reason and finish the trial normally, so Tune does not retry what would
+    only fail again (a diverging loss, an exhausted time budget); the sweep goes on with the other cells."""
+    text = str(err)
+    name = next((n for n in STOPS if n in text), type(err).__name__)
+    line = next((ln for ln in text.splitlines() if name in ln), text.splitlines()[-1] if text else name)
+    reason = line if line.startswith(name) else f"{name}: {line}"
+    record.finalize(run_id, "FAILED", "failed", reason)
+    tune.report({"final": 0.0, "pad_stopped": 1.0, "pad_reason": reason[:500]})
+
+
+def fit_trainer(plan: dict[str, Any], key: str, loop_config: dict[str, Any], res: Resources) -> None:
     storage_path, storage_fs = storage_for(plan["storage_path"])
     trainer = TorchTrainer(
         train_loop_per_worker,

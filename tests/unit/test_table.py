@@ -86,3 +86,10 @@ def test_spec_round_trip_from_the_parent_tag():
     assert parsed.groups == {"P3": ["P3.1", "P3.2", "P3.3", "P3.4", "P3.5", "P3.6"]}
     assert parsed.columns()[-1] == "P3" and parsed.baseline_row == MASK_RATE_ROWS[0].name
     assert json.loads(spec.describe())["rows"][1]["delta"] == {"moe.soft.mask_rates": "0.0,0.1,0.1,0.1"}
+
+
+def test_failed_cells_are_marked():
+    frame = SPEC.declared(pd.DataFrame([run("clip", 0, 0.3, 0.3), run("clip", 1, 0.5, 0.3), run("rate1", 0, 0.1, 0.1)]))
+    out = render(summarize(frame, SPEC), long_form(frame, SPEC), SPEC, failed={("rate1", "P1")})
+    assert out.frame.loc["Rate 1", "P1 ACER"].endswith("✗") and "(n=1/2)" in out.frame.loc["Rate 1", "P1 ACER"]
+    assert "✗" not in out.frame.loc["vanilla CLIP", "P1 ACER"]

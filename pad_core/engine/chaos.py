@@ -1,0 +1,40 @@
+"""Fault injection for the reliability tests (docs/RELIABILITY.md), off unless asked for.
+
+``PADSWEEP_CHAOS=<fault>@<step>`` makes every run's training loop, on reaching ``step``, either raise
+(``raise``: a worker error) or SIGKILL its own process (``kill``: a dead trial driver or worker). Each run
+faults once: a marker file per run in ``PADSWEEP_CHAOS_DIR`` lets the retried attempt go through, which is
+what the tests check (the retry resumes from the last checkpoint and the run's history stays one series).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+
+class InjectedFault(RuntimeError):
+    """Raised by ``PADSWEEP_CHAOS=raise@<step>``."""
+
+
+def _parse(spec: str) -> tuple[str, int]:
+    fault, _, step = spec.partition("@")
+    if fault not in ("raise", "kill") or not step.isdigit():
+        raise ValueError(f"PADSWEEP_CHAOS={spec!r}: use raise@<step> or kill@<step>")
+    return fault, int(step)
+
+
+def maybe_fault(step: int, run: str) -> None:
+    """Inject the configured fault if ``step`` is the chosen one and this run has not faulted yet."""
+    spec = os.environ.get("PADSWEEP_CHAOS", "")
+    if not spec:
+        return
+    fault, at = _parse(spec)
+    marker = Path(os.environ.get("PADSWEEP_CHAOS_DIR", "/tmp/padsweep-chaos")) / f"{run}.{fault}"
+    if step != at or marker.exists():
+        return
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    if fault == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise InjectedFault(f"injected by PADSWEEP_CHAOS={spec} at step {step}")

@@ -1,0 +1,60 @@
+"""Faults on the real stack (docs/RELIABILITY.md): a worker that raises and a trial process that dies are
+retried from the last checkpoint into the same MLflow run; a diverging loss and an exhausted time budget end
+their cell FAILED with the reason, without retries, while the sweep goes on and its table marks the cells."""
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.integration.conftest import run_sweep
+from tests.integration.test_sweeps import children
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.mlflow]
+SMOKE = ["--set", "train.steps=6", "--set", "train.eval_every=3", "--set", "data.batch_size=16",
+         "--set", "data.synth_scale=0.01", "--set", "data.synth_size=32", "--set", "data.num_workers=0",
+         "--set", "eval.batch_size=64", "--set", "backbone.name=pad-tiny-vit", "--set", "backbone.pretrained=",
+         "--set", "optim.lr=0.001"]
+ONE_CELL = ["--rows", "tests.integration.fault_rows:HEALTHY", "--base", "tests.integration.fault_rows:BASE",
+            "--seeds", "0", "--protocols", "P1", *SMOKE]
+
+
+@pytest.mark.parametrize("fault", ["raise", "kill"])
+def test_a_failed_trial_resumes_its_own_run_from_the_last_checkpoint(stack, fault, tmp_path, stops):
+    """Step 4 faults once (the checkpoint is at step 3): a raising worker (raise) or a trial process killed with
+    SIGKILL (kill). The retry resumes at step 3 and finishes; one MLflow run; its dev history has one point per
+    evaluation (steps 3 and 6), none repeated; its final numbers equal an uninterrupted run's."""
+    env = {**stack["env"], "PADSWEEP_CHAOS": f"{fault}@4", "PADSWEEP_CHAOS_DIR": str(tmp_path)}
+    client = MlflowClient(stack["mlflow"])
+    out = run_sweep({**stack, "env": env}, "rows.py", *ONE_CELL, "--sweep-name", f"fault-{fault}").stdout
+    assert "[padsweep] retrying" in out or fault == "kill", out[-3000:]
+    assert len(list(tmp_path.iterdir())) == 1  # the fault fired exactly once
+    _, runs = children(client, f"fault-{fault}")
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED" and runs[0].data.tags["pad.outcome"] == "completed"
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "dev/p1/eer")]
+    assert steps == [3, 6], steps
+    clean = stops[1]["ok"]  # the same cell (config, seed, protocol) run without a fault: same numbers
+    test_keys = [k for k in clean.data.metrics if k.startswith("test/p1/") and "step" not in k]
+    resumed = {k: runs[0].data.metrics[k] for k in test_keys}
+    assert test_keys and resumed == {k: clean.data.metrics[k] for k in test_keys}
+
+
+@pytest.fixture(scope="module")
+def stops(stack):
+    """(stdout, runs by row) of a sweep with a healthy row and two rows that stop deterministically."""
+    name = "fault-stops"
+    out = run_sweep(stack, "rows.py", "--rows", "tests.integration.fault_rows:ROWS", "--base",
+                    "tests.integration.fault_rows:BASE", "--baseline", "ok", "--seeds", "0", "--protocols", "P1",
+                    "--sweep-name", name, *SMOKE).stdout
+    _, runs = children(MlflowClient(stack["mlflow"]), name)
+    return out, {r.data.tags["pad.row"]: r for r in runs}
+
+
+def test_diverging_loss_and_time_budget_stop_their_cells_and_the_sweep_goes_on(stops):
+    out, by_row = stops
+    assert len(by_row) == 3 and by_row["ok"].data.tags["pad.outcome"] == "completed"
+    for row, reason in (("diverges", "NonFiniteLoss"), ("slow", "TimeBudgetExceeded")):
+        run = by_row[row]
+        assert run.info.status == "FAILED" and run.data.tags["pad.reason"].startswith(reason), run.data.tags
+    assert "retrying" not in out  # deterministic stops are not retried
+    lines = {ln.split(" | ")[0].strip("| "): ln for ln in out.splitlines() if ln.startswith("| ")}
+    assert "✗" in lines["loss weight 1e39 (overflows float32)"] and "✗" in lines["time budget 0.012 s"]
+    assert "✗" not in lines["healthy"] and "NonFiniteLoss" in out and "TimeBudgetExceeded" in out
