@@ -18,6 +18,8 @@ before launch, recorded in MLflow, and the table is rebuilt from MLflow.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 from pad_core.ablation import AblationSpec
 from pad_core.ablation.declare import GridSweep
@@ -29,6 +31,8 @@ DEFAULT_ROWS, DEFAULT_BASE = "search_spaces.suede:EXPERT_SETTING_ROWS", "search_
 
 def load(ref: str):
     module, _, attr = ref.partition(":")
+    if os.getcwd() not in sys.path:  # your own row lists, importable from where you run (or --working-dir)
+        sys.path.insert(0, os.getcwd())
     try:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as err:
