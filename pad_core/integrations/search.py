@@ -175,6 +175,7 @@ def run_search(spec: SearchSpec, opts: SweepOptions) -> tuple[list[dict[str, Any
                            base=spec.base).cells(), opts.resources)
     check_reachable(opts)
     connect(opts.ray_address)
+    max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # resources exist: before MLflow
     record = SweepRecord(opts.tracking_uri, opts.experiment)
     parent_id = record.parent(spec.name, {"pad.stage": "search", "pad.objective": spec.objective})
     _restore_or_new(spec, opts, parent_id).fit()

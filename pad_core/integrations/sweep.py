@@ -105,6 +105,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
     preflight(cells, opts.resources, spec)
     check_reachable(opts)
     connect(opts.ray_address)
+    concurrent = max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # before MLflow is touched
     record = SweepRecord(opts.tracking_uri, opts.experiment)
     parent_id = record.parent(spec.name, {"pad.stage": stage})
     check_declaration(record, parent_id, spec, opts.allow_spec_change)
@@ -117,8 +118,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
         tuner = tune.Tuner(
             driver_trainable(opts.resources),
             param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
-                                                                               opts.autoscaling)),
+            tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
             run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
                                       callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, len(pending))]),

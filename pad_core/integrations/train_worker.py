@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import tempfile
 from typing import Any
 
 import ray.train
@@ -17,23 +18,30 @@ import torch
 
 from pad_core.config import from_flat
 from pad_core.engine import RunContext, TrainingRun
+from pad_core.integrations.cell_checkpoints import CellCheckpoints
 from pad_core.integrations.mlflow_runs import RunLogger
 
 
-def make_hooks(config: dict[str, Any], rank: int, ray_report=ray.train.report,
-               checkpoint_cls=ray.train.Checkpoint) -> tuple:
-    """(report, save_artifact) for the engine: Ray persists the checkpoint, then rank 0 logs to MLflow.
+def make_hooks(config: dict[str, Any], rank: int, ray_report=ray.train.report, persist=None) -> tuple:
+    """(report, save_artifact) for the engine: the checkpoint is persisted, then rank 0 logs to MLflow.
 
-    ``ray_report``/``checkpoint_cls`` are Ray Train's (DDP workers) or Ray Tune's (in-trial fast path)."""
+    DDP workers hand the checkpoint to Ray Train's collective ``report``; the in-trial fast path passes
+    ``persist`` (the cell's own checkpoint folder, see ``cell_checkpoints``) and reports metrics to Tune after."""
     logger = RunLogger(config["tracking_uri"], config["run_id"]) if rank == 0 else None
 
     def report(metrics: dict[str, float], ckpt_dir: str | None, tags: dict[str, str] | None) -> None:
-        checkpoint = checkpoint_cls.from_directory(ckpt_dir) if ckpt_dir else None
-        ray_report(metrics, checkpoint=checkpoint)  # collective: every rank, every time
+        step = int(metrics.get("step", 0))
+        if persist is None:
+            checkpoint = ray.train.Checkpoint.from_directory(ckpt_dir) if ckpt_dir else None
+            ray_report(metrics, checkpoint=checkpoint)  # collective: every rank, every time
+        elif ckpt_dir:
+            persist(ckpt_dir, step)
         if logger:
-            logger.log(metrics, int(metrics.get("step", 0)), tags)
+            logger.log(metrics, step, tags)
+        if persist is not None:
+            ray_report(metrics)  # a scheduler stop ends the trial in here: MLflow already has this report
         if ckpt_dir:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)  # Ray has copied it to the run's storage
+            shutil.rmtree(ckpt_dir, ignore_errors=True)  # the persisted copy is what a retry resumes from
 
     save = logger.artifact if logger else (lambda path: None)
     return report, save
@@ -63,10 +71,15 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
 
 def train_in_trial(config: dict[str, Any], use_gpu: bool) -> None:
     """The fast path of single-worker trials: the same loop inside the Tune trial, no TorchTrainer (whose
-    controller and worker actors cost ~26 s per trial on 2 CPUs). Tune's checkpoint and its trial retries
-    give the same resume-from-last-checkpoint behaviour."""
+    controller and worker actors cost ~26 s per trial on 2 CPUs). Checkpoints go to the cell's own folder, so a
+    Tune retry and the trial of a re-run sweep driver both resume from the last one."""
     from ray import tune
 
-    report, save = make_hooks(config, 0, ray_report=tune.report, checkpoint_cls=tune.Checkpoint)
+    cells = CellCheckpoints(config["storage_path"], config["sweep"], config["key"])
+    report, save = make_hooks(config, 0, ray_report=tune.report, persist=cells.save)
     device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
-    _fit(from_flat(config["flat"]), tune.get_checkpoint(), device=device, report=report, save_artifact=save)
+    with tempfile.TemporaryDirectory() as tmp:
+        latest = cells.latest()
+        resume_dir = cells.download(latest, tmp) if latest else None
+        TrainingRun(from_flat(config["flat"]), RunContext(resume_dir=resume_dir, device=device, report=report,
+                                                          save_artifact=save)).fit()

@@ -99,7 +99,8 @@ def train_driver(config: dict[str, Any]) -> None:
     if child.status != "RUNNING":
         record.reopen(child.run_id)
     res = Resources(**plan["resources"])
-    loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id}
+    loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id,
+                   "storage_path": plan["storage_path"], "sweep": plan["sweep"], "key": key}
     try:
         if res.trains_in_trial:
             return train_in_trial(loop_config, use_gpu=res.gpus_per_worker > 0)

@@ -2,10 +2,16 @@
 retried from the last checkpoint into the same MLflow run; a diverging loss and an exhausted time budget end
 their cell FAILED with the reason, without retries, while the sweep goes on and its table marks the cells."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.integration.conftest import run_sweep
+from tests.integration.conftest import ROOT, run_sweep
 from tests.integration.test_sweeps import children
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.mlflow]
@@ -59,3 +65,56 @@ def test_diverging_loss_and_time_budget_stop_their_cells_and_the_sweep_goes_on(s
     lines = {ln.split(" | ")[0].strip("| "): ln for ln in out.splitlines() if ln.startswith("| ")}
     assert "✗" in lines["loss weight 1e39 (overflows float32)"] and "✗" in lines["time budget 0.012 s"]
     assert "✗" not in lines["healthy"] and "NonFiniteLoss" in out and "TimeBudgetExceeded" in out
+
+
+def test_a_killed_sweep_driver_resumes_with_the_same_command(stack):
+    """SIGKILL the sweep driver once both cells have a checkpoint; the same command finishes the sweep: no cell
+    lost or duplicated, each run resumed from its checkpoint (no step logged twice), and the table equals the
+    one of the same sweep run without interruption (same seeds, same numbers)."""
+    longer = [*TWO_SEEDS, "--set", "train.steps=15"]  # a window to kill in after the checkpoint at step 3
+    client = MlflowClient(stack["mlflow"])
+    cmd = [sys.executable, str(ROOT / "sweeps" / "rows.py"), *longer, "--sweep-name", "killed"]
+    driver = subprocess.Popen(cmd, cwd=ROOT, env=stack["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        wait_for(lambda: checkpointed_runs(client, "killed") == 2, driver)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    _, runs = children(client, "killed")
+    assert len(runs) == 2 and all(r.info.status == "RUNNING" for r in runs)  # killed mid-training
+    table = run_sweep(stack, "rows.py", *longer, "--sweep-name", "killed").stdout
+    assert "2 cells, 0 already finished in MLflow, 2 to run" in table
+    _, runs = children(client, "killed")
+    assert len(runs) == 2 and all(r.data.tags["pad.outcome"] == "completed" for r in runs)
+    for run in runs:
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "dev/p1/eer")]
+        assert sorted(set(steps)) == [3, 6, 9, 12, 15] and steps.count(3) == 1, steps
+    clean = run_sweep(stack, "rows.py", *longer, "--sweep-name", "not-killed").stdout
+    assert table_lines(table) == table_lines(clean)
+
+
+TWO_SEEDS = ["--rows", "tests.integration.fault_rows:HEALTHY", "--base", "tests.integration.fault_rows:BASE",
+             "--seeds", "0,1", "--protocols", "P1", *SMOKE]
+
+
+def checkpointed_runs(client: MlflowClient, sweep: str) -> int:
+    """Runs of ``sweep`` that have logged their first evaluation (logged after its checkpoint is persisted)."""
+    try:
+        _, runs = children(client, sweep)
+    except AssertionError:  # the parent run does not exist yet
+        return 0
+    return sum(bool(client.get_metric_history(r.info.run_id, "dev/p1/eer")) for r in runs)
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, "the sweep ended before it could be killed"
+        assert time.monotonic() < deadline, "timed out waiting for the first checkpoints"
+        time.sleep(0.5)
+
+
+def table_lines(out: str) -> list[str]:
+    """The table's rows, without the provenance footnote (run ids and compute hours differ)."""
+    return [ln for ln in out.splitlines() if ln.startswith("| ")]

@@ -79,22 +79,6 @@ def test_mask_rates_cells_table_and_resume(stack):
     assert proc.returncode == 2 and "--allow-spec-change" in proc.stderr
 
 
-def test_search_mode_smoke(stack):
-    name = "it-search"
-    out = run_sweep(stack, "mask_rates.py", "--smoke-test", "--mode", "search", "--sweep-name", name).stdout
-    client = MlflowClient(stack["mlflow"])
-    _, search_runs = children(client, f"{name}-search")
-    assert len(search_runs) == 4
-    assert {r.data.tags["pad.outcome"] for r in search_runs} <= {"completed", "early_stopped"}
-    for r in search_runs:  # Optuna's draws became config params; expert 0 stays unmasked by default
-        rates = [float(x) for x in r.data.params["moe.soft.mask_rates"].split(",")]
-        assert rates[0] == 0.0 and all(0 <= x <= 0.6 for x in rates)
-        assert 3e-4 <= float(r.data.params["optim.lr"]) <= 3e-3
-    _, confirm = children(client, f"{name}-search-confirm")
-    assert len(confirm) == 1 and confirm[0].data.tags["pad.seed"] == "100"
-    assert "Best configurations:" in out and "top1:" in out
-
-
 def test_hpo_smoke_multi_objective_with_conditional_space(stack):
     """sweeps/hpo.py --smoke-test over the MoE-kind space with dev EER and step time as objectives: every search
     run reports both, each kind's own parameter is drawn only for that kind, the top-1 is confirmed on seed 100."""
@@ -126,3 +110,17 @@ def test_two_worker_ddp_trials(stack):
 
     n_test = len(prepare(from_flat(runs[0].data.params).data).test)
     assert all(r.data.metrics["test/p1/n"] == n_test for r in runs)
+
+
+def test_gpus_per_trial_above_the_cluster_are_refused_before_mlflow_is_touched(stack):
+    """The stack has 2 CPUs and no GPU: asking for one per trial fails with the need and what the cluster has,
+    before any MLflow run is created."""
+    cmd = [sys.executable, str(ROOT / "sweeps/mask_rates.py"), "--smoke-test", "--gpus-per-trial", "1",
+           "--sweep-name", "it-gpu-over-ask"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=stack["env"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "1 GPUs" in proc.stderr and "more than the cluster has" in proc.stderr
+    assert "--gpus-per-trial" in proc.stderr  # the fix
+    client = MlflowClient(stack["mlflow"])
+    experiment = client.get_experiment_by_name("padsweep")
+    found = client.search_runs([experiment.experiment_id], "tags.`pad.sweep` = 'it-gpu-over-ask'") if experiment else []
+    assert not found

@@ -112,3 +112,33 @@ def test_hpo_file_refuses_before_contacting_anything(flags, match):
     proc = subprocess.run([sys.executable, str(root / "sweeps/hpo.py"), "--smoke-test", "--mlflow-uri",
                            "http://127.0.0.1:9", *flags], capture_output=True, text=True, timeout=120, cwd=root)
     assert proc.returncode == 2 and match in proc.stderr, proc.stderr
+
+
+def test_mask_rate_search_keeps_expert0_as_the_reference_unless_freed():
+    """sweeps/mask_rates.py --mode search: per-expert rates in [0, 0.6], expert 0 unmasked by default, lr drawn."""
+    from search_spaces.mmoe import mask_rate_space
+
+    for expert0_free in (False, True):
+        space = functools.partial(mask_rate_space, expert0_free=expert0_free)
+        for params, _, constants in probe(space):
+            rates = constants["moe.soft.mask_rates"]
+            assert len(rates) == 4 and all(0 <= r <= 0.6 for r in rates)
+            assert expert0_free or rates[0] == 0.0
+            assert ("search.mask_rate_0" in params) == expert0_free and 3e-4 <= params["optim.lr"] <= 3e-3
+
+
+def test_mask_rates_file_declares_a_valid_search():
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "sweeps" / "mask_rates.py"
+    spec = importlib.util.spec_from_file_location("mask_rates", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = argparse.Namespace(name="t", smoke_test=True, scale="demo", overrides=scale_overrides("smoke"),
+                              expert0="fixed", search_protocol=None, protocols=None, num_samples=None, top_k=None,
+                              confirm_seeds=None)
+    search = module.get_search(args)
+    search.validate()  # dry-samples the space: valid configs, dev objective
+    assert (search.objective, search.num_samples, search.top_k, search.confirm_seeds) == ("dev/p1/eer", 4, 1, (100,))

@@ -55,7 +55,10 @@ def add_run(record: SweepRecord, parent_id: str, cell, *, code: str = CODE, conf
                                                     for m, v in (("acer", acer), ("auc", auc))])
     if cell.row.name == "e4h2":  # the best row: its scores feed the ROC/DET figure
         log_scores(record, child.run_id, seed=cell.seed)
-    record.finalize(child.run_id, status, "completed" if status == "FINISHED" else "failed")
+    if status == "FINISHED":
+        record.finalize(child.run_id, status, "completed")
+    else:
+        record.finalize(child.run_id, status, "failed", "NonFiniteLoss: loss is nan at step 4")
     record.client.set_terminated(child.run_id, status, end_time=start + 1_800_000)  # 0.5 compute hours each
 
 
