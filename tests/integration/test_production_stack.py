@@ -89,7 +89,8 @@ def test_smoke_sweep_over_postgres_and_s3(stack, prod):
     assert fs.find("mlflow/artifacts"), "artifacts must be proxied to S3"
     assert any("/table.md" in p for p in fs.find("mlflow/artifacts")) and any("scores.csv" in p for p in
                                                                                fs.find("mlflow/artifacts"))
-    assert any("checkpoint_" in p for p in fs.find("padsweep/ray")), "Train checkpoints must land on S3"
+    # single-worker cells checkpoint into their own folder under the sweep's storage (cell_checkpoints.py)
+    assert any("/cells/" in p and "/ckpt-" in p for p in fs.find("padsweep/ray")), "checkpoints must land on S3"
     assert any("experiment_state" in p for p in fs.find("padsweep/ray/prod-smoke")), "Tune state must land on S3"
     assert "Rate 1" in out
     again = run_sweep(env, "mask_rates.py", *args).stdout
