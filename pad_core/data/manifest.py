@@ -46,6 +46,10 @@ def read_manifest(uri: str, storage_options: dict[str, Any] | None = None) -> Ma
         fs, path = fsspec.core.url_to_fs(uri, **(storage_options or {}))
         with fs.open(path, "rb") as fh:
             raw = fh.read()
+    except PermissionError as err:  # s3fs: missing, wrong or unauthorised credentials
+        raise DataError("data.manifest", uri, f"access denied ({err})",
+                        "check the S3 credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL "
+                        "for non-AWS servers) in the environment, or the instance profile") from None
     except (FileNotFoundError, OSError) as err:
         raise DataError("data.manifest", uri, f"cannot read the manifest ({err.__class__.__name__}: {err})",
                         "give an existing CSV/Parquet path or s3:// URI, or synthetic:iris") from None

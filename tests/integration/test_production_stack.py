@@ -1,10 +1,12 @@
 """The lab setup, for real: MLflow on PostgreSQL with artifacts proxied to S3 (SeaweedFS) and basic auth; a smoke
 sweep whose data manifest, images, checkpoints and Tune state all live on S3; everything on loopback."""
 
+import base64
 import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -65,6 +67,15 @@ def test_unauthenticated_requests_are_refused(prod):
     assert err.value.code == 401
 
 
+def test_wrong_password_requests_are_refused(prod):
+    url = f"{prod['mlflow']}/api/2.0/mlflow/experiments/search?max_results=1"
+    request = urllib.request.Request(url, headers={"Authorization": "Basic " + base64.b64encode(
+        b"admin:not-the-password").decode()})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=10)
+    assert err.value.code == 401
+
+
 def test_smoke_sweep_over_postgres_and_s3(stack, prod):
     fs = s3fs.S3FileSystem(key=KEY, secret=SECRET, client_kwargs={"endpoint_url": prod["s3env"]["AWS_ENDPOINT_URL"]})
     local = os.path.dirname(materialize("synthetic:iris", scale=0.01, size=32, seed=0))
@@ -93,8 +104,34 @@ def test_smoke_sweep_over_postgres_and_s3(stack, prod):
     assert any("/cells/" in p and "/ckpt-" in p for p in fs.find("padsweep/ray")), "checkpoints must land on S3"
     assert any("experiment_state" in p for p in fs.find("padsweep/ray/prod-smoke")), "Tune state must land on S3"
     assert "Rate 1" in out
-    again = run_sweep(env, "mask_rates.py", *args).stdout
-    assert "2 cells, 2 already finished in MLflow, 0 to run" in again
+    again = run_sweep(env, "mask_rates.py", *args)
+    assert "2 cells, 2 already finished in MLflow, 0 to run" in again.stdout
+    assert_no_secrets(runs, client, login, [out, again.stdout, again.stderr])
+
+
+def assert_no_secrets(runs, client: MlflowClient, login: dict[str, str], logs: list[str]) -> None:
+    """The S3 secret and the MLflow password the sweep was given appear in no param, tag, text artifact or log."""
+    secrets = (SECRET, ADMIN_PASSWORD)
+    texts = [*logs]
+    for run in runs:
+        texts += [*run.data.params.values(), *run.data.tags.values()]
+    parent = next(r for r in runs if r.data.tags.get("pad.kind") == "sweep-parent")
+    with environ(login), tempfile.TemporaryDirectory() as tmp:
+        for name in ("table.md", "table.tex", "table.csv"):
+            with open(client.download_artifacts(parent.info.run_id, name, tmp)) as fh:
+                texts.append(fh.read())
+    leaked = [s for s in secrets if any(s in t for t in texts)]
+    assert not leaked, f"secrets leaked into MLflow or the logs: {len(leaked)}"
+
+
+def test_wrong_s3_credentials_are_refused_before_any_trial(stack, prod):
+    env = {**stack["env"], **prod["s3env"], "AWS_SECRET_ACCESS_KEY": "wrong-secret",
+           "MLFLOW_TRACKING_URI": prod["mlflow"]}
+    cmd = [sys.executable, str(ROOT / "sweeps/mask_rates.py"), "--smoke-test", "--data",
+           "s3://padsweep/data/iris/manifest.csv", "--sweep-name", "prod-wrong-s3"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "s3://padsweep/data/iris/manifest.csv" in proc.stderr and "AWS_SECRET_ACCESS_KEY" in proc.stderr
 
 
 def test_server_cli_prints_url_and_refuses_auth_without_secrets(tmp_path):
