@@ -42,7 +42,8 @@ def _require_classes(frame: pd.DataFrame, split: str, protocol: str, uri: str, n
                         f"the {split} rows need both bona fide (1) and attack (0) samples")
 
 
-def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True) -> ProtocolData:
+def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True,
+            verify_images: bool = True) -> ProtocolData:
     """Read and validate the manifest, carve dev if missing, select the protocol's rows, check files."""
     manifest = read_manifest(resolve_manifest_uri(cfg))
     protocol = load_benchmark(cfg.benchmark).protocol(cfg.protocol)
@@ -54,7 +55,9 @@ def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True) ->
     skipped: list[str] = []
     if check_files:
         check_files_exist(manifest, pd.concat(parts.values()))
-        parts, skipped = corrupt_policy(manifest, parts, cfg.on_corrupt)
+        # with on_corrupt=skip every reader needs the list; with fail, one verification (preflight) is enough
+        if verify_images or cfg.on_corrupt == "skip":
+            parts, skipped = corrupt_policy(manifest, parts, cfg.on_corrupt)
     return ProtocolData(manifest, protocol, **parts, skipped=skipped)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -24,17 +25,21 @@ def _parse(spec: str) -> tuple[str, int]:
     return fault, int(step)
 
 
-def maybe_fault(step: int, run: str) -> None:
-    """Inject the configured fault if ``step`` is the chosen one and this run has not faulted yet."""
+def injector(run: str) -> Callable[[int], None] | None:
+    """The fault hook of one run, or None when ``PADSWEEP_CHAOS`` is unset (nothing on the training step)."""
     spec = os.environ.get("PADSWEEP_CHAOS", "")
     if not spec:
-        return
+        return None
     fault, at = _parse(spec)
     marker = Path(os.environ.get("PADSWEEP_CHAOS_DIR", "/tmp/padsweep-chaos")) / f"{run}.{fault}"
-    if step != at or marker.exists():
-        return
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    marker.touch()
-    if fault == "kill":
-        os.kill(os.getpid(), signal.SIGKILL)
-    raise InjectedFault(f"injected by PADSWEEP_CHAOS={spec} at step {step}")
+
+    def maybe_fault(step: int) -> None:
+        if step != at or marker.exists():
+            return
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        if fault == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise InjectedFault(f"injected by PADSWEEP_CHAOS={spec} at step {step}")
+
+    return maybe_fault

@@ -57,6 +57,7 @@ class RunContext:
     report: Report = lambda metrics, ckpt, tags: None  # every eval and the final result
     save_artifact: Callable[[str], None] = lambda path: None  # rank 0 files for the run record
     resume_dir: str | None = None  # checkpoint directory to resume from
+    images_verified: bool = False  # the sweep's preflight decoded every image already (data.on_corrupt=fail)
     workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="padrun-"))
 
 
@@ -68,7 +69,7 @@ class TrainingRun:
     def __init__(self, cfg: RunCfg, ctx: RunContext | None = None) -> None:
         self.cfg, self.ctx = cfg, ctx or RunContext()
         self.protocol = cfg.data.protocol
-        self.data = prepare(cfg.data)
+        self.data = prepare(cfg.data, verify_images=not self.ctx.images_verified)
         self.datasets = self._datasets()
         seed_everything(cfg.train.seed, self.ctx.rank)
         self.model = create_model(cfg).to(self.ctx.device)
@@ -81,7 +82,7 @@ class TrainingRun:
         self.net = self.ctx.prepare_model(self.model)
         self.started = time.monotonic()
         # one fault per run and rank under PADSWEEP_CHAOS (reliability tests); seeds and protocol tell runs apart
-        self.chaos_key = f"{config_hash(cfg)}-{cfg.data.protocol}-s{cfg.train.seed}-r{self.ctx.rank}"
+        self.fault = chaos.injector(f"{config_hash(cfg)}-{cfg.data.protocol}-s{cfg.train.seed}-r{self.ctx.rank}")
 
     def _datasets(self) -> dict:
         mean, std = norm_stats(self.cfg.backbone.norm_stats)
@@ -132,7 +133,8 @@ class TrainingRun:
             for k, v in self.train_step(batch).items():
                 window[k].append(v)
             self.state.step += 1
-            chaos.maybe_fault(self.state.step, self.chaos_key)
+            if self.fault:
+                self.fault(self.state.step)
             if self.state.step % every == 0 or self.state.step == steps:
                 self.close_window(window, opened)
                 opened = (time.perf_counter(), self.state.step)

@@ -141,22 +141,22 @@ class RunLogger:
         self.client.log_artifact(self.run_id, path)
 
 
-def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None,
-                outcome: str = "completed") -> pd.DataFrame:
-    """Ended child runs with ``outcome`` (completed | failed) as a tidy frame: row, protocol, seed, config hash,
-    code version, compute hours, the failure reason, and the latest metric values."""
-    status = {"completed": "FINISHED", "failed": "FAILED"}[outcome]
+ENDED = {"completed": "FINISHED", "failed": "FAILED"}  # pad.outcome -> the MLflow status it ends with
+
+
+def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -> pd.DataFrame:
+    """Completed and failed child runs as a tidy frame: outcome, row, protocol, seed, config hash, code version,
+    compute hours, the failure reason, and the latest metric values."""
     lines = []
     for run in record.children(parent_id):
         tags = run.data.tags
-        if run.info.status != status or tags.get("pad.outcome") != outcome:
+        outcome = tags.get("pad.outcome", "")
+        if ENDED.get(outcome) != run.info.status or (stage and tags.get("pad.stage") != stage):
             continue
-        if stage and tags.get("pad.stage") != stage:
-            continue
-        lines.append({"run_id": run.info.run_id, "row": tags.get("pad.row"), "protocol": tags.get("pad.protocol"),
-                      "seed": int(tags.get("pad.seed", -1)), "config_hash": tags.get("pad.config_hash"),
-                      "code_version": tags.get("pad.code_version", ""), "hours": _hours(run),
-                      "reason": tags.get("pad.reason", ""), **run.data.metrics})
+        lines.append({"run_id": run.info.run_id, "outcome": outcome, "row": tags.get("pad.row"),
+                      "protocol": tags.get("pad.protocol"), "seed": int(tags.get("pad.seed", -1)),
+                      "config_hash": tags.get("pad.config_hash"), "code_version": tags.get("pad.code_version", ""),
+                      "hours": _hours(run), "reason": tags.get("pad.reason", ""), **run.data.metrics})
     return pd.DataFrame(lines)
 
 

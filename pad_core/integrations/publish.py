@@ -28,7 +28,8 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     """(Rendered table, long summary, spec, runs used) from the parent's declaration and its finished runs."""
     tags = record.client.get_run(parent_id).data.tags
     spec = TableSpec.from_json(tags["pad.spec"])
-    finished = sweep_frame(record, parent_id, stage)
+    ended = sweep_frame(record, parent_id, stage)  # one listing of the children for both outcomes
+    finished = ended[ended["outcome"] == "completed"] if not ended.empty else ended
     frame = spec.declared(finished) if not finished.empty else finished
     if frame.empty:
         raise SweepError("sweep", spec.title, "no finished runs of the declared rows to tabulate",
@@ -38,15 +39,13 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     print(f"[padsweep] building the table from {len(frame)} finished runs"
           + (f" ({stale} runs of other configs, protocols or seeds left out)" if stale else ""), flush=True)
     summary = summarize(frame, spec)
-    failures = failed_cells(record, parent_id, stage, spec, frame)
+    failures = failed_cells(ended[ended["outcome"] == "failed"], spec, frame)
     footnote = provenance(frame, spec, parent_id, stale) + failure_note(failures)
     return render(summary, long_form(frame, spec), spec, footnote, failures), summary, spec, frame
 
 
-def failed_cells(record: SweepRecord, parent_id: str, stage: str | None, spec: TableSpec,
-                 done: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
+def failed_cells(failed: pd.DataFrame, spec: TableSpec, done: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
     """(row, protocol) -> "s<seed>: <reason>" of declared cells whose run failed and has no completed rerun."""
-    failed = sweep_frame(record, parent_id, stage, outcome="failed")
     if failed.empty:
         return {}
     finished = set(zip(done["row"], done["protocol"], done["seed"]))

@@ -64,9 +64,10 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    report, save = make_hooks(config, rank)
+    report, save = make_hooks(config, rank)  # images_verified: the sweep's preflight decoded them
     _fit(from_flat(config["flat"]), ray.train.get_checkpoint(), rank=rank, world_size=world,
-         device=ray.train.torch.get_device(), prepare_model=_prepare, report=report, save_artifact=save)
+         device=ray.train.torch.get_device(), prepare_model=_prepare, report=report, save_artifact=save,
+         images_verified=True)
 
 
 def train_in_trial(config: dict[str, Any], use_gpu: bool) -> None:
@@ -82,4 +83,4 @@ def train_in_trial(config: dict[str, Any], use_gpu: bool) -> None:
         latest = cells.latest()
         resume_dir = cells.download(latest, tmp) if latest else None
         TrainingRun(from_flat(config["flat"]), RunContext(resume_dir=resume_dir, device=device, report=report,
-                                                          save_artifact=save)).fit()
+                                                          save_artifact=save, images_verified=True)).fit()
