@@ -1,7 +1,17 @@
 """Fixtures shared by every test folder."""
 
-import pytest
-import torch
+import os
+
+# Read by Ray when it is imported: in single-node mode the node IP (and every Ray listener) is loopback. The
+# services and subprocess sweeps get it in their environment; this process needs it before `import ray` too,
+# for the sweeps the integration tests run in-process.
+from pad_core.integrations.services.base import LOOPBACK_RAY  # noqa: E402 - imports no Ray
+
+for _key, _value in LOOPBACK_RAY.items():
+    os.environ.setdefault(_key, _value)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 
 @pytest.fixture(scope="module")

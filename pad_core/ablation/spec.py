@@ -1,13 +1,16 @@
 """Ablation sweeps as data: a baseline, named rows (flat config deltas), protocols and seeds.
 
 Rows are walked as a grid (every row x protocol x seed cell gets the same budget); they are never
-sampled by a search algorithm. A cell's identity is its row's config hash plus protocol and seed.
+sampled by a search algorithm. A cell's identity is what decides its numbers: the config hash (seed and
+protocol excluded), the protocol, the seed, the code version and the data manifest's content hash. A finished
+run with the same identity, in this sweep or any other, makes training the cell again unnecessary.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pad_core.config import RunCfg, config_hash, from_flat, render_value, to_flat
@@ -23,20 +26,31 @@ class Row:
     delta: dict[str, Any] = field(default_factory=dict)  # flat overrides over the sweep's base config
 
 
+def cell_identity(cfg_hash: str, protocol: str, seed: int, code: str, data: str) -> str:
+    """20 hex of the hash of everything that decides a cell's numbers (not the row's name, not the sweep)."""
+    return hashlib.sha256(f"{cfg_hash}|{protocol}|s{seed}|{code}|{data}".encode()).hexdigest()[:20]
+
+
 @dataclass(frozen=True)
 class Cell:
     row: Row
     protocol: str
     seed: int
     cfg: RunCfg
+    identity: str = ""  # cell_identity(...), set by the sweep once it has read the data manifest
 
     @property
     def config_hash(self) -> str:
         return config_hash(self.cfg)
 
+    def identify(self, code: str, data: str) -> Cell:
+        return replace(self, identity=cell_identity(self.config_hash, self.protocol, self.seed, code, data))
+
     @property
     def key(self) -> str:
-        return f"{self.row.name}|{self.protocol}|s{self.seed}|{self.config_hash}"
+        """The cell's run within its sweep; other code or data is another run (with its own checkpoints)."""
+        base = f"{self.row.name}|{self.protocol}|s{self.seed}|{self.config_hash}"
+        return f"{base}|{self.identity[:12]}" if self.identity else base
 
     @property
     def run_name(self) -> str:

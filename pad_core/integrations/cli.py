@@ -58,7 +58,11 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     t.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                    help="MLflow tracking server (default: $MLFLOW_TRACKING_URI)")
     t.add_argument("--experiment", default="padsweep", help="MLflow experiment")
+    t.add_argument("--tracking-outage", type=float, default=900.0, metavar="SECONDS",
+                   help="how long trials train on while MLflow is unreachable, queueing their reports")
     t.add_argument("--sweep-name", help="sweep id (default: <file>-<scale>); reuse it to resume")
+    t.add_argument("--no-reuse", action="store_true",
+                   help="train every cell this sweep has not finished, even if another sweep finished the same one")
     t.add_argument("--allow-spec-change", action="store_true",
                    help="continue a sweep whose rows/seeds/configs changed since it started")
     s = p.add_argument_group("search mode")
@@ -98,12 +102,16 @@ def resources(ns: argparse.Namespace) -> Resources:
 
 
 def options(ns: argparse.Namespace) -> SweepOptions:
+    if ns.tracking_outage < 0:
+        raise PadError("--tracking-outage", ns.tracking_outage, "a negative time",
+                       "give the seconds trials may train on while MLflow is unreachable (0 = fail at once)")
     if not ns.mlflow_uri:
         raise PadError("--mlflow-uri", None, "no MLflow tracking server given",
                        "set MLFLOW_TRACKING_URI or pass --mlflow-uri (bash scripts/services.sh up starts one)")
     return SweepOptions(tracking_uri=ns.mlflow_uri, experiment=ns.experiment, storage_path=ns.storage,
                         resources=resources(ns), max_concurrent=ns.max_concurrent, ray_address=ns.ray_address,
-                        allow_spec_change=ns.allow_spec_change, autoscaling=ns.autoscaling)
+                        allow_spec_change=ns.allow_spec_change, autoscaling=ns.autoscaling,
+                        tracking_outage_s=ns.tracking_outage, reuse=not ns.no_reuse)
 
 
 def sweep_main(description: str, file: str, *, get_ablation: Callable | None = None,

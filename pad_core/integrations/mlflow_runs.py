@@ -95,6 +95,31 @@ class SweepRecord:
         self.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
         return ChildRun(run.info.run_id, "RUNNING", "")
 
+    def completed_elsewhere(self, identities: set[str], code: str, parent_id: str) -> dict[str, object]:
+        """identity -> a completed run of it in another sweep (runs of this code version only: one query)."""
+        found: dict[str, object] = {}
+        for run in self.search(f"tags.`pad.code_version` = '{code}' and tags.`pad.outcome` = 'completed'"):
+            tags = run.data.tags
+            ident = tags.get("pad.identity", "")
+            if (ident in identities and run.info.status == "FINISHED" and tags.get("mlflow.parentRunId") != parent_id
+                    and (ident not in found or "pad.reused_from" not in tags)):  # prefer the run that trained
+                found[ident] = run
+        return found
+
+    def reuse(self, parent_id: str, key: str, name: str, tags: dict[str, str], source) -> str:
+        """A finished child of ``parent_id`` for ``key`` that carries ``source``'s params and final metrics and
+        points at it (``pad.reused_from``): the cell's numbers without training it again."""
+        origin = source.data.tags.get("pad.reused_from", source.info.run_id)
+        results = {k: v for k, v in source.data.tags.items()  # what the run recorded (threshold policy, data...)
+                   if not k.startswith(("mlflow.", "axis.")) and k not in tags and k != "pad.cell"}
+        run_id = self.child(parent_id, key, name, {**results, **tags, "pad.reused_from": origin},
+                            dict(source.data.params)).run_id
+        metrics = [Metric(k, float(v), int(time.time() * 1000), 0) for k, v in source.data.metrics.items()]
+        for i in range(0, len(metrics), 900):
+            self.client.log_batch(run_id, metrics=metrics[i : i + 900])
+        self.finalize(run_id, "FINISHED", "completed")
+        return run_id
+
     def finished_keys(self, parent_id: str) -> set[str]:
         return {r.data.tags["pad.cell"] for r in self.children(parent_id)
                 if r.info.status == "FINISHED" and r.data.tags.get("pad.outcome") == "completed"}
@@ -123,24 +148,6 @@ def _clip(tags: dict[str, str]) -> dict[str, str]:
     return {k: str(v)[:MAX_TAG] for k, v in tags.items()}
 
 
-class RunLogger:
-    """Worker-side (rank 0) logging into an existing run: batched metrics, tags and artifacts."""
-
-    def __init__(self, tracking_uri: str, run_id: str) -> None:
-        self.client, self.run_id = MlflowClient(tracking_uri), run_id
-
-    def log(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
-        now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
-        for i in range(0, len(batch), 900):  # MLflow caps a batch at 1000 metrics
-            self.client.log_batch(self.run_id, metrics=batch[i : i + 900])
-        if tags:
-            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-
-    def artifact(self, path: str) -> None:
-        self.client.log_artifact(self.run_id, path)
-
-
 ENDED = {"completed": "FINISHED", "failed": "FAILED"}  # pad.outcome -> the MLflow status it ends with
 
 
@@ -156,7 +163,8 @@ def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -
         lines.append({"run_id": run.info.run_id, "outcome": outcome, "row": tags.get("pad.row"),
                       "protocol": tags.get("pad.protocol"), "seed": int(tags.get("pad.seed", -1)),
                       "config_hash": tags.get("pad.config_hash"), "code_version": tags.get("pad.code_version", ""),
-                      "hours": _hours(run), "reason": tags.get("pad.reason", ""), **run.data.metrics})
+                      "hours": _hours(run), "ended": run.info.end_time or 0, "reason": tags.get("pad.reason", ""),
+                      "source_run": tags.get("pad.reused_from", run.info.run_id), **run.data.metrics})
     return pd.DataFrame(lines)
 
 

@@ -30,18 +30,28 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     spec = TableSpec.from_json(tags["pad.spec"])
     ended = sweep_frame(record, parent_id, stage)  # one listing of the children for both outcomes
     finished = ended[ended["outcome"] == "completed"] if not ended.empty else ended
-    frame = spec.declared(finished) if not finished.empty else finished
+    frame, superseded = latest_per_cell(spec.declared(finished)) if not finished.empty else (finished, 0)
     if frame.empty:
         raise SweepError("sweep", spec.title, "no finished runs of the declared rows to tabulate",
                          "run the sweep first")
     check_code_versions(frame, tags.get("pad.code_version", ""), allow_mixed_code)
     stale = len(finished) - len(frame)
     print(f"[padsweep] building the table from {len(frame)} finished runs"
-          + (f" ({stale} runs of other configs, protocols or seeds left out)" if stale else ""), flush=True)
+          + (f" ({stale} runs of other configs, protocols or seeds, or superseded, left out)" if stale else ""),
+          flush=True)
     summary = summarize(frame, spec)
     failures = failed_cells(ended[ended["outcome"] == "failed"], spec, frame)
-    footnote = provenance(frame, spec, parent_id, stale) + failure_note(failures)
+    footnote = provenance(frame, spec, parent_id, stale - superseded, superseded) + failure_note(failures)
     return render(summary, long_form(frame, spec), spec, footnote, failures), summary, spec, frame
+
+
+def latest_per_cell(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the newest finished run of each row x protocol x seed, how many older ones it superseded).
+
+    A cell has several finished runs when it was re-run with other code or data (another identity); the sweep
+    always runs the current identity last, so the newest run is the one of the current code and data."""
+    newest = frame.sort_values("ended", kind="stable").drop_duplicates(["row", "protocol", "seed"], keep="last")
+    return newest.sort_index(), len(frame) - len(newest)
 
 
 def failed_cells(failed: pd.DataFrame, spec: TableSpec, done: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
@@ -71,10 +81,15 @@ def check_code_versions(frame: pd.DataFrame, declared: str, allow: bool) -> None
                          "re-run those cells with the current code (new --sweep-name), or pass --allow-mixed-code")
 
 
-def provenance(frame: pd.DataFrame, spec: TableSpec, parent_id: str, left_out: int = 0) -> str:
+def provenance(frame: pd.DataFrame, spec: TableSpec, parent_id: str, left_out: int = 0, superseded: int = 0) -> str:
     versions = ", ".join(sorted(set(frame["code_version"]) - {""})) or "unrecorded"
     hashes = ", ".join(f"{row}={h[:10]}" for row, h in spec.hashes.items())
     note = f" {left_out} finished run{'s' * (left_out != 1)} of undeclared configs left out." if left_out else ""
+    if superseded:
+        note += f" {superseded} older run{'s' * (superseded != 1)} of re-run cells superseded."
+    reused = int((frame["source_run"] != frame["run_id"]).sum()) if "source_run" in frame else 0
+    if reused:
+        note += f" {reused} run{'s' * (reused != 1)} reused from other sweeps (same cell identity; pad.reused_from)."
     return (f"Provenance: MLflow parent run {parent_id}; code {versions}; config hashes {hashes}; "
             f"{len(frame)} runs, {frame['hours'].sum():.2f} compute hours.{note}")
 
@@ -125,7 +140,7 @@ def best_row_scores(record: SweepRecord, runs: pd.DataFrame) -> dict[str, tuple[
     with tempfile.TemporaryDirectory() as tmp:
         for _, run in runs.sort_values(["protocol", "seed"]).head(MAX_CURVES).iterrows():
             try:
-                path = record.client.download_artifacts(run["run_id"], "scores.csv", tmp)
+                path = record.client.download_artifacts(run["source_run"], "scores.csv", tmp)
             except Exception:  # noqa: BLE001 - a run without scores (older code) just has no curve
                 continue
             test = pd.read_csv(path).query("split == 'test'")

@@ -14,12 +14,19 @@ import pyarrow.fs
 S3 = "s3://"
 
 
-def storage_for(uri: str) -> tuple[str, pyarrow.fs.FileSystem | None]:
-    """(path, filesystem) for Ray's ``RunConfig(storage_path=..., storage_filesystem=...)``."""
+def storage_for(uri: str, *, single_attempt: bool = False) -> tuple[str, pyarrow.fs.FileSystem | None]:
+    """(path, filesystem) for Ray's ``RunConfig(storage_path=..., storage_filesystem=...)``.
+
+    ``single_attempt``: S3 calls fail at once instead of after s3fs's and botocore's own retries (~25 s to
+    report an unreachable endpoint), for a caller that retries on its own schedule."""
     if uri.startswith(S3):
         import s3fs
 
-        return uri[len(S3):].rstrip("/"), pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(s3fs.S3FileSystem()))
+        quick = {"config_kwargs": {"connect_timeout": 5, "retries": {"max_attempts": 1}}}
+        fs = s3fs.S3FileSystem(**(quick if single_attempt else {}))
+        if single_attempt:
+            fs.retries = 1  # s3fs's own retry count is a class attribute (5), not a constructor argument
+        return uri[len(S3):].rstrip("/"), pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(fs))
     return os.path.expanduser(uri), None
 
 

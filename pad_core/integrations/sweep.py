@@ -21,7 +21,7 @@ from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, co
 from pad_core.integrations.mlflow_runs import SweepRecord, check_tracking_uri
 from pad_core.integrations.publish import publish_table
 from pad_core.integrations.storage import storage_for
-from pad_core.integrations.trial import Resources, TrialPlan, train_driver
+from pad_core.integrations.trial import Resources, TrialPlan, run_tags, train_driver
 from pad_core.models import validate_model_cfg
 from pad_core.provenance import code_version
 
@@ -37,13 +37,14 @@ class SweepOptions:
     allow_spec_change: bool = False  # go on although rows/seeds differ from what the sweep started with
     autoscaling: bool = False  # the cluster adds nodes on demand: do not require the resources to exist now
     trial_retries: int = 2  # Tune restarts of a failed trial driver; each resumes its own Train run
+    reuse: bool = True  # link finished runs of the same cell identity from other sweeps instead of training
+    tracking_outage_s: float = 900.0  # MLflow outage a trial rides out (reports queued), then it fails and retries
 
 
-def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None) -> None:
+def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None) -> list[Cell]:
     """Everything that can fail before a trial starts: configs, layer indices, data, batch split, and the
-    dead-toggle audit of the sweep's rows."""
-    for data_cfg in {c.cfg.data for c in cells}:
-        prepare(data_cfg)
+    dead-toggle audit of the sweep's rows. Returns the cells with their identities (code and data hashes)."""
+    digests = {data_cfg: prepare(data_cfg).manifest.sha256 for data_cfg in {c.cfg.data for c in cells}}
     for cell in cells:
         try:
             validate_model_cfg(cell.cfg)
@@ -57,6 +58,7 @@ def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None
     if findings:
         raise SweepError("audit", spec.name, "rows that change nothing or leave parameters without gradient: "
                          + "; ".join(map(str, findings)), "fix or remove those rows (python -m pad_core audit)")
+    return [c.identify(code_version(), digests[c.cfg.data]) for c in cells]
 
 
 def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, allow: bool) -> None:
@@ -82,8 +84,27 @@ def check_reachable(opts: SweepOptions) -> None:
 def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str) -> list[dict]:
     return [TrialPlan(sweep=spec.name, stage=stage, tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                       parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
-                      flat=to_flat(c.cfg), row=c.row.name, key=c.key, run_name=c.run_name,
+                      tracking_outage_s=opts.tracking_outage_s, flat=to_flat(c.cfg), row=c.row.name, key=c.key,
+                      run_name=c.run_name, identity=c.identity,
                       axes={k: render_value(v) for k, v in c.row.delta.items()}).as_config() for c in cells]
+
+
+def cells_to_train(record: SweepRecord, parent_id: str, spec: AblationSpec, cells: list[Cell], opts: SweepOptions,
+                   stage: str) -> list[Cell]:
+    """Cells not finished in this sweep and, unless ``opts.reuse`` is off, not finished with the same identity in
+    another sweep: those are linked into this sweep as finished runs pointing at the original."""
+    done = record.finished_keys(parent_id)
+    todo = [c for c in cells if c.key not in done]
+    elsewhere = record.completed_elsewhere({c.identity for c in todo}, code_version(), parent_id) \
+        if opts.reuse and todo else {}
+    linked = [c for c in todo if c.identity in elsewhere]
+    for cell, plan in zip(linked, plans(spec, linked, opts, parent_id, stage)):
+        record.reuse(parent_id, cell.key, cell.run_name, run_tags(plan, cell.cfg, "reused", {}),
+                     elsewhere[cell.identity])
+    reused = f" ({len(linked)} of them reused from other sweeps: same identity)" if linked else ""
+    print(f"[padsweep] {spec.name}: {len(cells)} cells, {len(cells) - len(todo) + len(linked)} already finished in "
+          f"MLflow{reused}, {len(todo) - len(linked)} to run", flush=True)
+    return [c for c in todo if c.identity not in elsewhere]
 
 
 def tune_storage(uri: str) -> dict:
@@ -101,8 +122,7 @@ def driver_trainable(res: Resources):
 
 def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation") -> str:
     """Run every unfinished cell of ``spec``; return the table rebuilt from MLflow (Markdown)."""
-    cells = spec.cells()
-    preflight(cells, opts.resources, spec)
+    cells = preflight(spec.cells(), opts.resources, spec)
     check_reachable(opts)
     connect(opts.ray_address)
     concurrent = max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # before MLflow is touched
@@ -110,10 +130,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
     parent_id = record.parent(spec.name, {"pad.stage": stage})
     check_declaration(record, parent_id, spec, opts.allow_spec_change)
     record.set_status(parent_id, "RUNNING")  # the parent shows as running while any sweep works on it
-    done = record.finished_keys(parent_id)
-    pending = [c for c in cells if c.key not in done]
-    print(f"[padsweep] {spec.name}: {len(cells)} cells, {len(cells) - len(pending)} already finished in MLflow, "
-          f"{len(pending)} to run", flush=True)
+    pending = cells_to_train(record, parent_id, spec, cells, opts, stage)
     if pending:
         tuner = tune.Tuner(
             driver_trainable(opts.resources),

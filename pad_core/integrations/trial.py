@@ -65,6 +65,8 @@ class TrialPlan:
     key: str = ""  # cell key; "" = keyed by the Tune trial id (search stage)
     run_name: str = ""
     axes: dict[str, str] = field(default_factory=dict)  # the row's delta, tagged on the run for filtering
+    identity: str = ""  # cell identity (config hash, protocol, seed, code version, manifest hash); "" = search
+    tracking_outage_s: float = 900.0  # how long a trial trains on while MLflow is unreachable (reports queued)
 
     def as_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,13 +81,14 @@ def _search_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "plan" and not k.startswith(SEARCH_PREFIX)}
 
 
-def _tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any]) -> dict[str, str]:
+def run_tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any]) -> dict[str, str]:
     """Identity tags plus the ablation axes (the row's delta, or the searched values) as ``axis.<key>``."""
     axes = {**plan.get("axes", {}), **{k: render_value(v) for k, v in searched.items()}}
     return {"pad.sweep": plan["sweep"], "pad.stage": plan["stage"], "pad.row": plan["row"] or trial_id,
             "pad.protocol": cfg.data.protocol, "pad.seed": str(cfg.train.seed), "pad.config_hash": config_hash(cfg),
             "pad.code_version": code_version(),
-            "pad.trial_id": trial_id, **{f"axis.{k}": v for k, v in axes.items()}}
+            "pad.trial_id": trial_id, **({"pad.identity": plan["identity"]} if plan.get("identity") else {}),
+            **{f"axis.{k}": v for k, v in axes.items()}}
 
 
 def train_driver(config: dict[str, Any]) -> None:
@@ -95,12 +98,13 @@ def train_driver(config: dict[str, Any]) -> None:
     record = SweepRecord(plan["tracking_uri"], plan["experiment"])
     key = cell_key(plan, trial_id)
     name = plan["run_name"] or f"{plan['stage']}·{trial_id}"
-    child = record.child(plan["parent_id"], key, name, _tags(plan, cfg, trial_id, searched), to_params(cfg))
+    child = record.child(plan["parent_id"], key, name, run_tags(plan, cfg, trial_id, searched), to_params(cfg))
     if child.status != "RUNNING":
         record.reopen(child.run_id)
     res = Resources(**plan["resources"])
     loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id,
-                   "storage_path": plan["storage_path"], "sweep": plan["sweep"], "key": key}
+                   "storage_path": plan["storage_path"], "sweep": plan["sweep"], "key": key,
+                   "tracking_outage_s": plan["tracking_outage_s"]}
     try:
         if res.trains_in_trial:
             return train_in_trial(loop_config, use_gpu=res.gpus_per_worker > 0)

@@ -30,7 +30,7 @@ def test_a_failed_trial_resumes_its_own_run_from_the_last_checkpoint(stack, faul
     run's (evaluations at steps 3 and 6, plus the final report at 6), nothing repeated; its numbers are equal."""
     env = {**stack["env"], "PADSWEEP_CHAOS": f"{fault}@4", "PADSWEEP_CHAOS_DIR": str(tmp_path)}
     client = MlflowClient(stack["mlflow"])
-    out = run_sweep({**stack, "env": env}, "rows.py", *ONE_CELL, "--sweep-name", f"fault-{fault}").stdout
+    out = run_sweep({**stack, "env": env}, "rows.py", *ONE_CELL, "--no-reuse", "--sweep-name", f"fault-{fault}").stdout
     assert "[padsweep] retrying" in out or fault == "kill", out[-3000:]
     assert len(list(tmp_path.iterdir())) == 1  # the fault fired exactly once
     _, runs = children(client, f"fault-{fault}")
@@ -67,6 +67,23 @@ def test_diverging_loss_and_time_budget_stop_their_cells_and_the_sweep_goes_on(s
     assert "✗" not in lines["healthy"] and "NonFiniteLoss" in out and "TimeBudgetExceeded" in out
 
 
+def test_a_cell_finished_in_another_sweep_is_reused_not_trained(stack, stops):
+    """The healthy cell of ``fault-stops`` has the identity (config hash, protocol, seed, code version, manifest
+    hash) of ONE_CELL: a new sweep links that run instead of training it, and its table
+    shows the same numbers; --no-reuse is the way to train it again."""
+    out = run_sweep(stack, "rows.py", *ONE_CELL, "--sweep-name", "reuser").stdout
+    assert "1 cells, 1 already finished in MLflow (1 of them reused from other sweeps: same identity), 0 to run" in out
+    _, runs = children(MlflowClient(stack["mlflow"]), "reuser")
+    source = stops[1]["ok"]
+    assert len(runs) == 1 and runs[0].data.tags["pad.reused_from"] == source.info.run_id
+    assert runs[0].data.tags["pad.identity"] == source.data.tags["pad.identity"]
+    assert runs[0].info.status == "FINISHED" and runs[0].data.tags["pad.outcome"] == "completed"
+    assert {k: v for k, v in runs[0].data.metrics.items() if k.startswith("test/")} == \
+        {k: v for k, v in source.data.metrics.items() if k.startswith("test/")}
+    assert runs[0].data.tags["pad.threshold_policy"] == source.data.tags["pad.threshold_policy"]  # results too
+    assert "1 run reused from other sweeps" in out
+
+
 def test_a_killed_sweep_driver_resumes_with_the_same_command(stack):
     """SIGKILL the sweep driver once both cells have a checkpoint; the same command finishes the sweep: no cell
     lost or duplicated, each run resumed from its checkpoint (no step logged twice), and the table equals the
@@ -90,7 +107,7 @@ def test_a_killed_sweep_driver_resumes_with_the_same_command(stack):
     for run in runs:
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "dev/p1/eer")]
         assert sorted(set(steps)) == [3, 6, 9, 12, 15] and steps.count(3) == 1, steps
-    clean = run_sweep(stack, "rows.py", *longer, "--sweep-name", "not-killed").stdout
+    clean = run_sweep(stack, "rows.py", *longer, "--no-reuse", "--sweep-name", "not-killed").stdout
     assert table_lines(table) == table_lines(clean)
 
 

@@ -2,7 +2,6 @@
 sweep whose data manifest, images, checkpoints and Tune state all live on S3; everything on loopback."""
 
 import base64
-import contextlib
 import os
 import subprocess
 import sys
@@ -17,25 +16,12 @@ from mlflow.tracking import MlflowClient
 
 from pad_core.data.synthetic import materialize
 from pad_core.integrations import services
+from pad_core.integrations.services.base import environ
 from tests.integration.conftest import ROOT, run_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.mlflow]
 KEY, SECRET, ADMIN_PASSWORD = "padsweep-key", "padsweep-secret-key", "admin-pass-for-tests-only"
 AUTH = {"MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD, "MLFLOW_FLASK_SERVER_SECRET_KEY": "test-secret-key"}
-
-
-@contextlib.contextmanager
-def environ(extra: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")

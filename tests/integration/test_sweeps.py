@@ -1,5 +1,6 @@
 """End to end on the real stack: Tune trials -> Ray Train -> MLflow child runs -> table rebuilt from MLflow."""
 
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -28,10 +29,28 @@ def test_sweep_lists_cover_every_file():
     assert set(GRIDS) | {"hpo.py", "mask_rates.py"} == set(SWEEPS)
 
 
+@pytest.fixture(scope="module")
+def in_process(stack):
+    """Run sweep files inside this process, as ``python sweeps/<file>`` would (``__main__``, argv, env), so the
+    17 smoke runs share one interpreter and one Ray connection instead of paying ~8 s of start-up each."""
+    import ray
+
+    def run(monkeypatch, capsys, file: str, *args: str) -> str:
+        for k, v in stack["env"].items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setattr(sys, "argv", [str(ROOT / "sweeps" / file), *args])
+        monkeypatch.syspath_prepend(str(ROOT))
+        runpy.run_path(str(ROOT / "sweeps" / file), run_name="__main__")
+        return capsys.readouterr().out
+
+    yield run
+    ray.shutdown()  # before the stack stops the head this process is connected to
+
+
 @pytest.mark.parametrize("sweep_file", GRIDS)
-def test_every_sweep_file_runs_its_smoke_test(stack, sweep_file):
+def test_every_sweep_file_runs_its_smoke_test(stack, in_process, sweep_file, monkeypatch, capsys):
     name = f"smoke-{Path(sweep_file).stem}"
-    out = run_sweep(stack, sweep_file, "--smoke-test", "--sweep-name", name).stdout
+    out = in_process(monkeypatch, capsys, sweep_file, "--smoke-test", "--sweep-name", name)
     _, runs = children(MlflowClient(stack["mlflow"]), name)
     assert runs and all(r.info.status == "FINISHED" and r.data.tags["pad.outcome"] == "completed" for r in runs)
     assert "mean±std" in out
@@ -46,7 +65,8 @@ def expected_cell(runs, row: str, metric: str) -> str:
 
 def test_mask_rates_cells_table_and_resume(stack):
     name = "it-mask-rates"
-    first = run_sweep(stack, "mask_rates.py", "--smoke-test", "--seeds", "0,1", "--sweep-name", name).stdout
+    first = run_sweep(stack, "mask_rates.py", "--smoke-test", "--seeds", "0,1", "--no-reuse", "--sweep-name",
+                      name).stdout  # trained here: the smoke sweeps above hold cells of the same identity
     client = MlflowClient(stack["mlflow"])
     parent, runs = children(client, name)
     cells = {(r.data.tags["pad.row"], r.data.tags["pad.protocol"], r.data.tags["pad.seed"]) for r in runs}
@@ -70,7 +90,8 @@ def test_mask_rates_cells_table_and_resume(stack):
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"table.md", "table.csv"} <= artifacts
     # the same command again: every cell is found finished in MLflow, nothing runs, nothing is duplicated
-    again = run_sweep(stack, "mask_rates.py", "--smoke-test", "--seeds", "0,1", "--sweep-name", name).stdout
+    again = run_sweep(stack, "mask_rates.py", "--smoke-test", "--seeds", "0,1", "--no-reuse", "--sweep-name",
+                      name).stdout
     assert "4 cells, 4 already finished in MLflow, 0 to run" in again
     assert len(children(client, name)[1]) == 4
     # changing the declared seeds needs an explicit flag
@@ -102,7 +123,7 @@ def test_two_worker_ddp_trials(stack):
     """Each trial trains with 2 Ray Train workers (DDP over gloo): reports stay collective, eval scores are
     gathered from both ranks (the test count is the whole split, not one shard)."""
     name = "it-ddp"
-    run_sweep(stack, "mask_rates.py", "--smoke-test", "--workers-per-trial", "2", "--sweep-name", name)
+    run_sweep(stack, "mask_rates.py", "--smoke-test", "--workers-per-trial", "2", "--no-reuse", "--sweep-name", name)
     _, runs = children(MlflowClient(stack["mlflow"]), name)
     assert len(runs) == 2 and all(r.data.tags["pad.outcome"] == "completed" for r in runs)
     from pad_core.config import from_flat

@@ -65,6 +65,7 @@ SERVICE_CASES = [
     ("mask_rates.py", ["--mlflow-uri", "http://127.0.0.1:9"], r"http://127.0.0.1:9.*no MLflow server answers"),
     ("mask_rates.py", ["--ray-address", "127.0.0.1:9"], r"127.0.0.1:9.*no Ray cluster answers"),
     ("mask_rates.py", ["--mlflow-uri", ""], r"no MLflow tracking server given.*MLFLOW_TRACKING_URI"),
+    ("mask_rates.py", ["--tracking-outage", "-5"], r"--tracking-outage=-5.0.*negative.*Fix: give the seconds"),
 ]
 DATA_CASES = [  # (how the good manifest is broken, what the message must say)
     (lambda f: f.drop(columns=["subject"]), r"missing columns \['subject'\]"),

@@ -69,3 +69,44 @@ def test_a_head_type_that_does_not_exist_fails():
     config["head_node_type"] = "cpu_head"
     with pytest.raises(ValueError, match="head_node_type"):
         check(config)
+
+
+PUBLIC = ("0.0.0.0/0", "::/0")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_no_dashboard_or_mlflow_port_is_opened_to_the_internet(path):
+    """What the YAML controls: no public addresses, no security group Ray would create (its default admits SSH
+    from 0.0.0.0/0), no world-open rule, no published container port, no MLflow server bound to every interface,
+    and on a LAN cluster (no cloud firewall) the dashboard on loopback, reached through `ray dashboard`'s tunnel."""
+    config, text = load(path), path.read_text()
+    kind = config["provider"]["type"]
+    nodes = [t["node_config"] for t in config.get("available_node_types", {}).values()]
+    assert not any(cidr in text for cidr in PUBLIC), "a rule open to the whole internet"
+    assert not any(re.match(r"(-p|--publish)\b", opt) for opt in config["docker"]["run_options"])
+    assert not re.search(r"mlflow (server|ui)[^\n]*--host[ =](0\.0\.0\.0|::)", text)
+    if kind == "aws":
+        assert config["provider"]["use_internal_ips"] is True
+        for node in nodes:
+            assert node.get("SecurityGroupIds"), "without it Ray creates a group admitting SSH from 0.0.0.0/0"
+            assert not any(ni.get("AssociatePublicIpAddress") for ni in node.get("NetworkInterfaces", []))
+    elif kind == "gcp":
+        assert config["provider"]["use_internal_ips"] is True
+        for node in nodes:  # without networkInterfaces Ray adds an external IP (ONE_TO_ONE_NAT) to every node
+            assert node.get("networkInterfaces") and not any(ni.get("accessConfigs")
+                                                             for ni in node["networkInterfaces"])
+    else:
+        assert all("--dashboard-host=127.0.0.1" in cmd for cmd in config["head_start_ray_commands"][1:])
+
+
+def test_the_port_check_catches_a_world_open_rule_and_a_public_ip(tmp_path):
+    aws = load(CLUSTER / "a100.yaml")
+    aws["available_node_types"]["head"]["node_config"].pop("SecurityGroupIds")
+    gcp = load(CLUSTER / "a2_gcp.yaml")
+    gcp["available_node_types"]["head"]["node_config"]["networkInterfaces"][0]["accessConfigs"] = [
+        {"name": "External NAT", "type": "ONE_TO_ONE_NAT"}]
+    lan = CLUSTER.joinpath("local.yaml").read_text().replace("--dashboard-host=127.0.0.1", "--dashboard-host=0.0.0.0")
+    for name, bad in (("aws.yaml", yaml.safe_dump(aws)), ("gcp.yaml", yaml.safe_dump(gcp)), ("local.yaml", lan)):
+        (tmp_path / name).write_text(bad)
+        with pytest.raises(AssertionError):
+            test_no_dashboard_or_mlflow_port_is_opened_to_the_internet(tmp_path / name)

@@ -6,12 +6,14 @@ reaches every process it started and nothing else on the machine (never ``ray st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,11 @@ HOST = "127.0.0.1"
 # Ray rewrites --node-ip-address=127.0.0.1 to the routable IP and its gRPC servers then listen on every
 # interface. In single-node mode (this flag, read by ray._private.services) the node IP is loopback and
 # every Ray listener binds to 127.0.0.1. Clients on this machine need the same value.
-LOOPBACK_RAY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+# Ray 2.60 also turns token auth on by itself whenever ~/.ray/auth_token exists (any earlier local `ray.init()`
+# writes one), and the head's HTTP API then answers 401 to the health probe and to `ray job submit`. The local
+# head listens on loopback only, so its mode is set, not inherited from the machine's history. Clusters use
+# token auth (cluster/*.yaml).
+LOOPBACK_RAY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
 NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
@@ -45,6 +51,21 @@ class Service:
             return False
 
 
+@contextlib.contextmanager
+def environ(extra: dict[str, str]):
+    """Set environment variables for the duration of a block, then restore (or remove) them."""
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -66,7 +87,8 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, user: st
 
 
 def wait_http(url: str, timeout: float, service: Service | None = None) -> None:
-    deadline = time.monotonic() + timeout
+    """Wait for a 200 from ``url``; a service that does not come up is stopped (nothing left running)."""
+    deadline, answer = time.monotonic() + timeout, "no answer"
     while time.monotonic() < deadline:
         if service and not service.alive():
             raise RuntimeError(f"{service.name} exited during start-up; see {service.log}")
@@ -74,9 +96,15 @@ def wait_http(url: str, timeout: float, service: Service | None = None) -> None:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
+        except urllib.error.HTTPError as err:  # e.g. 401: the service runs, but not as asked
+            answer = f"HTTP {err.code}"
+            time.sleep(0.5)
         except OSError:
             time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+    if service:
+        stop(service)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f}s (last: {answer})"
+                       + (f"; see {service.log}" if service else ""))
 
 
 def stop(service: Service, grace: float = 15.0) -> None:

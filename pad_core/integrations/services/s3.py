@@ -22,13 +22,14 @@ def s3_env(svc: Service, access_key: str, secret_key: str) -> dict[str, str]:
 
 
 def start_seaweedfs(root: Path, access_key: str, secret_key: str, buckets: tuple[str, ...] = (),
-                    timeout: float = 60.0) -> Service:
+                    timeout: float = 60.0, port: int = 0) -> Service:
+    """Start (or, with the ``port`` and ``root`` of a stopped one, restart) the server."""
     root = root.resolve()
     config = root / "s3-identities.json"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(json.dumps({"identities": [{"name": "padsweep", "actions": ROLES, "credentials": [
         {"accessKey": access_key, "secretKey": secret_key}]}]}))
-    port = free_port()
+    port = port or free_port()
     ports = {f"-{name}.port": free_port() for name in ("master", "volume", "filer", "admin", "webdav")}
     cmd = [venv_bin("weed"), "mini", f"-dir={root / 's3-data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
            f"-s3.port={port}", f"-s3.config={config}", *(f"{k}={v}" for k, v in ports.items())]

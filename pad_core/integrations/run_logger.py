@@ -1,0 +1,138 @@
+"""Worker-side (rank 0) logging into an existing MLflow run that survives a tracking-server outage.
+
+Every report is queued, then the queue is sent in order. While the server cannot be reached the reports stay
+queued and training goes on; the next report (or the end of the run) sends them. Nothing is dropped silently:
+- queued reports travel inside every checkpoint (``pending_reports.json``), so a retry that resumes from it
+  sends them again; resending is harmless (MLflow ignores a metric identical in key, step, timestamp, value);
+- an outage longer than ``max_outage_s`` fails the trial with that reason (Tune retries it from the checkpoint);
+- the end of the run waits for the queue to drain, up to the same bound.
+
+Requests go out with no client-side retries and a short timeout: the MLflow client's default (7 retries with
+exponential backoff) would stall a training step for minutes on every report during an outage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+from mlflow.entities import Metric, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pad_core.integrations.services.base import environ
+
+PENDING_FILE = "pending_reports.json"
+BATCH = 900  # MLflow caps a batch at 1000 metrics
+QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+class TrackingUnavailable(RuntimeError):
+    """The MLflow server stayed unreachable longer than the trial may buffer (a plain error: Ray pickles it)."""
+
+
+@dataclass
+class Report:
+    step: int
+    timestamp: int  # ms; kept from the first attempt so a resend is an identical (ignored) metric
+    metrics: dict[str, float]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def is_transient(err: Exception) -> bool:
+    """Connection failures and server-side errors (5xx) pass; a rejected request (4xx) would fail forever."""
+    if not isinstance(err, MlflowException):
+        return isinstance(err, (ConnectionError, TimeoutError, OSError))
+    status = err.get_http_status_code()
+    return status >= 500 or "failed with exception" in str(err) or "Max retries exceeded" in str(err)
+
+
+class RunLogger:
+    def __init__(self, tracking_uri: str, run_id: str, *, max_outage_s: float = 900.0,
+                 clock=time.monotonic) -> None:
+        self.client, self.run_id, self.tracking_uri = MlflowClient(tracking_uri), run_id, tracking_uri
+        self.max_outage_s, self.clock = max_outage_s, clock
+        self.pending: list[Report] = []
+        self.artifacts: list[str] = []  # copies of files whose upload waits for the server
+        self.down_since: float | None = None
+
+    def log(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
+        self.enqueue(metrics, step, tags)
+        self.flush()
+
+    def enqueue(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
+        values = {k: float(v) for k, v in metrics.items()}
+        self.pending.append(Report(step, int(time.time() * 1000), values, dict(tags or {})))
+
+    def flush(self) -> bool:
+        """Send queued reports in order; True when the queue is empty. Raises once the outage is too long."""
+        while self.pending or self.artifacts:
+            try:
+                with environ(QUICK):
+                    self._send_next()
+            except Exception as err:  # noqa: BLE001 - classified just below
+                if not is_transient(err):
+                    raise
+                return self._outage(err)
+        if self.down_since is not None:
+            print(f"[padsweep] MLflow is back after {self.clock() - self.down_since:.0f} s: queued reports sent",
+                  flush=True)
+            self.down_since = None
+        return True
+
+    def _send_next(self) -> None:
+        if self.pending:  # reports first: artifacts (scores.csv) come at the end of a run
+            self._send(self.pending[0])
+            self.pending.pop(0)
+        else:
+            self.client.log_artifact(self.run_id, self.artifacts[0])
+            shutil.rmtree(os.path.dirname(self.artifacts.pop(0)), ignore_errors=True)
+
+    def _send(self, report: Report) -> None:
+        batch = [Metric(k, v, report.timestamp, report.step) for k, v in report.metrics.items()]
+        for i in range(0, len(batch), BATCH):
+            self.client.log_batch(self.run_id, metrics=batch[i : i + BATCH])
+        if report.tags:
+            self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in report.tags.items()])
+
+    def _outage(self, err: Exception) -> bool:
+        now = self.clock()
+        if self.down_since is None:
+            self.down_since = now
+            print(f"[padsweep] MLflow at {self.tracking_uri} unreachable ({type(err).__name__}); training goes on, "
+                  f"reports are queued for up to {self.max_outage_s:.0f} s", flush=True)
+        if now - self.down_since > self.max_outage_s:
+            raise TrackingUnavailable(
+                f"MLflow at {self.tracking_uri} unreachable for {now - self.down_since:.0f} s (--tracking-outage="
+                f"{self.max_outage_s:.0f}) with {len(self.pending)} reports and {len(self.artifacts)} artifacts "
+                "queued; the reports are kept in the checkpoint. Fix: bring the tracking server back; the retried "
+                "trial resends them")
+        return False
+
+    def drain(self, poll_s: float = 2.0) -> None:
+        """At the end of the run: wait until the queue is sent, or raise after ``max_outage_s`` of outage."""
+        while not self.flush():
+            time.sleep(poll_s)
+
+    def spill(self, folder: str) -> None:
+        """Write the queue into a checkpoint folder (a retry resuming from it resends what was not sent)."""
+        if self.pending:
+            with open(os.path.join(folder, PENDING_FILE), "w") as out:
+                json.dump([asdict(r) for r in self.pending], out)
+
+    def adopt(self, folder: str | None) -> None:
+        """Queue the reports a checkpoint carried, ahead of the new ones."""
+        path = os.path.join(folder, PENDING_FILE) if folder else ""
+        if path and os.path.exists(path):
+            with open(path) as src:
+                self.pending = [Report(**r) for r in json.load(src)] + self.pending
+
+    def artifact(self, path: str) -> None:
+        """Upload a file; during an outage a copy waits in the queue (the caller may delete the original)."""
+        spool = tempfile.mkdtemp(prefix="padsweep-artifact-")
+        self.artifacts.append(shutil.copy(path, spool))
+        self.flush()

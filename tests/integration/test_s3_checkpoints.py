@@ -1,0 +1,59 @@
+"""Fault 6 (docs/RELIABILITY.md) on a real S3-compatible server (SeaweedFS on loopback): a cell's checkpoint
+upload rides out an S3 outage shorter than its retry schedule; a longer one ends in a clear failure after the
+bounded retries, and the last complete checkpoint is still there, intact, when the server returns."""
+
+import threading
+
+import pytest
+
+from pad_core.integrations import services
+from pad_core.integrations.cell_checkpoints import CellCheckpoints, CheckpointStorageUnavailable
+from pad_core.integrations.services.s3 import s3_env
+
+pytestmark = [pytest.mark.slow]
+KEY, SECRET = "AKIACHECKPOINTS", "checkpoint-secret-123"
+STATE = b"model state " * 1000
+
+
+@pytest.fixture()
+def s3(tmp_path, monkeypatch):
+    root = tmp_path / "s3"
+    box = {"svc": services.start_seaweedfs(root, KEY, SECRET, buckets=("ckpts",))}
+    for k, v in s3_env(box["svc"], KEY, SECRET).items():
+        monkeypatch.setenv(k, v)
+    box["restart"] = lambda: box.update(svc=services.start_seaweedfs(root, KEY, SECRET, port=_port(box["svc"])))
+    yield box
+    services.stop(box["svc"])
+
+
+def _port(svc) -> int:
+    return int(svc.url.rsplit(":", 1)[1])
+
+
+def test_checkpoints_survive_a_short_s3_outage_and_fail_clearly_after_a_long_one(s3, tmp_path, capsys):
+    local = tmp_path / "ckpt"
+    local.mkdir()
+    (local / "state.pt").write_bytes(STATE)
+    cells = CellCheckpoints("s3://ckpts/padsweep", "sweep", "row|P1|s0|abc", backoff_s=(2.0, 4.0, 8.0, 16.0))
+    cells.save(str(local), 3)
+
+    services.stop(s3["svc"])  # down for ~5 s (plus the server's start-up): within the 30 s of retries
+    restarter = threading.Timer(5.0, s3["restart"])
+    restarter.start()
+    cells.save(str(local), 6)
+    restarter.join()
+    assert cells.latest() == "ckpt-0000006"
+    assert "checkpoint upload at s3://ckpts/padsweep failed" in capsys.readouterr().out
+
+    services.stop(s3["svc"])  # down for longer than the retries
+    quick = CellCheckpoints("s3://ckpts/padsweep", "sweep", "row|P1|s0|abc", backoff_s=(0.5, 0.5))
+    quick.last_saved = "ckpt-0000006"
+    with pytest.raises(CheckpointStorageUnavailable, match=r"checkpoint upload at s3://ckpts/padsweep failed 3 times "
+                       r".*last complete checkpoint: ckpt-0000006\. Fix: check that the storage answers"):
+        quick.save(str(local), 9)
+
+    s3["restart"]()
+    assert cells.latest() == "ckpt-0000006"  # the failed upload never became the latest
+    (tmp_path / "restored").mkdir()
+    cells.download("ckpt-0000006", str(tmp_path / "restored"))
+    assert (tmp_path / "restored" / "state.pt").read_bytes() == STATE
