@@ -91,7 +91,9 @@ class DataCfg:
     synth_scale: float = 0.03  # synthetic benchmark size as a fraction of the real dataset's counts
     synth_size: int = 64  # synthetic image side in pixels
     synth_seed: int = 0  # synthetic benchmark generation seed
-    num_workers: int = field(default=1, metadata=NOHASH)  # DataLoader worker processes per Train worker
+    # DataLoader worker processes per Train worker. 8 at paper scale: one loader core gives ~410 img/s at 224 px and
+    # an A100 trains ViT-B/16 at ~1,200 img/s, so 1 worker would starve it (docs/BENCHMARKS.md §3).
+    num_workers: int = field(default=8, metadata=NOHASH)
     # Unreadable image files found before training: fail with their list, skip them (count tagged on the run),
     # or leave them unchecked (huge remote datasets; a bad file then fails the step that reads it).
     on_corrupt: Literal["fail", "skip", "unchecked"] = "fail"

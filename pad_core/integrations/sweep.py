@@ -135,7 +135,9 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
         tuner = tune.Tuner(
             driver_trainable(opts.resources),
             param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
-            tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
+            # A finished trial's process takes the next cell (no new actor, no second import of torch and
+            # open_clip: ~5 s a trial here, docs/BENCHMARKS.md §5); every cell still starts from its own seed.
+            tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),
             run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
                                       callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, len(pending))]),
