@@ -8,12 +8,13 @@ it runs on one process, as the tests and ``python -m pad_core train`` do.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch.utils.data import DataLoader
@@ -58,7 +59,7 @@ class RunContext:
     save_artifact: Callable[[str], None] = lambda path: None  # rank 0 files for the run record
     resume_dir: str | None = None  # checkpoint directory to resume from
     images_verified: bool = False  # the sweep's preflight decoded every image already (data.on_corrupt=fail)
-    workdir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="padrun-"))
+    workdir: str = ""  # scratch for checkpoints and score files; "" = a temporary folder removed when fit ends
 
 
 def resolve_policy(requested: str, protocol_default: str) -> str:
@@ -68,6 +69,7 @@ def resolve_policy(requested: str, protocol_default: str) -> str:
 class TrainingRun:
     def __init__(self, cfg: RunCfg, ctx: RunContext | None = None) -> None:
         self.cfg, self.ctx = cfg, ctx or RunContext()
+        self.workdir, self.last_ckpt = self.ctx.workdir, ""  # fit() makes a temporary workdir if none is given
         self.protocol = cfg.data.protocol
         self.data = prepare(cfg.data, verify_images=not self.ctx.images_verified)
         self.datasets = self._datasets()
@@ -126,6 +128,17 @@ class TrainingRun:
             raise TimeBudgetExceeded(f"train.max_minutes={limit} exceeded at step {self.state.step}")
 
     def fit(self) -> dict[str, float]:
+        """Train, evaluating every ``eval_every`` steps, then the final report. A run-owned scratch folder is
+        removed at the end, whatever happens (each checkpoint in it is a full model + optimizer state)."""
+        owned = not self.ctx.workdir
+        self.workdir = self.ctx.workdir or tempfile.mkdtemp(prefix="padrun-")
+        try:
+            return self._fit()
+        finally:
+            if owned:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _fit(self) -> dict[str, float]:
         window: dict[str, list[torch.Tensor]] = defaultdict(list)
         steps, every = self.cfg.train.steps, self.cfg.train.eval_every
         opened = (time.perf_counter(), self.state.step)  # when and at which step the current window began
@@ -180,8 +193,11 @@ class TrainingRun:
             self.state.best_weights = checkpoint.cpu_weights(self.model)
         ckpt = None
         if self.ctx.rank == 0:
-            ckpt = checkpoint.save(os.path.join(self.ctx.workdir, f"ckpt-{self.state.step:07d}"), self.model,
+            if self.last_ckpt:  # a caller that keeps checkpoints has persisted the previous one by now
+                shutil.rmtree(self.last_ckpt, ignore_errors=True)
+            ckpt = checkpoint.save(os.path.join(self.workdir, f"ckpt-{self.state.step:07d}"), self.model,
                                    self.optimizer, self.scheduler, self.state)
+            self.last_ckpt = ckpt
         self.ctx.report(metrics, ckpt, None)
 
     def final_report(self) -> dict[str, float]:
@@ -204,7 +220,7 @@ class TrainingRun:
         if self.ctx.rank == 0:
             self.ctx.save_artifact(self.write_scores(dev, test))
             if routing:
-                path = os.path.join(self.ctx.workdir, "routing.csv")
+                path = os.path.join(self.workdir, "routing.csv")
                 routing_breakdown(routing, self.data.test).to_csv(path, index=False)
                 self.ctx.save_artifact(path)
         tags = {"pad.threshold_policy": policy}
@@ -220,7 +236,7 @@ class TrainingRun:
         for s in score_sets:
             frame = self.data.split(s.split)[["path", "subset", "device", "attack_type", "label"]].copy()
             parts.append(frame.assign(split=s.split, score=s.scores))
-        path = os.path.join(self.ctx.workdir, "scores.csv")
+        path = os.path.join(self.workdir, "scores.csv")
         pd.concat(parts).to_csv(path, index=False)
         return path
 
