@@ -58,7 +58,7 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     t.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                    help="MLflow tracking server (default: $MLFLOW_TRACKING_URI)")
     t.add_argument("--experiment", default="padsweep", help="MLflow experiment")
-    t.add_argument("--tracking-outage", type=float, default=900.0, metavar="SECONDS",
+    t.add_argument("--tracking-outage", type=float, default=SweepOptions.tracking_outage_s, metavar="SECONDS",
                    help="how long trials train on while MLflow is unreachable, queueing their reports")
     t.add_argument("--sweep-name", help="sweep id (default: <file>-<scale>); reuse it to resume")
     t.add_argument("--no-reuse", action="store_true",

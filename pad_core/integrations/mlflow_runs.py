@@ -18,6 +18,7 @@ from mlflow.tracking import MlflowClient
 from pad_core.errors import SweepError
 
 PARENT_KIND = "sweep-parent"
+METRIC_BATCH = 900  # MLflow caps a batch at 1000 metrics
 MAX_TAG = 7500  # MLflow keeps tag values up to 8000 characters
 
 
@@ -114,9 +115,8 @@ class SweepRecord:
                    if not k.startswith(("mlflow.", "axis.")) and k not in tags and k != "pad.cell"}
         run_id = self.child(parent_id, key, name, {**results, **tags, "pad.reused_from": origin},
                             dict(source.data.params)).run_id
-        metrics = [Metric(k, float(v), int(time.time() * 1000), 0) for k, v in source.data.metrics.items()]
-        for i in range(0, len(metrics), 900):
-            self.client.log_batch(run_id, metrics=metrics[i : i + 900])
+        log_metrics(self.client, run_id, [Metric(k, float(v), int(time.time() * 1000), 0)
+                                          for k, v in source.data.metrics.items()])
         self.finalize(run_id, "FINISHED", "completed")
         return run_id
 
@@ -142,6 +142,11 @@ class SweepRecord:
 
     def log_artifact(self, run_id: str, path: str, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, path, artifact_path)
+
+
+def log_metrics(client: MlflowClient, run_id: str, metrics: list[Metric]) -> None:
+    for i in range(0, len(metrics), METRIC_BATCH):
+        client.log_batch(run_id, metrics=metrics[i : i + METRIC_BATCH])
 
 
 def _clip(tags: dict[str, str]) -> dict[str, str]:

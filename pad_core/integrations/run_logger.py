@@ -24,10 +24,11 @@ from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pad_core.integrations.mlflow_runs import log_metrics
 from pad_core.integrations.services.base import environ
 
 PENDING_FILE = "pending_reports.json"
-BATCH = 900  # MLflow caps a batch at 1000 metrics
+MAX_OUTAGE_S = 900.0  # default of --tracking-outage
 QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 
 
@@ -46,13 +47,13 @@ class Report:
 def is_transient(err: Exception) -> bool:
     """Connection failures and server-side errors (5xx) pass; a rejected request (4xx) would fail forever."""
     if not isinstance(err, MlflowException):
-        return isinstance(err, (ConnectionError, TimeoutError, OSError))
+        return isinstance(err, OSError)  # ConnectionError, TimeoutError, ...
     status = err.get_http_status_code()
     return status >= 500 or "failed with exception" in str(err) or "Max retries exceeded" in str(err)
 
 
 class RunLogger:
-    def __init__(self, tracking_uri: str, run_id: str, *, max_outage_s: float = 900.0,
+    def __init__(self, tracking_uri: str, run_id: str, *, max_outage_s: float = MAX_OUTAGE_S,
                  clock=time.monotonic) -> None:
         self.client, self.run_id, self.tracking_uri = MlflowClient(tracking_uri), run_id, tracking_uri
         self.max_outage_s, self.clock = max_outage_s, clock
@@ -93,9 +94,8 @@ class RunLogger:
             shutil.rmtree(os.path.dirname(self.artifacts.pop(0)), ignore_errors=True)
 
     def _send(self, report: Report) -> None:
-        batch = [Metric(k, v, report.timestamp, report.step) for k, v in report.metrics.items()]
-        for i in range(0, len(batch), BATCH):
-            self.client.log_batch(self.run_id, metrics=batch[i : i + BATCH])
+        log_metrics(self.client, self.run_id, [Metric(k, v, report.timestamp, report.step)
+                                               for k, v in report.metrics.items()])
         if report.tags:
             self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in report.tags.items()])
 

@@ -20,6 +20,7 @@ from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, connect, max_concurrent
 from pad_core.integrations.mlflow_runs import SweepRecord, check_tracking_uri
 from pad_core.integrations.publish import publish_table
+from pad_core.integrations.run_logger import MAX_OUTAGE_S
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.trial import Resources, TrialPlan, run_tags, train_driver
 from pad_core.models import validate_model_cfg
@@ -38,7 +39,7 @@ class SweepOptions:
     autoscaling: bool = False  # the cluster adds nodes on demand: do not require the resources to exist now
     trial_retries: int = 2  # Tune restarts of a failed trial driver; each resumes its own Train run
     reuse: bool = True  # link finished runs of the same cell identity from other sweeps instead of training
-    tracking_outage_s: float = 900.0  # MLflow outage a trial rides out (reports queued), then it fails and retries
+    tracking_outage_s: float = MAX_OUTAGE_S  # MLflow outage a trial rides out (reports queued), then fails
 
 
 def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None) -> list[Cell]:

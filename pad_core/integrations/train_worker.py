@@ -29,7 +29,7 @@ def make_hooks(config: dict[str, Any], rank: int, ray_report=ray.train.report, p
     ``persist`` (the cell's own checkpoint folder, see ``cell_checkpoints``) and reports metrics to Tune after.
     Reports MLflow has not confirmed yet are written into the checkpoint first (see ``run_logger``)."""
     logger = RunLogger(config["tracking_uri"], config["run_id"],
-                       max_outage_s=config.get("tracking_outage_s", 900.0)) if rank == 0 else None
+                       max_outage_s=config["tracking_outage_s"]) if rank == 0 else None
 
     def report(metrics: dict[str, float], ckpt_dir: str | None, tags: dict[str, str] | None) -> None:
         step = int(metrics.get("step", 0))

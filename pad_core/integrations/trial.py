@@ -18,6 +18,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from pad_core.config import config_hash, from_flat, render_value, to_flat, to_params
 from pad_core.engine import TrialStopped
 from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.run_logger import MAX_OUTAGE_S
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.train_worker import train_in_trial, train_loop_per_worker
 from pad_core.provenance import code_version
@@ -66,7 +67,7 @@ class TrialPlan:
     run_name: str = ""
     axes: dict[str, str] = field(default_factory=dict)  # the row's delta, tagged on the run for filtering
     identity: str = ""  # cell identity (config hash, protocol, seed, code version, manifest hash); "" = search
-    tracking_outage_s: float = 900.0  # how long a trial trains on while MLflow is unreachable (reports queued)
+    tracking_outage_s: float = MAX_OUTAGE_S  # how long a trial trains on while MLflow is unreachable (reports queued)
 
     def as_config(self) -> dict[str, Any]:
         return asdict(self)

@@ -96,10 +96,8 @@ def wait_http(url: str, timeout: float, service: Service | None = None) -> None:
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if resp.status == 200:
                     return
-        except urllib.error.HTTPError as err:  # e.g. 401: the service runs, but not as asked
-            answer = f"HTTP {err.code}"
-            time.sleep(0.5)
-        except OSError:
+        except OSError as err:  # not listening yet; or an HTTP error such as 401 (it runs, but not as asked)
+            answer = f"HTTP {err.code}" if isinstance(err, urllib.error.HTTPError) else answer
             time.sleep(0.5)
     if service:
         stop(service)
