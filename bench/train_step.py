@@ -22,7 +22,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from pad_core.config import scale_overrides
-from pad_core.engine.optim import build_optimizer, lr_factor, param_groups
+from pad_core.engine.heap import keep_freed_memory
+from pad_core.engine.optim import build_optimizer
 from pad_core.losses import total_loss
 from pad_core.models import create_model
 from pad_core.models.backbones import backbone_info
@@ -59,20 +60,9 @@ def run_cfg(variant: str, size: str, overrides: dict | None = None):
                                      **(overrides or {})})
 
 
-def optimizer_for(cfg, model, impl: str):
-    """The project's optimiser (``build_optimizer``), or - to measure what a change there would buy - the same
-    optimiser class, groups and schedule with torch's ``foreach`` or ``fused`` kernels."""
+def make_step(cfg, model, images, labels, device: str, dtype: str) -> Callable[[], None]:
+    """``TrainingRun.train_step`` on a fixed batch (the optimiser kernel is ``optim.impl``)."""
     optimizer, scheduler = build_optimizer(model, cfg.optim, cfg.train.steps)
-    if impl == "default":
-        return optimizer, scheduler
-    groups = param_groups(model, cfg.optim.weight_decay)
-    optimizer = type(optimizer)(groups, lr=cfg.optim.lr, betas=cfg.optim.betas, **{impl: True})
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(cfg.optim, cfg.train.steps))
-
-
-def make_step(cfg, model, images, labels, device: str, dtype: str, impl: str = "default") -> Callable[[], None]:
-    """``TrainingRun.train_step`` on a fixed batch."""
-    optimizer, scheduler = optimizer_for(cfg, model, impl)
 
     def step() -> None:
         with autocast(device, dtype):
@@ -97,7 +87,7 @@ def count_flops(fn: Callable[[], None]) -> int:
 
 
 def build_trainer(variant: str, size: str, batch: int, device: str = "cpu", dtype: str = "fp32",
-                  overrides: dict | None = None, impl: str = "default") -> Trainer:
+                  overrides: dict | None = None) -> Trainer:
     cfg = run_cfg(variant, size, overrides)
     torch.manual_seed(0)
     model = create_model(cfg).to(device).train()
@@ -105,7 +95,7 @@ def build_trainer(variant: str, size: str, batch: int, device: str = "cpu", dtyp
     gen = torch.Generator().manual_seed(1)
     images = torch.randn(batch, 3, side, side, generator=gen).to(device)
     labels = (torch.arange(batch) % 2).to(device)  # both classes, as the balanced sampler draws them
-    step = make_step(cfg, model, images, labels, device, dtype, impl)
+    step = make_step(cfg, model, images, labels, device, dtype)
     params = sum(p.numel() for p in model.parameters())
     return Trainer(variant, step, count_flops(step), params, batch)
 
@@ -151,9 +141,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", default="tiny", choices=tuple(SIZES))
     parser.add_argument("--variants", default="mmoe", help="comma list of model variants compared to vanilla CLIP")
     parser.add_argument("--batch", type=int, default=0, help="batch size (0 = the size's default)")
-    parser.add_argument("--optimizer-impl", default="default", choices=("default", "foreach", "fused"),
-                        help="default = the project's build_optimizer; foreach/fused = the same Adam with torch's "
-                             "multi-tensor or fused kernels (a what-if for pad_core/engine/optim.py)")
+    parser.add_argument("--optimizer-impl", default="fused", choices=("fused", "foreach", "single"),
+                        help="optim.impl: the optimiser kernel (the project's default: fused)")
+    parser.add_argument("--no-heap-reuse", action="store_true",
+                        help="train.cpu_heap_reuse=false: glibc's default allocator behaviour (process-wide)")
     args = parser.parse_args(argv)
     setup(args)
     _, scale, _, batch, reps, warmup = SIZES[args.size]
@@ -161,13 +152,15 @@ def main(argv: list[str] | None = None) -> dict:
     reps = args.reps or (2 if args.quick else reps)
     warmup = args.warmup or (1 if args.quick else warmup)
     names = [BASELINE, *[v for v in args.variants.split(",") if v != BASELINE]]
-    trainers = {v: build_trainer(v, args.size, batch, args.device, args.dtype, impl=args.optimizer_impl)
-                for v in names}
+    overrides = {"optim.impl": args.optimizer_impl, "train.cpu_heap_reuse": not args.no_heap_reuse}
+    if overrides["train.cpu_heap_reuse"] and args.device == "cpu":
+        keep_freed_memory()  # as TrainingRun does on a CPU
+    trainers = {v: build_trainer(v, args.size, batch, args.device, args.dtype, overrides) for v in names}
     times = measure(trainers, reps, warmup, args.device)
     rows = ratio_rows(trainers, times)
     head = (f"### {args.size} ({SIZES[args.size][0]}, {scale} scale), batch {batch}, {reps} reps after {warmup} "
             f"warm-up; step = forward + backward + {run_cfg(BASELINE, args.size).optim.name} step "
-            f"({args.optimizer_impl} implementation)")
+            f"(optim.impl={args.optimizer_impl}, heap reuse {'off' if args.no_heap_reuse else 'on'})")
     emit("Training step: MoE-CLIP / vanilla CLIP vs FLOP ratio", machine(args.device, args.dtype),
          [head, model_table(trainers, times), ratio_table(rows)],
          {"size": args.size, "batch": batch, "models": {n: {"flops": t.flops, "params": t.params,

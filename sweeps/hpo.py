@@ -1,9 +1,11 @@
 """Hyperparameter search for one method: Optuna TPE over a define-by-run space from search_spaces/hpo.py,
-ASHA early stopping on a dev metric, then the top-k configurations confirmed on fresh seeds at full budget.
+early stopping on a dev metric (ASHA, or --scheduler sha: synchronous successive halving), then the top-k
+configurations confirmed on fresh seeds at full budget.
 
 Runbook
   python sweeps/hpo.py --space suede                      # TPE + ASHA on dev EER, top-2 on seeds 100, 101
   python sweeps/hpo.py --space moae --objective acer --also step_seconds:min   # multi-objective, Pareto top-k
+  python sweeps/hpo.py --space mmoe --scheduler sha --grace-period 2 --reduction-factor 4   # few samples per slot
   python sweeps/hpo.py --space moe --smoke-test           # which MoE kind, with each kind's own parameters
   ray job submit --working-dir . -- python sweeps/hpo.py --space mmoe --scale paper \\
       --backbone ViT-B-16-quickgelu --pretrained openai --data s3://bucket/irisgeneral/manifest.csv \\

@@ -117,6 +117,9 @@ class OptimCfg:
     schedule: Literal["constant", "cosine", "exponential"] = "constant"  # lr schedule after warm-up
     decay_gamma: float = 0.95  # exponential: lr x gamma every decay_steps (ATR-FAS: rate not given, §5(f): 0.95)
     decay_steps: int = 1000  # exponential: optimiser steps per decay (ATR-FAS: one epoch)
+    # torch kernel of the update: fused (one kernel for all tensors: fastest, docs/BENCHMARKS.md §2), foreach, or
+    # single (a loop over tensors; torch's CPU default). The same update up to float rounding, so not hashed.
+    impl: Literal["fused", "foreach", "single"] = field(default="fused", metadata=NOHASH)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -136,6 +139,8 @@ class TrainCfg:
     grad_clip: float = 0.0  # max global grad norm; 0 = off
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on CUDA; fp32 on CPU
     max_minutes: float = field(default=0.0, metadata=NOHASH)  # wall-clock budget per trial; 0 = none
+    # CPU: glibc keeps freed memory for the next step (pad_core/engine/heap.py); False = glibc's default
+    cpu_heap_reuse: bool = field(default=True, metadata=NOHASH)
 
     def __post_init__(self) -> None:
         check_fields(self)

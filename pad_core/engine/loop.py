@@ -26,6 +26,7 @@ from pad_core.data.families import make_dataset
 from pad_core.data.prepare import prepare
 from pad_core.engine import chaos, checkpoint
 from pad_core.engine.evaluate import score_rows, score_set
+from pad_core.engine.heap import keep_freed_memory
 from pad_core.engine.optim import build_optimizer
 from pad_core.engine.seed import seed_everything, seed_rank_streams
 from pad_core.losses import total_loss
@@ -74,6 +75,8 @@ class TrainingRun:
         self.data = prepare(cfg.data, verify_images=not self.ctx.images_verified)
         self.datasets = self._datasets()
         seed_everything(cfg.train.seed, self.ctx.rank)
+        if cfg.train.cpu_heap_reuse and torch.device(self.ctx.device).type == "cpu":
+            keep_freed_memory()
         self.model = create_model(cfg).to(self.ctx.device)
         self.optimizer, self.scheduler = build_optimizer(self.model, cfg.optim, cfg.train.steps)
         self.state = checkpoint.TrainState()

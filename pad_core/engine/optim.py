@@ -19,13 +19,16 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+KERNELS = {"fused": {"fused": True}, "foreach": {"foreach": True}, "single": {"foreach": False}}
+
+
 def build_optimizer(model: nn.Module, cfg: OptimCfg, total_steps: int):
-    groups = param_groups(model, cfg.weight_decay)
+    groups, kernel = param_groups(model, cfg.weight_decay), KERNELS[cfg.impl]
     if cfg.name == "sgd":
-        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.betas[0])
+        opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.betas[0], **kernel)
     else:
         opt_cls = torch.optim.AdamW if cfg.name == "adamw" else torch.optim.Adam
-        opt = opt_cls(groups, lr=cfg.lr, betas=cfg.betas)
+        opt = opt_cls(groups, lr=cfg.lr, betas=cfg.betas, **kernel)
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg, total_steps))
 
 

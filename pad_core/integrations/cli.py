@@ -70,8 +70,10 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=int, help="configurations confirmed on fresh seeds")
     s.add_argument("--confirm-seeds", type=_csv(int), help="fresh seeds for the confirmation stage")
     s.add_argument("--search-protocol", help="protocol the search runs in (default: the first protocol)")
-    s.add_argument("--grace-period", type=int, help="ASHA: reports before a trial may be stopped (past the warm-up)")
-    s.add_argument("--reduction-factor", type=int, help="ASHA: each rung keeps 1/factor of the trials")
+    s.add_argument("--scheduler", help="early stopping: asha (asynchronous, default) or sha (synchronous "
+                   "successive halving: every trial waits at each rung; better with few samples per slot)")
+    s.add_argument("--grace-period", type=int, help="evaluations before a trial may be stopped (past the warm-up)")
+    s.add_argument("--reduction-factor", type=int, help="each rung keeps 1/factor of the trials")
     return p
 
 
@@ -158,8 +160,9 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
     if get_search is None:
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
     search = get_search(args)
-    asha = {k: getattr(args, k) for k in ("grace_period", "reduction_factor") if getattr(args, k) is not None}
-    search = replace(search, **asha)
+    stopping = {k: getattr(args, k) for k in ("scheduler", "grace_period", "reduction_factor")
+                if getattr(args, k) is not None}
+    search = replace(search, **stopping)
     if get_ablation is not None:  # the file's rows: its search may not draw them
         search = replace(search, rows=tuple(r.name for r in get_ablation(args).rows))
     best, table = run_search(search, opts)

@@ -1,5 +1,6 @@
-"""Hyperparameter search inside one cell: Optuna TPE (seeded) + ASHA on a dev metric, then the top
-configurations confirmed on fresh seeds at full budget with no scheduler (a grid, like an ablation).
+"""Hyperparameter search inside one cell: Optuna TPE (seeded) + early stopping on a dev metric (ASHA, or
+synchronous successive halving), then the top configurations confirmed on fresh seeds at full budget with no
+scheduler (a grid, like an ablation).
 
 The objective may only read dev metrics; a test metric is refused before anything runs.
 """
@@ -19,6 +20,7 @@ from pad_core.config import CELL_AXES, diff, from_flat, render_value
 from pad_core.errors import SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import connect, max_concurrent
+from pad_core.integrations.halving import SuccessiveHalving, milestones
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.search_checks import check_space
 from pad_core.integrations.storage import join
@@ -46,8 +48,9 @@ class SearchSpec:
     num_samples: int = 16  # configurations tried
     search_seed: int = 0  # training seed of every search trial
     sampler_seed: int = 0  # TPE seed
-    grace_period: int = 1  # ASHA: reports before a trial can be stopped
-    reduction_factor: int = 2  # ASHA: keep 1/rf at each rung
+    grace_period: int = 1  # reports (evaluations) before a trial can be stopped
+    reduction_factor: int = 2  # each rung keeps 1/rf of the trials
+    scheduler: str = "asha"  # early stopping: asha (asynchronous) | sha (synchronous successive halving)
     top_k: int = 2  # configurations confirmed
     confirm_seeds: tuple[int, ...] = (100, 101)  # fresh seeds for the confirmation
     points_to_evaluate: list[dict] = field(default_factory=list)  # known-good starting points
@@ -68,6 +71,9 @@ class SearchSpec:
             check_objective(metric, mode)
         if self.top_k > self.num_samples:
             raise SweepError("top_k", self.top_k, f"more than the {self.num_samples} samples", "lower --top-k")
+        if self.scheduler not in SCHEDULERS:
+            raise SweepError("--scheduler", self.scheduler, "unknown early-stopping scheduler",
+                             f"use one of {sorted(SCHEDULERS)} (sha: synchronous halving, docs/BENCHMARKS.md §6)")
         if self.grace_period < 1 or self.reduction_factor < 2:
             raise SweepError("--grace-period/--reduction-factor", (self.grace_period, self.reduction_factor),
                              "ASHA needs a grace period of at least 1 report and a reduction factor of at least 2",
@@ -96,9 +102,25 @@ def _base_cfg(spec: SearchSpec):
     return from_flat({**spec.base, "data.protocol": spec.protocol, "train.seed": spec.search_seed})
 
 
+def asha(spec: SearchSpec, train, metric: str, mode: str, slots: int) -> tuple[ASHAScheduler, int]:
+    """Asynchronous: a rung promotes as soon as a trial is in its best 1/rf so far (Tune caps live trials)."""
+    reports = train.steps // train.eval_every + 2  # evals, a last partial eval, the final result
+    return ASHAScheduler(time_attr="training_iteration", max_t=reports, grace_period=spec.grace_period,
+                         reduction_factor=spec.reduction_factor, metric=metric, mode=mode), slots
+
+
+def sha(spec: SearchSpec, train, metric: str, mode: str, slots: int) -> tuple[SuccessiveHalving, None]:
+    """Synchronous: rungs on evaluation steps. Paused trials are live to Tune, so the scheduler caps the running
+    ones itself: Tune's cap on live trials would let no new configuration start once `slots` trials wait."""
+    rungs = milestones(spec.grace_period * train.eval_every, spec.reduction_factor, train.steps)
+    return SuccessiveHalving(metric, mode, rungs, spec.reduction_factor, spec.num_samples, max_running=slots), None
+
+
+SCHEDULERS = {"asha": asha, "sha": sha}
+
+
 def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.Tuner:
     cfg = _base_cfg(spec)
-    reports = cfg.train.steps // cfg.train.eval_every + 2  # evals, a last partial eval, the final result
     plan = TrialPlan(sweep=spec.name, stage="search", tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                      parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
                      tracking_outage_s=opts.tracking_outage_s,
@@ -107,14 +129,13 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
     single = len(keys) == 1
     searcher = OptunaSearch(spec.space, metric=keys[0] if single else keys, mode=modes[0] if single else modes,
                             seed=spec.sampler_seed, points_to_evaluate=spec.points_to_evaluate or None)
-    # Multi-objective: the metrics and modes live on the searcher, the first one on ASHA (platform notes).
-    scheduler = ASHAScheduler(time_attr="training_iteration", max_t=reports, grace_period=spec.grace_period,
-                              reduction_factor=spec.reduction_factor, metric=keys[0], mode=modes[0])
+    slots = max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)
+    # Multi-objective: the metrics and modes live on the searcher, the first one on the scheduler (platform notes).
+    scheduler, limit = SCHEDULERS[spec.scheduler](spec, cfg.train, keys[0], modes[0], slots)
     return tune.Tuner(
         driver_trainable(opts.resources), param_space={"plan": plan.as_config()},
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=spec.num_samples,
-                                    max_concurrent_trials=max_concurrent(opts.resources, opts.max_concurrent,
-                                                                         opts.autoscaling)),
+                                    max_concurrent_trials=limit),
         run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
                                   callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, spec.num_samples)]))

@@ -119,6 +119,25 @@ def test_hpo_smoke_multi_objective_with_conditional_space(stack):
     assert "Best configurations:" in out and "mean±std" in out
 
 
+def test_hpo_with_synchronous_halving_keeps_the_rungs_best_and_resumes_them(stack):
+    """--scheduler sha: all 4 search trials pause at the rung (step 3 of 6), the best 2 by dev EER there resume
+    from their checkpoints and finish, the other 2 end early_stopped; no step is trained or logged twice."""
+    name = "it-hpo-sha"
+    run_sweep(stack, "hpo.py", "--smoke-test", "--space", "mmoe", "--scheduler", "sha", "--grace-period", "1",
+              "--reduction-factor", "2", "--sweep-name", name)
+    client = MlflowClient(stack["mlflow"])
+    _, runs = children(client, f"{name}-mmoe")
+    assert len(runs) == 4
+    at_rung = {r.info.run_id: [(m.step, m.value) for m in client.get_metric_history(r.info.run_id, "dev/p1/eer")]
+               for r in runs}
+    outcome = {r.info.run_id: r.data.tags["pad.outcome"] for r in runs}
+    assert sorted(outcome.values()) == ["completed", "completed", "early_stopped", "early_stopped"]
+    for run_id, history in at_rung.items():  # completed: evaluations at 3 and 6, then the final report at 6
+        assert [s for s, _ in history] == ([3, 6, 6] if outcome[run_id] == "completed" else [3])
+    ranked = sorted(at_rung, key=lambda run_id: at_rung[run_id][0][1])
+    assert {outcome[run_id] for run_id in ranked[:2]} == {"completed"}
+
+
 def test_two_worker_ddp_trials(stack):
     """Each trial trains with 2 Ray Train workers (DDP over gloo): reports stay collective, eval scores are
     gathered from both ranks (the test count is the whole split, not one shard)."""

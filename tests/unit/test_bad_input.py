@@ -60,6 +60,7 @@ SWEEP_CASES = [
     ("hpo.py", ["--objective", "test_eer"], r"test_eer.*only read dev metrics"),
     ("hpo.py", ["--space", "nope"], r"'nope'.*unknown search space"),
     ("hpo.py", ["--grace-period", "0"], r"grace-period/--reduction-factor=\(0, 2\).*at least 1 report"),
+    ("hpo.py", ["--scheduler", "hyperband"], r"--scheduler='hyperband'.*unknown early-stopping.*asha.*sha"),
     ("mmoe_components.py", ["--mode", "search"], r"declares no search space"),
 ]
 SERVICE_CASES = [
