@@ -12,6 +12,10 @@ or from its Train run's checkpoint on the DDP path. Rungs sit on evaluation step
 The clock is the trial's training ``step``, not Tune's ``training_iteration``: a resumed trial reports its
 own step, while Tune's iteration counter restarts with the trial process.
 
+After a driver restart (``Tuner.restore``) the scheduler starts empty. The trials Tune holds as ended count as
+ended. A resumed trial joins the first rung at or above its next report, so the rung it was waiting at (if
+undecided) is not halved again: that costs compute, never a configuration.
+
 Trade-off: a synchronous rung needs every configuration before it can promote any. So the searcher proposes
 all ``total`` configurations before it has seen a result, and TPE's guidance is lost. Its first 10 trials
 are random anyway (Optuna's ``n_startup_trials``). Prefer ``asha`` when the samples far outnumber the slots.
@@ -50,21 +54,26 @@ class SuccessiveHalving(FIFOScheduler):
         self.promoted: set[str] = set()  # paused trials that won their rung and may resume
 
     def on_trial_result(self, tune_controller, trial: Trial, result: dict) -> str:
-        k = self.next_rung.get(trial.trial_id, 0)
-        if k >= len(self.rungs) or result.get(self.time_attr, 0) < self.rungs[k] or self._metric not in result:
+        step = result.get(self.time_attr, 0)
+        if trial.trial_id not in self.next_rung:  # first report: a trial resumed past some rungs skips them
+            self.next_rung[trial.trial_id] = next((i for i, r in enumerate(self.rungs) if r >= step), len(self.rungs))
+        k = self.next_rung[trial.trial_id]
+        if k >= len(self.rungs) or step < self.rungs[k] or self._metric not in result:
             return TrialScheduler.CONTINUE
         value = float(result[self._metric]) * (1 if self._mode == "min" else -1)
         self.values[k][trial.trial_id] = value if math.isfinite(value) else math.inf
         self.next_rung[trial.trial_id] = k + 1
         self.promoted.discard(trial.trial_id)
-        if not self._full(k):
+        if not self._full(tune_controller, k):
             return TrialScheduler.PAUSE
         return self._decide(tune_controller, k, current=trial)
 
-    def _full(self, k: int) -> bool:
-        """Every configuration of the search has reached rung k or ended before it."""
-        ended_before = {t for t in self.ended if t not in self.values[k]}
-        return len(self.values[k]) + len(ended_before) >= self.total
+    def _full(self, tune_controller, k: int) -> bool:
+        """Every configuration of the search has reached rung k or ended before it. Trials Tune holds as ended
+        count too: after a driver restart, this scheduler never saw the earlier rungs' losers end."""
+        ended = self.ended | {t.trial_id for t in tune_controller.get_trials()
+                              if t.status in (Trial.TERMINATED, Trial.ERROR)}
+        return len(self.values[k]) + len(ended - self.values[k].keys()) >= self.total
 
     def _decide(self, tune_controller, k: int, current: Trial | None) -> str:
         """Stop the rung's losers (paused ones here; the reporting one by the returned action), free the winners."""
@@ -89,7 +98,7 @@ class SuccessiveHalving(FIFOScheduler):
         self.ended.add(trial.trial_id)
         self.promoted.discard(trial.trial_id)
         for k in range(len(self.rungs)):
-            if k not in self.decided and self.values[k] and self._full(k):
+            if k not in self.decided and self.values[k] and self._full(tune_controller, k):
                 self._decide(tune_controller, k, current=None)
 
     def on_trial_complete(self, tune_controller, trial: Trial, result: dict) -> None:
@@ -100,7 +109,7 @@ class SuccessiveHalving(FIFOScheduler):
 
     def choose_trial_to_run(self, tune_controller) -> Trial | None:
         """New configurations first, then rung winners. A paused trial this scheduler has no record of (a search
-        restored after a driver restart) may run too; it joins the rungs from its next report."""
+        restored after a driver restart) may run too; it joins the first rung at or above its next report."""
         trials = tune_controller.get_trials()
         if self.max_running and sum(t.status == Trial.RUNNING for t in trials) >= self.max_running:
             return None

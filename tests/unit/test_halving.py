@@ -109,3 +109,16 @@ def test_a_paused_trial_unknown_to_the_scheduler_may_resume():
     for t in controller.trials:
         t.status = "PAUSED"
     assert scheduler.choose_trial_to_run(controller).trial_id == "t0"
+
+
+def test_a_restored_search_counts_the_ended_trials_and_resumed_ones_skip_the_rungs_they_passed():
+    """After a driver restart: t0–t5 lost rung 10 in the earlier life (Tune holds them TERMINATED), t6 and t7 won
+    and resume from their checkpoint at step 10; their first reports (step 20) join rung 40, which fills."""
+    controller, scheduler = setup(8, rungs=(10, 40), factor=2)
+    for t in controller.trials[:6]:
+        t.status = "TERMINATED"
+    assert report(controller, scheduler, 6, 20, 0.3) == CONTINUE  # skips rung 10: not halved twice
+    assert report(controller, scheduler, 7, 20, 0.2) == CONTINUE
+    assert report(controller, scheduler, 6, 40, 0.3) == PAUSE
+    assert report(controller, scheduler, 7, 40, 0.2) == CONTINUE  # rung 40 full: 6 ended + 2 reached
+    assert controller.trials[6].status == "TERMINATED"
