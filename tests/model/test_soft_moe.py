@@ -4,9 +4,10 @@ import math
 
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from pad_core.models.moe.experts import expert_cosine_distance
+from pad_core.models.moe.experts import BatchedExperts, expert_cosine_distance
 from pad_core.models.moe.mask import exact_count_mask, zero_counts
 from pad_core.models.moe.router_norms import ROUTER_NORMS
 from pad_core.models.moe.soft_moe import SoftMoE
@@ -108,3 +109,15 @@ def test_every_parameter_gets_a_gradient(norm):
     (out.x.square().mean() + out.aux["moe_cosine"]).backward()
     for name, p in moe.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("b, e, s", [(3, 4, 5), (1, 2, 7)])
+def test_batched_experts_are_the_per_expert_linear_pairs(b, e, s):
+    """The baddbmm form equals each expert's own Linear -> GELU -> Linear on its slots (up to float rounding)."""
+    torch.manual_seed(0)
+    experts = BatchedExperts(6, num_experts=e, hidden=10)
+    pairs = [(nn.Linear(6, 10), nn.Linear(10, 6)) for _ in range(e)]
+    experts.load_linear_pairs(pairs)
+    x = torch.randn(b, e, s, 6)
+    expected = torch.stack([fc2(F.gelu(fc1(x[:, i]))) for i, (fc1, fc2) in enumerate(pairs)], dim=1)
+    torch.testing.assert_close(experts(x), expected)
