@@ -11,21 +11,21 @@ has its own caching allocator and is not affected.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import sys
 
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # mallopt parameters (malloc.h)
 INT_MAX = 2**31 - 1  # mallopt takes an int: free top-of-heap memory beyond 2 GiB is still given back
 
 
+@functools.cache  # process-wide and idempotent: once per process, however many runs it trains
 def keep_freed_memory() -> bool:
     """Serve large blocks from the heap and keep freed memory for the next step (glibc only; else a no-op).
     Returns whether the setting took effect."""
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the C library this process already has loaded
     except (OSError, AttributeError):  # musl and other libcs have no mallopt
         return False
     return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, INT_MAX))

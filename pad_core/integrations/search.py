@@ -76,7 +76,8 @@ class SearchSpec:
                              f"use one of {sorted(SCHEDULERS)} (sha: synchronous halving, docs/BENCHMARKS.md §6)")
         if self.grace_period < 1 or self.reduction_factor < 2:
             raise SweepError("--grace-period/--reduction-factor", (self.grace_period, self.reduction_factor),
-                             "ASHA needs a grace period of at least 1 report and a reduction factor of at least 2",
+                             "early stopping needs a grace period of at least 1 report and a reduction factor "
+                             "of at least 2",
                              "e.g. --grace-period 2 --reduction-factor 4 (docs/BENCHMARKS.md §6)")
         check_space(self.space, self.base, self.protocol, self.search_seed, self.rows)
 

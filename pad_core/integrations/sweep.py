@@ -59,7 +59,8 @@ def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None
     if findings:
         raise SweepError("audit", spec.name, "rows that change nothing or leave parameters without gradient: "
                          + "; ".join(map(str, findings)), "fix or remove those rows (python -m pad_core audit)")
-    return [c.identify(code_version(), digests[c.cfg.data]) for c in cells]
+    code = code_version()  # hashes every source file: once, not per cell
+    return [c.identify(code, digests[c.cfg.data]) for c in cells]
 
 
 def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, allow: bool) -> None:
