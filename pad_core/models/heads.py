@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from pad_core.models.moe.fp32 import FP32Linear, fp32_region
 from pad_core.registry import Registry
 
 HEADS: Registry[type[nn.Module]] = Registry("head")
@@ -56,8 +57,7 @@ class PromptHead(nn.Module):
 
     def forward(self, feats: Features, clip: nn.Module) -> HeadOut:
         protos = self.prototypes(clip.encode_text)
-        logits = clip.logit_scale.exp() * F.normalize(feats.embed, dim=-1) @ protos.T
-        return HeadOut(logits, protos)
+        return HeadOut(cosine_logits(feats.embed, protos, clip.logit_scale), protos)
 
 
 @HEADS.register("linear")
@@ -66,7 +66,7 @@ class LinearHead(nn.Module):
 
     def __init__(self, *, embed_dim: int, **_) -> None:
         super().__init__()
-        self.fc = nn.Linear(embed_dim, 2)
+        self.fc = FP32Linear(embed_dim, 2)
 
     def forward(self, feats: Features, clip: nn.Module | None) -> HeadOut:
         return HeadOut(self.fc(feats.embed))
@@ -94,7 +94,18 @@ class FlipVHead(nn.Module):
     def forward(self, feats: Features, clip: nn.Module | None) -> HeadOut:
         x = self.drop(F.relu(self.fc(feats.cls)))
         x = x / (x.norm(dim=1, keepdim=True).clamp_min(1e-12).sqrt() * 2**0.5)
-        return HeadOut(F.linear(x, F.normalize(self.classifier.weight, dim=0), self.classifier.bias))
+        return HeadOut(normalized_linear(x, self.classifier.weight, self.classifier.bias))
+
+
+# The head's last step runs in float32 whatever the autocast: its logits are the PAD score (see FP32Linear).
+@fp32_region
+def cosine_logits(embed: torch.Tensor, prototypes: torch.Tensor, logit_scale: torch.Tensor) -> torch.Tensor:
+    return logit_scale.exp() * F.normalize(embed, dim=-1) @ prototypes.T
+
+
+@fp32_region
+def normalized_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    return F.linear(x, F.normalize(weight, dim=0), bias)
 
 
 def prompt_texts(templates: tuple[str, ...], class_words: tuple[str, ...],

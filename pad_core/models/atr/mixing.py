@@ -15,6 +15,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from pad_core.models.moe.fp32 import fp32_region
 from pad_core.registry import Registry
 
 MIXES: Registry = Registry("atr mix")
@@ -97,7 +98,13 @@ class GateMix(Mix):
         self.gate = make_gate()
         self.pool = _per_frame if per_frame else _pooled_over_frames
 
-    def forward(self, logits: list[torch.Tensor], gate_input: torch.Tensor, frames: int) -> MixOut:
+    @fp32_region
+    def route(self, gate_input: torch.Tensor, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gate logits b n m, mixing weights (b n) m) in float32 whatever the autocast: the type gate is small
+        next to the m ResUNets, and it is the router (ST-MoE's selective precision)."""
         gate = self.pool(rearrange(self.gate(gate_input), "(b n) m -> b n m", n=frames))
-        weights = rearrange(gate.softmax(dim=-1), "b n m -> (b n) m")
+        return gate, rearrange(gate.softmax(dim=-1), "b n m -> (b n) m")
+
+    def forward(self, logits: list[torch.Tensor], gate_input: torch.Tensor, frames: int) -> MixOut:
+        gate, weights = self.route(gate_input, frames)
         return torch.einsum("fm,fmkhw->fkhw", weights, torch.stack(logits, dim=1)), gate

@@ -24,6 +24,7 @@ from pad_core.models.atr.gates import FRAME_FUSIONS, TYPE_GATES
 from pad_core.models.atr.layers import ConvNormAct, DownConvNormAct, expected_value
 from pad_core.models.atr.mixing import MIXES
 from pad_core.models.atr.unet import ResUNet
+from pad_core.models.moe.fp32 import FP32Linear
 from pad_core.models.pad_model import PADOut
 
 
@@ -44,7 +45,7 @@ class DepthClassifier(nn.Module):
     def __init__(self, depth_side: int) -> None:
         super().__init__()
         self.convs = nn.Sequential(DownConvNormAct(1, 16), ConvNormAct(16, 8), ConvNormAct(8, 4), nn.Flatten())
-        self.linear = nn.Linear(4 * (depth_side // 2) ** 2, 2)
+        self.linear = FP32Linear(4 * (depth_side // 2) ** 2, 2)  # fp32 logits: they are the PAD score
 
     def forward(self, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """b 1 s s -> (logits b 2, normalised feature b 4*(s/2)^2)."""

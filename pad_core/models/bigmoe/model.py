@@ -33,6 +33,7 @@ from pad_core.config.schema import RunCfg
 from pad_core.models.bigmoe.igma import IGMA, NoAdapter
 from pad_core.models.bigmoe.prompt import NoPrompt, PromptGenerator
 from pad_core.models.bigmoe.trunk import POS_EMBEDS, Trunk, build_trunk
+from pad_core.models.moe.fp32 import FP32Linear
 from pad_core.models.pad_model import PADOut
 from pad_core.registry import Registry
 
@@ -77,7 +78,7 @@ class BigMoEModel(nn.Module):
         last = len(trunk.blocks) - 1
         self.adapters = nn.ModuleList([*(IGMA(trunk.width, grid=trunk.grid, cfg=cfg, modalities=modalities,
                                               bypass=i < last - 1) for i in range(last)), NoAdapter()])
-        self.head = nn.Linear(trunk.width, 2)
+        self.head = FP32Linear(trunk.width, 2)  # fp32 logits: they are the PAD score
         self.wiring = WIRINGS.get("code" if cfg.faithful_code_wiring else "figure")
         self._freeze(cfg.train_last_blocks)
 

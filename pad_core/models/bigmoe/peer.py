@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from pad_core.config.family_schema import BigMoECfg
 from pad_core.models.moe.experts import GELU, BatchedExperts
+from pad_core.models.moe.fp32 import fp32_region
 from pad_core.registry import Registry
 
 EXPERTS: Registry = Registry("bigmoe experts")
@@ -67,8 +68,10 @@ class PEER(nn.Module):
         self.up = nn.Embedding(num_keys**2, dim)  # w_e
         self.act = GELU()
 
+    @fp32_region
     def route(self, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(scores, expert ids), each ``b n h k``, from the gate input ``g`` (b n q)."""
+        """(scores, expert ids), each ``b n h k``, from the gate input ``g`` (b n q); float32 whatever the
+        autocast, so bf16 rounding cannot reorder near-tied keys."""
         queries = rearrange(self.to_queries(self.norm_g(g)), "b n (p h c) -> p b n h c", p=2, h=self.heads)
         sim = einsum(queries, self.keys, "p b n h c, p h k c -> p b n h k")
         return product_key_topk(sim[0], sim[1], self.topk)
@@ -77,7 +80,7 @@ class PEER(nn.Module):
         scores, ids = self.route(g)
         x = self.norm_x(x)
         hidden = self.act(einsum(x, self.down(ids), "b n d, b n h k d -> b n h k"))
-        hidden = hidden * scores.softmax(dim=-1)
+        hidden = hidden * scores.softmax(dim=-1)  # fp32 scores: softmax stays fp32 under either autocast
         return einsum(hidden, self.up(ids), "b n h k, b n h k d -> b n d")
 
 
@@ -94,8 +97,13 @@ class DenseFFNExperts(nn.Module):
         self.gate = nn.Linear(gate_dim, num_experts, bias=False)
         self.experts = BatchedExperts(dim, num_experts=num_experts, hidden=hidden, act_layer=GELU)
 
+    @fp32_region
+    def route(self, g: torch.Tensor) -> torch.Tensor:
+        """Gate weights b n e (softmax over experts), float32 whatever the autocast."""
+        return self.gate(self.norm_g(g)).softmax(dim=-1)
+
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        weights = self.gate(self.norm_g(g)).softmax(dim=-1)
+        weights = self.route(g)
         y = self.experts(repeat(self.norm_x(x), "b n d -> b e n d", e=self.num_experts))
         return einsum(weights, y, "b n e, b e n d -> b n d")
 

@@ -75,6 +75,8 @@ def expert_cosine_distance(y: torch.Tensor, ref: int, *, detach_ref: bool = Fals
 
     ``y`` is ``b e s d``; slot j of the reference pairs with slot j of every other expert (literal Eq.3).
     """
+    # 1 - cos near 0 has no resolution in bf16 (steps of 2^-8): at least float32, a no-op outside autocast
+    y = y.to(torch.promote_types(y.dtype, torch.float32))
     reference = y[:, ref : ref + 1]
     if detach_ref:
         reference = reference.detach()

@@ -18,6 +18,7 @@ from einops import einsum, rearrange
 from torch import nn
 
 from pad_core.models.moe.experts import ACTIVATIONS, BatchedExperts
+from pad_core.models.moe.fp32 import fp32_region
 from pad_core.models.moe.outputs import MoEOut, combine_stats, routing_share
 from pad_core.registry import Registry
 
@@ -50,16 +51,22 @@ class MoAE(nn.Module):
         self.experts = BatchedExperts(head_dim, num_experts=num_experts, hidden=int(head_dim * expert_hidden_mult),
                                       act_layer=ACTIVATIONS.get(expert_act))
 
+    @fp32_region
+    def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(dispatch, combine), each b h n z, in float32 whatever the autocast: W_q, W_k and the logits feed
+        only the two softmaxes, so they are the router (ST-MoE's selective precision); W_v stays in bf16."""
+        q = rearrange(self.to_q(self.phi), "z (h c) -> h z c", h=self.heads)
+        k = rearrange(self.to_k(x), "b n (h c) -> b h n c", h=self.heads)
+        logits = einsum(k, q, "b h n c, h z c -> b h n z") * self.scale
+        return logits.softmax(dim=2), logits.softmax(dim=-1)
+
     def forward(self, x: torch.Tensor) -> MoEOut:
         h, e = self.heads, self.num_experts
-        q = rearrange(self.to_q(self.phi), "z (h c) -> h z c", h=h)
-        k = rearrange(self.to_k(x), "b n (h c) -> b h n c", h=h)
+        dispatch, combine = self.route(x)
         v = rearrange(self.to_v(x), "b n (h c) -> b h n c", h=h)
-        logits = einsum(k, q, "b h n c, h z c -> b h n z") * self.scale
-        slots = einsum(logits.softmax(dim=2), v, "b h n z, b h n c -> b h z c")
+        slots = einsum(dispatch, v, "b h n z, b h n c -> b h z c")
         y = self.experts(rearrange(slots, "b h (e s) c -> (b h) e s c", e=e))  # heads folded into the batch
         y = rearrange(y, "(b h) e s c -> b h (e s) c", h=h)
-        combine = logits.softmax(dim=-1)
         out = rearrange(einsum(combine, y, "b h n z, b h z c -> b h n c"), "b h n c -> b n (h c)")
         per_expert = rearrange(combine, "b h n (e s) -> b (h n) e s", e=e)
         return MoEOut(self.to_out(out), stats=combine_stats(per_expert), routing=routing_share(per_expert))

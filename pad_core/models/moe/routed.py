@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pad_core.models.moe.experts import BatchedExperts
+from pad_core.models.moe.fp32 import fp32_region
 from pad_core.models.moe.outputs import MoEOut
 
 
@@ -61,8 +62,13 @@ def grouped_dispatch(x: torch.Tensor, idx: torch.Tensor, weights: torch.Tensor, 
     buffer = x.new_zeros(r, cap, x.shape[-1])
     buffer[expert[keep], position[keep]] = x[token[keep]]
     out = experts(buffer[None])[0]
-    contrib = out[expert[keep], position[keep]] * weights.reshape(-1)[order[keep]].to(out.dtype)[:, None]
-    return x.new_zeros(t, x.shape[-1]).index_add_(0, token[keep], contrib), keep
+    # Weighting and the sum over a token's k experts run in (at least) the router weights' float32, then the
+    # result takes the experts' dtype. Under autocast the experts return bf16 while x may be float32 (the text
+    # tower's residual stream is), so neither x's nor out's dtype alone is a safe accumulator for index_add_.
+    acc = torch.promote_types(out.dtype, weights.dtype)
+    contrib = out[expert[keep], position[keep]].to(acc) * weights.reshape(-1)[order[keep]].to(acc)[:, None]
+    y = torch.zeros(t, x.shape[-1], dtype=acc, device=x.device).index_add_(0, token[keep], contrib)
+    return y.to(out.dtype), keep
 
 
 class RoutedExperts(nn.Module):
@@ -85,8 +91,7 @@ class RoutedExperts(nn.Module):
     def forward(self, x: torch.Tensor) -> MoEOut:
         b, n, d = x.shape
         tokens = x.reshape(b * n, d)
-        logits = self.gate(tokens)
-        probs = logits.float().softmax(dim=-1)
+        logits, probs = self.route(tokens)
         weights, idx = probs.topk(self.top_k, dim=-1)
         if self.renorm_topk:
             weights = weights / weights.sum(dim=-1, keepdim=True)
@@ -95,6 +100,13 @@ class RoutedExperts(nn.Module):
         aux = {"router_z": router_z_loss(logits, valid),
                "balance": load_balance_loss(probs, idx, count=self.balance_count, valid=valid)}
         return MoEOut(y.view(b, n, d), aux=aux, stats=self._stats(probs, keep), routing=self._routing(idx, b, n))
+
+    @fp32_region
+    def route(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gate logits, softmax probabilities), each t r, in float32 whatever the autocast: top-k choices
+        flip on bf16 rounding of near-tied logits (ST-MoE's selective precision)."""
+        logits = self.gate(tokens)
+        return logits, logits.softmax(dim=-1)
 
     def _routing(self, idx: torch.Tensor, b: int, n: int) -> torch.Tensor:
         with torch.no_grad():

@@ -10,6 +10,7 @@ from einops import einsum, rearrange
 from torch import nn
 
 from pad_core.models.moe.experts import ACTIVATIONS, BatchedExperts, expert_cosine_distance
+from pad_core.models.moe.fp32 import fp32_region
 from pad_core.models.moe.mask import exact_count_mask
 from pad_core.models.moe.outputs import MoEOut, combine_stats, routing_share
 from pad_core.models.moe.router_norms import ROUTER_NORMS
@@ -42,18 +43,23 @@ class SoftMoE(nn.Module):
         b, n, _ = x.shape
         return exact_count_mask(b, n, self.slots_per_expert, self.mask_rates, device=x.device).to(x.dtype)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> MoEOut:
-        """``x``: b n d. ``mask`` (b n e s) overrides the sampled one (tests inject a fixed M)."""
+    @fp32_region
+    def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(dispatch b n e s, combine b n (e s), slot inputs b n d), in float32 whatever the autocast (router
+        norm, logits and both softmaxes: ST-MoE's selective precision)."""
         x_key, phi_key, x_slot = self.norm(x, self.phi)
         logits = einsum(x_key, phi_key, "b n d, e s d -> b n e s")
-        dispatch = logits.softmax(dim=1)
+        return logits.softmax(dim=1), rearrange(logits, "b n e s -> b n (e s)").softmax(dim=-1), x_slot
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> MoEOut:
+        """``x``: b n d. ``mask`` (b n e s) overrides the sampled one (tests inject a fixed M)."""
+        dispatch, combine, x_slot = self.route(x)
         if mask is None and self.masking:
             mask = self.dispatch_mask(x)
         if mask is not None:
             dispatch = dispatch * mask
         slots = einsum(dispatch, x_slot, "b n e s, b n d -> b e s d")
         y = self.experts(slots)
-        combine = rearrange(logits, "b n e s -> b n (e s)").softmax(dim=-1)
         out = einsum(combine, rearrange(y, "b e s d -> b (e s) d"), "b n z, b z d -> b n d")
         aux = {"moe_cosine": expert_cosine_distance(y, self.cosine_ref, detach_ref=self.detach_ref)}
         per_expert = rearrange(combine, "b n (e s) -> b n e s", e=self.num_experts)
