@@ -97,6 +97,9 @@ class DataCfg:
     # Unreadable image files found before training: fail with their list, skip them (count tagged on the run),
     # or leave them unchecked (huge remote datasets; a bad file then fails the step that reads it).
     on_corrupt: Literal["fail", "skip", "unchecked"] = "fail"
+    # Files the preflight checks: 0 = all; N > 0 = N drawn with a fixed seed (a huge remote dataset: minutes instead
+    # of an hour; a bad file outside the sample fails the step that reads it). Runtime-only, so not hashed.
+    verify_sample: int = field(default=0, metadata=NOHASH)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -105,6 +108,7 @@ class DataCfg:
         require(0.0 < self.synth_scale <= 1.0, "synth_scale", self.synth_scale, "outside (0, 1]", "use 0.02")
         require(self.synth_size >= 32, "synth_size", self.synth_size, "too small", "use >= 32")
         require(self.num_workers >= 0, "num_workers", self.num_workers, "negative", "use 0 or more")
+        require(self.verify_sample >= 0, "verify_sample", self.verify_sample, "negative", "use 0 (all) or more")
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,11 @@ class TrainCfg:
     seed: int = field(default=0, metadata=NOHASH)  # seed of init, sampling and masks; a cell axis, not hashed
     select: Literal["best_dev", "last"] = "best_dev"  # which weights are tested: best dev EER, or the last
     grad_clip: float = 0.0  # max global grad norm; 0 = off
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on CUDA; fp32 on CPU
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16 autocast on CUDA and CPU (routers stay fp32); fp32 = none
     max_minutes: float = field(default=0.0, metadata=NOHASH)  # wall-clock budget per trial; 0 = none
+    # wall-clock checkpoint cadence: an evaluation writes one only if this many minutes passed since the last
+    # (the last step always does); 0 = every evaluation. Runtime-only: a resumed run is identical either way
+    checkpoint_minutes: float = field(default=0.0, metadata=NOHASH)
     # CPU: glibc keeps freed memory for the next step (pad_core/engine/heap.py); False = glibc's default
     cpu_heap_reuse: bool = field(default=True, metadata=NOHASH)
 
@@ -148,6 +155,8 @@ class TrainCfg:
         require(self.eval_every >= 1, "eval_every", self.eval_every, "must be >= 1", "use e.g. 100")
         require(self.grad_clip >= 0, "grad_clip", self.grad_clip, "negative", "use 0 (off) or > 0")
         require(self.max_minutes >= 0, "max_minutes", self.max_minutes, "negative", "use 0 (no budget) or minutes > 0")
+        require(self.checkpoint_minutes >= 0, "checkpoint_minutes", self.checkpoint_minutes, "negative",
+                "use 0 (every evaluation) or minutes > 0")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from PIL import Image
 from torch.nn import functional as F
 from torch.utils.data import Dataset, Sampler
 
+from pad_core.data.files import FileSource
+
 
 class ManifestImages(Dataset):
     """Items ``(image b c h w float, label, row index)`` for the rows of ``frame``.
@@ -27,7 +29,8 @@ class ManifestImages(Dataset):
     def __init__(self, frame: pd.DataFrame, fs, root: str, *, image_size: int, mean, std, augment: bool) -> None:
         self.paths = [f"{root}/{p}" for p in frame["path"]]
         self.labels = frame["label"].to_numpy()
-        self.fs, self.image_size, self.augment = fs, image_size, augment
+        # a description, not the parent's filesystem instance: loader workers fork or unpickle this dataset
+        self.source, self.image_size, self.augment = FileSource.of(fs), image_size, augment
         self.mean = torch.tensor(mean).view(3, 1, 1)
         self.std = torch.tensor(std).view(3, 1, 1)
 
@@ -35,12 +38,9 @@ class ManifestImages(Dataset):
         return len(self.paths)
 
     def load(self, i: int) -> torch.Tensor:
-        with self.fs.open(self.paths[i], "rb") as fh:
-            img = Image.open(io.BytesIO(fh.read())).convert("RGB")
+        img = Image.open(io.BytesIO(self.source.read(self.paths[i]))).convert("RGB")
         x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
-            x = F.interpolate(x[None], size=(self.image_size,) * 2, mode="bicubic", align_corners=False)[0]
-        return x.clamp(0, 1)
+        return clip_resize(x, self.image_size).clamp(0, 1)
 
     def __getitem__(self, item) -> tuple[torch.Tensor, int, int]:
         i, aug_seed = item if isinstance(item, tuple) else (item, None)
@@ -48,6 +48,24 @@ class ManifestImages(Dataset):
         if self.augment and aug_seed is not None:
             x = flip_and_saturate(x, torch.Generator().manual_seed(int(aug_seed)))
         return (x - self.mean) / self.std, int(self.labels[i]), i
+
+
+def clip_resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """CLIP's preprocessing of ``c h w``: shorter side to ``size`` (antialiased bicubic), then a centre square.
+
+    Antialiasing low-passes before subsampling: without it, print half-tones and screen moire (the very cues
+    PAD detects) fold into spurious low-frequency patterns. Keeping the aspect means a round iris stays round.
+    Images already ``size`` square pass through untouched (the synthetic benchmarks are rendered at size).
+    """
+    h, w = x.shape[-2:]
+    if h == size and w == size:
+        return x
+    # torchvision's Resize(int) rounding: the shorter side becomes exactly ``size``, the longer one truncates
+    longer = int(size * max(h, w) / min(h, w))
+    new_h, new_w = (size, longer) if h <= w else (longer, size)
+    x = F.interpolate(x[None], size=(new_h, new_w), mode="bicubic", align_corners=False, antialias=True)[0]
+    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
+    return x[..., top:top + size, left:left + size]
 
 
 def flip_and_saturate(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from pad_core.config.schema import RunCfg
+from pad_core.data.files import FileSource
 from pad_core.errors import DataError
 
 RECORDED_FRAMES = 8  # flash frames per sequence in the benchmark's strips (covers the paper's N0 sweep 3..8)
@@ -96,9 +97,8 @@ def _depth_paths(frame: pd.DataFrame) -> list[str]:
     return paths.tolist()
 
 
-def _read(fs, path: str, mode: str) -> np.ndarray:
-    with fs.open(path, "rb") as fh:
-        return np.asarray(Image.open(io.BytesIO(fh.read())).convert(mode), dtype=np.float32) / 255.0
+def _read(source: FileSource, path: str, mode: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(source.read(path))).convert(mode), dtype=np.float32) / 255.0
 
 
 class FlashSequences(Dataset):
@@ -114,14 +114,16 @@ class FlashSequences(Dataset):
         self.depth_paths = [f"{root}/{p}" if p else "" for p in _depth_paths(frame)]
         self.labels = frame["label"].to_numpy().astype(int)
         self.attack = attack_indices(frame)
-        self.fs, self.size, self.n0, self.dn, self.bins, self.augment = fs, image_size, n0, dn, depth_bins, augment
+        # a fork-safe description of the filesystem (pad_core.data.files), never the parent's instance
+        self.source = FileSource.of(fs)
+        self.size, self.n0, self.dn, self.bins, self.augment = image_size, n0, dn, depth_bins, augment
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def frames(self, i: int) -> torch.Tensor:
         """The n0 selected raw frames, n0 3 S S in [0, 1] (bilinear resizing is linear, so DN still cancels)."""
-        strip = torch.from_numpy(_read(self.fs, self.paths[i], "RGB"))
+        strip = torch.from_numpy(_read(self.source, self.paths[i], "RGB"))
         side = strip.shape[1]
         frames = strip.view(RECORDED_FRAMES, side, side, 3).permute(0, 3, 1, 2)
         frames = select_frames(frames, self.n0)
@@ -134,7 +136,7 @@ class FlashSequences(Dataset):
         side = self.size // 4
         if self.labels[i] == 0:
             return depth_bins_of(torch.full((side, side), SPOOF_DEPTH), self.bins)
-        d = torch.from_numpy(_read(self.fs, self.depth_paths[i], "L"))[None, None]
+        d = torch.from_numpy(_read(self.source, self.depth_paths[i], "L"))[None, None]
         d = F.interpolate(d, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
         return depth_bins_of(d[0, 0], self.bins)
 

@@ -57,15 +57,15 @@ def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True,
         check_files_exist(manifest, pd.concat(parts.values()))
         # with on_corrupt=skip every reader needs the list; with fail, one verification (preflight) is enough
         if verify_images or cfg.on_corrupt == "skip":
-            parts, skipped = corrupt_policy(manifest, parts, cfg.on_corrupt)
+            parts, skipped = corrupt_policy(manifest, parts, cfg.on_corrupt, sample=cfg.verify_sample)
     return ProtocolData(manifest, protocol, **parts, skipped=skipped)
 
 
-def corrupt_policy(manifest: Manifest, parts: dict[str, pd.DataFrame], policy: str):
-    """(parts, skipped paths) after checking every image decodes; ``fail`` raises with the list."""
+def corrupt_policy(manifest: Manifest, parts: dict[str, pd.DataFrame], policy: str, *, sample: int = 0):
+    """(parts, skipped paths) after checking every image (or ``sample`` of them) decodes; ``fail`` raises."""
     if policy == "unchecked":
         return parts, []
-    bad = unreadable_files(manifest, pd.concat(parts.values()))
+    bad = unreadable_files(manifest, pd.concat(parts.values()), sample=sample)
     if bad and policy == "fail":
         raise DataError("data.manifest", manifest.uri, f"{len(bad)} image files cannot be decoded, e.g. {bad[:3]}",
                         "replace or remove them, or set data.on_corrupt=skip to train without them")
