@@ -1,6 +1,8 @@
 """ATR-FAS auxiliary loss terms, unweighted (methods.md §5(c)); ``loss.depth_w`` / ``loss.gate_w`` weigh them.
 
 Legend: b samples, n frames, k depth bins, s depth side, m experts (gate outputs).
+Both are per-pixel / per-frame means over equal-sized shards, so under DDP they stay per rank (the mean of the
+ranks' means is the global-batch mean); only batch-level losses need the gather in ``composite``.
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 Aux terms arrive unweighted from the MoE layers (vmoe style); every weight lives in :class:`LossCfg`
 under the names in ``AUX_WEIGHTS``. Every term is returned, unweighted, for logging.
+
+Under DDP the batch-level losses (``clip_symmetric``, DM/CDM, metric losses) see the *global* batch: their
+inputs are all-gathered with gradient (pad_core/engine/distributed.py, which also derives the gradient
+scale), so W ranks optimise the same objective as one worker on the whole batch. Per-sample means (``ce2``,
+the ATR-FAS depth and gate CE, MoE aux terms that are token means) stay per rank: with equal shards, DDP's
+mean of per-rank means is the global mean.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ AUX_WEIGHTS = {"moe_cosine": "moe_cosine_w", "router_z": "router_z_w", "balance"
 
 @CLS_LOSSES.register("ce2")
 def ce2(out: PADOut, labels: torch.Tensor) -> torch.Tensor:
-    """2-way cross-entropy over the head's logits (FLIP code; methods.md §1.2 option A)."""
+    """2-way cross-entropy over the head's logits (FLIP code; methods.md §1.2 option A).
+
+    A per-sample mean: stays per rank under DDP (equal shards: the mean over ranks is the global mean)."""
     return F.cross_entropy(out.logits.float(), labels)
 
 
@@ -34,10 +42,19 @@ def clip_symmetric(out: PADOut, labels: torch.Tensor) -> torch.Tensor:
 
     With two prompts, samples of the same class count as negatives of each other (methods.md §1.2).
     """
-    image = F.normalize(out.embed.float(), dim=-1)
+    dist = _distributed()
+    image = F.normalize(dist.gather_with_grad(out.embed.float()), dim=-1)  # the global batch under DDP
+    labels = dist.gather(labels)
     sims = out.logit_scale.exp() * image @ out.prototypes.float()[labels].T  # b b
     target = torch.arange(len(labels), device=labels.device)
     return 0.5 * (F.cross_entropy(sims, target) + F.cross_entropy(sims.T, target))
+
+
+def _distributed():
+    """pad_core.engine.distributed, imported at call time: the engine package imports this module."""
+    from pad_core.engine import distributed
+
+    return distributed
 
 
 def features(out: PADOut, which: str) -> torch.Tensor:
@@ -50,10 +67,14 @@ def batch_losses(out: PADOut, labels: torch.Tensor, cfg: LossCfg) -> dict[str, t
     """{term: (unweighted value, weight)}; a batch without both classes skips them and says so."""
     if cfg.cr_mode == "off" and cfg.metric == "none":
         return {}
-    zero = out.logits.new_zeros(())
+    dist = _distributed()
+    labels = dist.gather(labels)  # global: every rank takes the same branch and calls the same collectives
+    x = dist.gather_with_grad(features(out, cfg.feature))
+    # A skipped term is 0 but still reads x: a parameter reached only through these losses (FLIP-V's projection)
+    # gets a zero gradient instead of none, so DDP runs without find_unused_parameters' per-step graph walk.
+    zero = 0.0 * x.sum()
     both = bool((labels == 0).any() and (labels == 1).any())
     terms = {"skipped_one_class": (zero + (0.0 if both else 1.0), 0.0)}
-    x = features(out, cfg.feature)
     if cfg.cr_mode != "off":
         terms["dm"] = (dm_loss(x, labels, cfg.cr_t, cfg.cr_mode) if both else zero, cfg.dm_w)
         terms["cdm"] = (cdm_loss(x, labels, cfg.cr_mode) if both else zero, cfg.cdm_w)
