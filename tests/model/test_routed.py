@@ -89,3 +89,25 @@ def test_renorm_topk_weights_sum_to_one():
     x = torch.randn(1, 5, D)
     assert not torch.allclose(layer(x).x, plain(x).x)
     assert layer(x).routing.shape == (1, R)
+
+
+def test_balance_loss_takes_every_ranks_tokens_in_training_only(monkeypatch):
+    """Under DDP the balance statistics f and P are means over all ranks' tokens (the loss of the global batch);
+    evaluation keeps them local (ranks score shards of different lengths: no collective there)."""
+    import pad_core.engine.distributed as distributed
+
+    calls = []
+
+    def spy(x):
+        calls.append(x.shape)
+        return x.mean(dim=0)
+
+    monkeypatch.setattr(distributed, "global_mean", spy)
+    layer = RoutedExperts(D, num_routed=R, top_k=K, hidden=32)
+    x = torch.randn(3, 5, D)
+    trained = layer.train()(x).aux["balance"]
+    assert len(calls) == 2  # f and P
+    assert calls == [torch.Size([15, R]), torch.Size([15, R])]
+    evaluated = layer.eval()(x).aux["balance"]
+    assert len(calls) == 2
+    torch.testing.assert_close(trained, evaluated)  # one process: the global mean is the local one

@@ -10,6 +10,7 @@ c capacity (slots per expert in the padded dispatch buffer).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -27,18 +28,32 @@ def router_z_loss(logits: torch.Tensor, valid: torch.Tensor | None = None) -> to
 
 
 def load_balance_loss(probs: torch.Tensor, topk_idx: torch.Tensor, *, count: str = "top1",
-                      valid: torch.Tensor | None = None) -> torch.Tensor:
+                      valid: torch.Tensor | None = None, mean: Callable[[torch.Tensor], torch.Tensor] | None = None
+                      ) -> torch.Tensor:
     """Switch/ST-MoE balance loss N * sum_i f_i P_i.
 
     f_i: share of tokens whose top-1 choice is i (``count='top1'``), or share of all top-k assignments
-    (``'topk'``, i.e. counts / k); P_i: mean router probability. Both over valid tokens only.
+    (``'topk'``, i.e. counts / k); P_i: mean router probability. Both over valid tokens only. ``mean`` averages
+    over tokens (default: this process's); under DDP training it is the mean over every rank's tokens, since a
+    product of two batch means is not the mean of the ranks' products.
     """
+    mean = mean or (lambda t: t.mean(dim=0))
     if valid is not None:
         probs, topk_idx = probs[valid], topk_idx[valid]
     r = probs.shape[-1]
     chosen = topk_idx[:, :1] if count == "top1" else topk_idx
-    f = F.one_hot(chosen, r).float().sum(dim=1).mean(dim=0) / chosen.shape[1]
-    return r * (f * probs.mean(dim=0)).sum()
+    f = mean(F.one_hot(chosen, r).float().sum(dim=1)) / chosen.shape[1]
+    return r * (f * mean(probs)).sum()
+
+
+def token_mean(training: bool) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The global (all ranks) token mean while training; None (this process's) in evaluation, where ranks score
+    shards of different lengths and a collective per forward would wait for a rank that has finished."""
+    if not training:
+        return None
+    from pad_core.engine.distributed import global_mean  # engine imports models: resolved at call time
+
+    return global_mean
 
 
 def grouped_dispatch(x: torch.Tensor, idx: torch.Tensor, weights: torch.Tensor, experts: BatchedExperts,
@@ -98,7 +113,8 @@ class RoutedExperts(nn.Module):
         y, keep = grouped_dispatch(tokens, idx, weights, self.experts, self.capacity(b * n))
         valid = self.token_mask.reshape(-1) if self.token_mask is not None else None
         aux = {"router_z": router_z_loss(logits, valid),
-               "balance": load_balance_loss(probs, idx, count=self.balance_count, valid=valid)}
+               "balance": load_balance_loss(probs, idx, count=self.balance_count, valid=valid,
+                                            mean=token_mean(self.training))}
         return MoEOut(y.view(b, n, d), aux=aux, stats=self._stats(probs, keep), routing=self._routing(idx, b, n))
 
     @fp32_region
