@@ -9,7 +9,7 @@ Runbook
   python sweeps/hpo.py --space moe --smoke-test           # which MoE kind, with each kind's own parameters
   ray job submit --working-dir . -- python sweeps/hpo.py --space mmoe --scale paper \\
       --backbone ViT-B-16-quickgelu --pretrained openai --data s3://bucket/irisgeneral/manifest.csv \\
-      --gpus-per-trial 8 --num-samples 32
+      --gpus-per-trial 1 --cpus-per-worker 11 --num-samples 32
 
 Spaces (conditional parameters are drawn only where they act): mmoe (per-expert mask rates, cosine weight),
 moae (experts, heads, class regularisation on/off and its weights), suede (routed experts, top-k, layers),
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 
+from pad_core.config import is_paper_scale
 from pad_core.errors import SweepError
 from pad_core.integrations.cli import sweep_main
 from pad_core.integrations.search import SearchSpec
@@ -39,7 +40,7 @@ def objective_pair(text: str) -> tuple[str, str]:
 
 def get_search(args) -> SearchSpec:
     chosen = SPACES.get(args.space)
-    lr_range = chosen.paper_lr if args.scale == "paper" else chosen.demo_lr
+    lr_range = chosen.paper_lr if is_paper_scale(args.scale) else chosen.demo_lr
     protocol = args.search_protocol or (args.protocols or (chosen.protocol,))[0]
     smoke = args.smoke_test
     return SearchSpec(name=args.name + f"-{args.space}", title=f"HPO of {args.space}",

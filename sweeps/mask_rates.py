@@ -5,16 +5,19 @@ Runbook
       python sweeps/mask_rates.py
   Smoke test (seconds per trial):
       python sweeps/mask_rates.py --smoke-test [--mode search]
-  Cluster (ViT-B/16, OpenAI weights, real IrisGeneral manifest, 8 GPUs per trial):
+  The paper path rehearsed on a CPU (ViT-B/16, bf16, S3 data and checkpoints, 2 steps; scripts/rehearse.sh):
+      python sweeps/mask_rates.py --scale rehearsal --smoke-test --storage s3://bucket/prefix
+  Cluster (ViT-B/16, OpenAI weights, real IrisGeneral manifest, one A100 per trial):
       ray job submit --working-dir . -- python sweeps/mask_rates.py --scale paper \\
           --backbone ViT-B-16-quickgelu --pretrained openai --data s3://bucket/irisgeneral/manifest.csv \\
-          --gpus-per-trial 8 --seeds 0,1,2
+          --gpus-per-trial 1 --cpus-per-worker 11 --seeds 0,1,2
   Search (Optuna TPE over per-expert rates and lr on the dev metric, ASHA; then top-k on fresh seeds):
       python sweeps/mask_rates.py --mode search [--expert0 free]
 
 Rows: vanilla CLIP and Rates 1-4 of Table 5 (search_spaces/mmoe.py), on P1 and P2, mean±std over seeds.
 The paper reports (P1 ACER/ACC/AUC/EER) Rate 1 1.23/98.76/99.34/1.18 ... vanilla CLIP 1.41/98.59/99.61/1.41.
-Cost at paper scale: 5 rows x 2 protocols x 3 seeds = 30 ViT-B/16 runs of 4000 steps (~1 A100-hour each).
+Cost at paper scale: 5 rows x 2 protocols x 3 seeds = 30 ViT-B/16 runs of 4000 steps at batch 32; `--plan` prints
+the estimated A100 GPU-hours of every cell.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import functools
 
 from pad_core.ablation import TABLE_METRICS, AblationSpec
 from pad_core.ablation.declare import paper_columns
+from pad_core.config import is_paper_scale
 from pad_core.integrations.cli import sweep_main
 from pad_core.integrations.search import SearchSpec
 from search_spaces.mmoe import MASK_RATE_ROWS, MMOE_BASE, PAPER_TABLE5, mask_rate_space
@@ -34,7 +38,7 @@ def get_ablation(args) -> AblationSpec:
     smoke = args.smoke_test
     rows = MASK_RATE_ROWS[:2] if smoke else MASK_RATE_ROWS
     protocols = args.protocols or (("P1",) if smoke else ("P1", "P2"))
-    seeds = args.seeds or ((0,) if smoke else PAPER_SEEDS if args.scale == "paper" else DEMO_SEEDS)
+    seeds = args.seeds or ((0,) if smoke else PAPER_SEEDS if is_paper_scale(args.scale) else DEMO_SEEDS)
     return AblationSpec(name=args.name, title="MMoE Table 5: mask rates", rows=rows, protocols=protocols,
                         seeds=seeds, base={**MMOE_BASE, **args.overrides},
                         paper=paper_columns(PAPER_TABLE5, TABLE_METRICS))
@@ -42,7 +46,7 @@ def get_ablation(args) -> AblationSpec:
 
 def get_search(args) -> SearchSpec:
     smoke = args.smoke_test
-    lr_range = (3e-7, 3e-5) if args.scale == "paper" else (3e-4, 3e-3)
+    lr_range = (3e-7, 3e-5) if is_paper_scale(args.scale) else (3e-4, 3e-3)
     space = functools.partial(mask_rate_space, expert0_free=args.expert0 == "free", lr_range=lr_range)
     return SearchSpec(name=args.name + "-search", title="MMoE mask-rate search",
                       base={**MMOE_BASE, **args.overrides},

@@ -6,7 +6,7 @@ Runbook
   python sweeps/moae_components.py   # demo scale, synthetic benchmark (needs MLFLOW_TRACKING_URI)
   python sweeps/moae_components.py --smoke-test   # baseline + one row, one protocol, one seed
   ray job submit --working-dir . -- python sweeps/moae_components.py --scale paper --data s3://bucket/manifest.csv \\
-      --gpus-per-trial 8
+      --gpus-per-trial 1 --cpus-per-worker 11
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pad_core.ablation.spec import TABLE_METRICS, AblationSpec, Row
-from pad_core.config import DataCfg
+from pad_core.config import DataCfg, is_paper_scale
 from pad_core.data.protocols import load_benchmark
 
 
@@ -41,7 +41,7 @@ class GridSweep:
         """The sweep for parsed command-line ``args`` (see ``pad_core.integrations.cli``)."""
         smoke = args.smoke_test
         protocols = self.protocol_list(args.protocols)
-        seeds = args.seeds or ((0,) if smoke else self.paper_seeds if args.scale == "paper" else self.demo_seeds)
+        seeds = args.seeds or ((0,) if smoke else self.paper_seeds if is_paper_scale(args.scale) else self.demo_seeds)
         return AblationSpec(name=args.name, title=self.title, rows=self.smoke_rows() if smoke else self.rows,
                             protocols=protocols[:1] if smoke else protocols, seeds=seeds,
                             base={**self.base, **args.overrides}, baseline=self.baseline, metrics=self.metrics,

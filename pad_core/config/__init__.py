@@ -13,12 +13,12 @@ from pad_core.config.flat import (
     to_params,
 )
 from pad_core.config.moe_schema import MoAECfg, MoECfg, SoftMoECfg, SUECfg
-from pad_core.config.scales import SCALES, TINY_MODEL, scale_overrides
+from pad_core.config.scales import SCALES, TINY_MODEL, is_paper_scale, scale_overrides
 from pad_core.config.schema import BackboneCfg, DataCfg, EvalCfg, HeadCfg, LossCfg, OptimCfg, RunCfg, TrainCfg
 
 __all__ = [
     "CELL_AXES", "SCALES", "ATRCfg", "BigMoECfg", "TINY_MODEL", "BackboneCfg", "DataCfg", "EvalCfg", "HeadCfg",
     "LossCfg", "MoAECfg",
     "MoECfg", "OptimCfg", "RunCfg", "SUECfg", "SoftMoECfg", "TrainCfg", "all_keys", "config_hash", "diff", "from_flat",
-    "parse_assignments", "render_value", "scale_overrides", "to_flat", "to_params",
+    "is_paper_scale", "parse_assignments", "render_value", "scale_overrides", "to_flat", "to_params",
 ]

@@ -1,12 +1,21 @@
 """DataLoader settings shared by training and evaluation, and evaluation loaders kept alive across evaluations.
 
-Worker processes are forked once and kept (``persistent_workers``): an evaluation every few hundred steps
-would otherwise fork ``data.num_workers`` processes and rebuild their state each time. Pinned host memory
+Worker processes are started once and kept (``persistent_workers``): an evaluation every few hundred steps
+would otherwise start ``data.num_workers`` processes and rebuild their state each time. Pinned host memory
 only helps copies to a GPU, so it is used on CUDA devices only.
+
+Workers come from a fork server, not from forking the training process. A worker forked from the trainer shares
+its pages copy-on-write, and every optimiser step then rewrites those pages in the parent, so each worker ends up
+holding its own copy of everything the trainer held at the fork: the CPU rehearsal of a ViT-B/16 MMoE cell (7.5 GB
+of weights, gradients and Adam state) with 2 train and 2 dev workers filled 23 GB and stalled in reclaim; on a GPU
+node the same happens to the host-side best-weights copy and pinned buffers. A fork-server child starts from a
+small process that has imported torch and the datasets once (the datasets pickle to paths and options).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import weakref
 from typing import Any
 
@@ -14,6 +23,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 PREFETCH_BATCHES = 4  # batches each worker keeps ready: covers S3 latency spikes without much host memory
+WORKER_START = "forkserver"  # see the module note; "fork" would copy the trainer's memory into every worker
+# imported once by the fork server, so a worker starts in milliseconds instead of importing torch itself
+FORKSERVER_PRELOAD = ["torch", "pad_core.data.dataset", "pad_core.data.flash", "pad_core.data.multimodal"]
 
 _EVAL_LOADERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # dataset -> {key: loader}
 
@@ -22,8 +34,14 @@ def loader_options(num_workers: int, device: Any) -> dict[str, Any]:
     """Keyword arguments for ``DataLoader`` beyond the data, sampler and generator."""
     opts: dict[str, Any] = {"num_workers": num_workers, "pin_memory": torch.device(device).type == "cuda"}
     if num_workers > 0:
-        opts.update(persistent_workers=True, prefetch_factor=PREFETCH_BATCHES)
+        opts.update(persistent_workers=True, prefetch_factor=PREFETCH_BATCHES, multiprocessing_context=_context())
     return opts
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context(WORKER_START)
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)  # takes effect when the server starts (first use)
+    return context
 
 
 def eval_loader(dataset: Dataset, indices: list[int], *, batch_size: int, num_workers: int, device: Any) -> DataLoader:

@@ -1,4 +1,5 @@
-"""Collectives for losses over the global batch under DDP, the non-finite-loss watch, and the DDP wrapping choice.
+"""Collectives for losses over the global batch under DDP, for decisions all ranks take together (stops,
+checkpoints, RNG streams), the non-finite-loss watch, and the DDP wrapping choice.
 
 Everything here is the identity (or a no-op) when ``torch.distributed`` is not initialised or has one rank, so
 single-process training, the tests and the audit run the same code.
@@ -16,14 +17,40 @@ the step sampler guarantees (``data.batch_size // world_size`` samples on every 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 
 from pad_core.config.schema import RunCfg
 
 
+def active() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
 def world_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    return dist.get_world_size() if active() else 1
+
+
+def any_rank(flag: bool, device: torch.device | str = "cpu") -> bool:
+    """True on every rank if it is true on any rank. Decisions that end the loop or write a checkpoint must be
+    taken by all ranks together, or one rank waits forever in a collective the others never enter."""
+    if not active():
+        return flag
+    where = device if dist.get_backend() == "nccl" else "cpu"  # NCCL reduces CUDA tensors; gloo CPU ones
+    value = torch.tensor([1.0 if flag else 0.0], device=where)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item() > 0)
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every rank's picklable ``obj`` in rank order (one element without a process group)."""
+    if not active():
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def _rank() -> int:

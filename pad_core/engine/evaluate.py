@@ -4,38 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.distributed as dist
-from torch.utils.data import DataLoader, Subset
 
 from pad_core.data.dataset import ManifestImages, to_device
+from pad_core.data.loaders import eval_loader
+from pad_core.engine.distributed import gather_objects
+from pad_core.engine.precision import evaluation
 from pad_core.metrics.thresholds import ScoreSet
 
 
 def _gather(values: list) -> list:
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return values
-    parts: list = [None] * dist.get_world_size()
-    dist.all_gather_object(parts, values)
-    return [v for part in parts for v in part]
+    """Every rank's rows, concatenated in rank order."""
+    return [v for part in gather_objects(values) for v in part]
 
 
-@torch.no_grad()
 def score_rows(model, dataset: ManifestImages, *, batch_size: int, device, rank: int = 0, world: int = 1,
-               num_workers: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+               num_workers: int = 0, precision: str = "fp32") -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """P(live) for every row of ``dataset`` in row order, and per visual MoE layer the per-row expert shares
-    (``N x E``); the same on every rank."""
+    (``N x E``); the same on every rank. The forward runs in inference mode under the training autocast
+    (``precision`` = ``train.precision``)."""
     was_training = model.training
     model.eval()
     shard = list(range(rank, len(dataset), world))
-    loader = DataLoader(Subset(dataset, shard), batch_size=batch_size, num_workers=num_workers,
-                        generator=torch.Generator())  # leaves the global RNG (MoE masks) untouched
+    # the same loader (and its persistent workers) at every evaluation; it leaves the global RNG untouched
+    loader = eval_loader(dataset, shard, batch_size=batch_size, num_workers=num_workers, device=device)
     rows = []
     for inputs, _, idx in loader:
-        out = model(to_device(inputs, device))
+        with evaluation(device, precision):
+            out = model(to_device(inputs, device))
+        # float32 before numpy: bf16 tensors have no numpy dtype
         routing = {k: v.float().cpu().numpy() for k, v in out.routing.items()}
-        rows += [(i, s, {k: v[j] for k, v in routing.items()})
-                 for j, (i, s) in enumerate(zip(idx.tolist(), out.live_score.cpu().tolist()))]
+        scores = out.live_score.float().cpu().tolist()
+        rows += [(i, s, {k: v[j] for k, v in routing.items()}) for j, (i, s) in enumerate(zip(idx.tolist(), scores))]
     model.train(was_training)
     return _assemble(_gather(rows), len(dataset))
 

@@ -13,7 +13,6 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -23,12 +22,15 @@ from pad_core.config import config_hash
 from pad_core.config.schema import RunCfg
 from pad_core.data.dataset import StepBatchSampler, to_device
 from pad_core.data.families import make_dataset
+from pad_core.data.loaders import loader_options
 from pad_core.data.prepare import prepare
-from pad_core.engine import chaos, checkpoint
+from pad_core.engine import chaos, checkpoint, precision
+from pad_core.engine import distributed as dist
+from pad_core.engine.distributed import FiniteWatch
 from pad_core.engine.evaluate import score_rows, score_set
 from pad_core.engine.heap import keep_freed_memory
 from pad_core.engine.optim import build_optimizer
-from pad_core.engine.seed import seed_everything, seed_rank_streams
+from pad_core.engine.seed import rng_state, seed_everything, seed_rank_streams
 from pad_core.losses import total_loss
 from pad_core.metrics import metric_key, select_threshold, split_metrics
 from pad_core.metrics.routing import routing_breakdown, routing_metrics, routing_summary
@@ -61,6 +63,7 @@ class RunContext:
     resume_dir: str | None = None  # checkpoint directory to resume from
     images_verified: bool = False  # the sweep's preflight decoded every image already (data.on_corrupt=fail)
     workdir: str = ""  # scratch for checkpoints and score files; "" = a temporary folder removed when fit ends
+    best_file: str = ""  # the newest best-dev weights file, when resume_dir does not hold it (checkpoint.BEST_FILE)
 
 
 def resolve_policy(requested: str, protocol_default: str) -> str:
@@ -78,14 +81,21 @@ class TrainingRun:
         if cfg.train.cpu_heap_reuse and torch.device(self.ctx.device).type == "cpu":
             keep_freed_memory()
         self.model = create_model(cfg).to(self.ctx.device)
+        precision.enable_tf32(self.ctx.device)  # fp32 matmuls outside the autocast regions use TF32 on CUDA
         self.optimizer, self.scheduler = build_optimizer(self.model, cfg.optim, cfg.train.steps)
         self.state = checkpoint.TrainState()
+        # best weights not yet on disk as their own file: written with the next checkpoint
+        self.best_changed = False
         if self.ctx.resume_dir:
-            self.state = checkpoint.load(self.ctx.resume_dir, self.model, self.optimizer, self.scheduler)
+            self.state = checkpoint.load(self.ctx.resume_dir, self.model, self.optimizer, self.scheduler,
+                                         rank=self.ctx.rank, world=self.ctx.world_size, device=self.ctx.device,
+                                         seed=cfg.train.seed, best_file=self.ctx.best_file)
+            # an old checkpoint carried them inside its state: the next checkpoint writes them as a file
+            self.best_changed = self.state.best_weights is not None and not checkpoint.meta(self.ctx.resume_dir)
         else:
             seed_rank_streams(cfg.train.seed, self.ctx.rank)
         self.net = self.ctx.prepare_model(self.model)
-        self.started = time.monotonic()
+        self.started = self.last_saved = time.monotonic()  # last_saved: wall-time checkpoint cadence
         # one fault per run and rank under PADSWEEP_CHAOS (reliability tests); seeds and protocol tell runs apart
         self.fault = chaos.injector(f"{config_hash(cfg)}-{cfg.data.protocol}-s{cfg.train.seed}-r{self.ctx.rank}")
 
@@ -102,21 +112,21 @@ class TrainingRun:
                                    start_step=self.state.step, balanced=self.cfg.data.sampler == "balanced")
         # A private generator: creating the iterator must not draw from the global RNG that masks use,
         # or a run resumed from a checkpoint would sample different masks than the uninterrupted run.
-        return iter(DataLoader(self.datasets["train"], batch_sampler=sampler, num_workers=self.cfg.data.num_workers,
-                               generator=torch.Generator().manual_seed(self.cfg.train.seed)))
+        return iter(DataLoader(self.datasets["train"], batch_sampler=sampler,
+                               generator=torch.Generator().manual_seed(self.cfg.train.seed),
+                               **loader_options(self.cfg.data.num_workers, self.ctx.device)))
 
     def autocast(self):
-        use = self.cfg.train.precision == "bf16" and torch.device(self.ctx.device).type == "cuda"
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use else nullcontext()
+        return precision.autocast(self.ctx.device, self.cfg.train.precision)
 
     def train_step(self, batch) -> dict[str, torch.Tensor]:
         inputs, targets, _ = to_device(batch, self.ctx.device)
         with self.autocast():
             out = self.net(inputs)
             loss, terms = total_loss(out, targets, self.cfg.head.loss, self.cfg.loss)
-        if not torch.isfinite(loss):
-            values = {k: float(v.detach()) for k, v in terms.items()}
-            raise NonFiniteLoss(f"loss is {float(loss)} at step {self.state.step + 1} (terms {values})")
+        # No `if not torch.isfinite(loss)` here: a host sync every step. The device remembers the first bad
+        # step; _fit reads it (all ranks together) before any evaluation or checkpoint could keep NaN weights.
+        self.finite_watch.update(loss, terms)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.train.grad_clip:
@@ -127,7 +137,16 @@ class TrainingRun:
 
     def check_budget(self) -> None:
         limit = self.cfg.train.max_minutes
-        if limit and time.monotonic() - self.started > 60 * limit:
+        if not limit:
+            return
+        over = time.monotonic() - self.started > 60 * limit
+        if dist.active():
+            # Decided by all ranks together (a rank that stopped alone would leave the others in a collective), on
+            # the same steps as the finite-loss check: an all-reduce every step would sync the host every step.
+            if self.state.step % FiniteWatch.every and self.state.step < self.cfg.train.steps:
+                return
+            over = dist.any_rank(over, self.ctx.device)
+        if over:
             raise TimeBudgetExceeded(f"train.max_minutes={limit} exceeded at step {self.state.step}")
 
     def fit(self) -> dict[str, float]:
@@ -145,13 +164,18 @@ class TrainingRun:
         window: dict[str, list[torch.Tensor]] = defaultdict(list)
         steps, every = self.cfg.train.steps, self.cfg.train.eval_every
         opened = (time.perf_counter(), self.state.step)  # when and at which step the current window began
+        self.finite_watch = FiniteWatch(self.state.step)
         for batch in self.train_batches() if self.state.step < steps else ():
             for k, v in self.train_step(batch).items():
                 window[k].append(v)
             self.state.step += 1
             if self.fault:
                 self.fault(self.state.step)
-            if self.state.step % every == 0 or self.state.step == steps:
+            closing = self.state.step % every == 0 or self.state.step == steps
+            due = closing or self.state.step % FiniteWatch.every == 0  # the same steps on every rank: check all-reduces
+            if due and (reason := self.finite_watch.check()) is not None:
+                raise NonFiniteLoss(reason)
+            if closing:
                 self.close_window(window, opened)
                 opened = (time.perf_counter(), self.state.step)
             self.check_budget()
@@ -179,7 +203,7 @@ class TrainingRun:
         eval_cfg = self.cfg.eval
         raw, routing = score_rows(self.model, self.datasets[split], batch_size=eval_cfg.batch_size,
                                   device=self.ctx.device, rank=self.ctx.rank, world=self.ctx.world_size,
-                                  num_workers=self.cfg.data.num_workers)
+                                  num_workers=self.cfg.data.num_workers, precision=self.cfg.train.precision)
         return score_set(split, self.data.split(split), raw), routing
 
     def evaluate_and_report(self, train_means: dict[str, float]) -> None:
@@ -194,14 +218,32 @@ class TrainingRun:
         if dev_eer < self.state.best_metric and self.cfg.train.select == "best_dev":
             self.state.best_metric, self.state.best_step = dev_eer, self.state.step
             self.state.best_weights = checkpoint.cpu_weights(self.model)
-        ckpt = None
-        if self.ctx.rank == 0:
-            if self.last_ckpt:  # a caller that keeps checkpoints has persisted the previous one by now
-                shutil.rmtree(self.last_ckpt, ignore_errors=True)
-            ckpt = checkpoint.save(os.path.join(self.workdir, f"ckpt-{self.state.step:07d}"), self.model,
-                                   self.optimizer, self.scheduler, self.state)
-            self.last_ckpt = ckpt
-        self.ctx.report(metrics, ckpt, None)
+            self.best_changed = True
+        self.ctx.report(metrics, self.save_checkpoint() if self.checkpoint_due() else None, None)
+
+    def checkpoint_due(self) -> bool:
+        """Every evaluation (``train.checkpoint_minutes=0``), else once that many minutes have passed since the
+        last checkpoint; the last step always. Taken by all ranks together: saving gathers every rank's RNG."""
+        minutes = self.cfg.train.checkpoint_minutes
+        if not minutes:
+            return True
+        due = time.monotonic() - self.last_saved >= 60 * minutes or self.state.step >= self.cfg.train.steps
+        return dist.any_rank(due, self.ctx.device)
+
+    def save_checkpoint(self) -> str | None:
+        """Rank 0 writes the checkpoint folder (the best weights only when they changed); every rank takes part
+        in gathering the RNG streams. Returns the folder on rank 0, None elsewhere."""
+        rng = dist.gather_objects(rng_state(self.ctx.device))
+        self.last_saved = time.monotonic()
+        if self.ctx.rank != 0:
+            return None
+        if self.last_ckpt:  # a caller that keeps checkpoints has persisted or moved the previous one by now
+            shutil.rmtree(self.last_ckpt, ignore_errors=True)
+        best = self.state.best_weights if self.best_changed else None
+        self.last_ckpt = checkpoint.save(os.path.join(self.workdir, f"ckpt-{self.state.step:07d}"), self.model,
+                                         self.optimizer, self.scheduler, self.state, rng, best)
+        self.best_changed = False
+        return self.last_ckpt
 
     def final_report(self) -> dict[str, float]:
         if self.cfg.train.select == "best_dev" and self.state.best_weights is not None:

@@ -4,6 +4,12 @@ Any later attempt at the cell finds them: a Tune retry of the trial, or the tria
 the old one was killed (a new Tuner knows nothing of the old trials' checkpoints). A checkpoint is complete
 before ``LATEST`` names it, so a crash mid-upload leaves the previous one in force.
 
+Layout under the cell's folder: ``ckpt-<step>/`` (the resumable state, see ``pad_core/engine/checkpoint.py``),
+``best-<step>.pt`` (the best-dev weights, uploaded only in the checkpoint where they changed, kept under that stable
+name while the latest checkpoint refers to it) and ``LATEST``. ``save_async`` uploads on one background thread (at
+most one upload in flight: the next save waits for the previous and raises its error); the folder is deleted when
+its cell finishes, unless the sweep runs with ``--keep-checkpoints``.
+
 When the storage cannot be reached (an S3 outage), each operation is retried on a bounded schedule (by default
 2, 4, 8, 16, 32 s apart: about a minute), then fails with ``CheckpointStorageUnavailable`` naming the storage,
 the attempts and the last good checkpoint; Tune retries the trial, which resumes from that checkpoint.
@@ -12,13 +18,18 @@ the attempts and the last good checkpoint; Tune retries the trial, which resumes
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import posixpath
+import shutil
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 import pyarrow.fs
 
+from pad_core.engine.checkpoint import BEST_FILE, META_FILE
 from pad_core.integrations.storage import storage_for
 
 LATEST = "LATEST"
@@ -43,6 +54,8 @@ class CellCheckpoints:
         self.fs, self.uri, self.backoff_s = fs or pyarrow.fs.LocalFileSystem(), storage_uri, backoff_s
         self.root = posixpath.join(path, sweep, "cells", hashlib.sha256(key.encode()).hexdigest()[:20])
         self.last_saved = ""
+        self.upload: threading.Thread | None = None  # the one upload in flight (save_async)
+        self.upload_error: BaseException | None = None
 
     def retrying(self, what: str, action: Callable[[], T]) -> T:
         """``action()``, retried after each wait of ``backoff_s`` on an I/O error, then a clear failure."""
@@ -69,15 +82,65 @@ class CellCheckpoints:
         self.retrying("checkpoint upload", lambda: self._save(local_dir, step))
         self.last_saved = f"ckpt-{step:07d}"
 
+    def save_async(self, local_dir: str, step: int) -> None:
+        """``save`` on a background thread, then ``local_dir`` is removed. Waits for the previous upload first (one
+        in flight: memory and bandwidth stay bounded) and raises its error, so a failure surfaces at the next save."""
+        self.wait()
+
+        def upload() -> None:
+            try:
+                self.save(local_dir, step)
+            except BaseException as err:  # noqa: BLE001 - handed to the training thread by wait()
+                self.upload_error = err
+            finally:
+                shutil.rmtree(local_dir, ignore_errors=True)
+
+        # not a daemon: a trial paused or ended gracefully still finishes the upload before its process exits
+        self.upload = threading.Thread(target=upload, name=f"ckpt-upload-{step}")
+        self.upload.start()
+
+    def wait(self) -> None:
+        """Block until the upload in flight is persisted; raise its error if it failed."""
+        if self.upload is not None:
+            self.upload.join()
+            self.upload = None
+        if self.upload_error is not None:
+            err, self.upload_error = self.upload_error, None
+            raise err
+
+    def delete(self) -> None:
+        """Remove the cell's checkpoints (its run finished: nothing will resume from them)."""
+        self.wait()
+        self._forget_listings()
+        if self.fs.get_file_info(self.root).type == pyarrow.fs.FileType.Directory:
+            self.retrying("checkpoint deletion", lambda: self.fs.delete_dir(self.root))
+
+    def _forget_listings(self) -> None:
+        """s3fs caches folder listings and keeps deleted entries in them: list afresh before deciding what to drop."""
+        fsspec_fs = getattr(getattr(self.fs, "handler", None), "fs", None)
+        if hasattr(fsspec_fs, "invalidate_cache"):
+            fsspec_fs.invalidate_cache()
+
     def _save(self, local_dir: str, step: int) -> None:
         name = f"ckpt-{step:07d}"
-        self.fs.create_dir(posixpath.join(self.root, name))
-        pyarrow.fs.copy_files(local_dir, posixpath.join(self.root, name), destination_filesystem=self.fs)
+        if isinstance(self.fs, pyarrow.fs.LocalFileSystem):  # on S3 a folder marker would outlive delete_dir
+            self.fs.create_dir(posixpath.join(self.root, name))
+        best_step = _best_step(local_dir)
+        for file in os.listdir(local_dir):  # the best weights go beside the checkpoints, under their own step
+            target = posixpath.join(self.root, _best_name(best_step)) if file == BEST_FILE else \
+                posixpath.join(self.root, name, file)
+            pyarrow.fs.copy_files(os.path.join(local_dir, file), target, destination_filesystem=self.fs)
         with self.fs.open_output_stream(posixpath.join(self.root, LATEST)) as out:
             out.write(name.encode())
+        self._forget_listings()
+        keep = {name, _best_name(best_step)}  # an old-layout checkpoint (no meta) refers to no best file
         for info in self.fs.get_file_info(pyarrow.fs.FileSelector(self.root)):
-            if info.type == pyarrow.fs.FileType.Directory and info.base_name != name:
+            if info.base_name in keep or info.base_name == LATEST:
+                continue
+            if info.type == pyarrow.fs.FileType.Directory:
                 self.fs.delete_dir(info.path)
+            elif info.base_name.startswith("best-") and best_step is not None:
+                self.fs.delete_file(info.path)
 
     def latest(self) -> str | None:
         """Name of the newest complete checkpoint, or None."""
@@ -91,7 +154,27 @@ class CellCheckpoints:
             return src.read().decode().strip() or None
 
     def download(self, name: str, local_dir: str) -> str:
+        """The checkpoint ``name`` into ``local_dir``, with the best weights it refers to as its ``best.pt``."""
         self.retrying("checkpoint download", lambda: pyarrow.fs.copy_files(
             posixpath.join(self.root, name), local_dir, source_filesystem=self.fs))
+        best_step = _best_step(local_dir)
+        best = posixpath.join(self.root, _best_name(best_step))
+        if best_step is not None and best_step >= 0 and not os.path.exists(os.path.join(local_dir, BEST_FILE)) \
+                and self.fs.get_file_info(best).type == pyarrow.fs.FileType.File:
+            self.retrying("best weights download", lambda: pyarrow.fs.copy_files(
+                best, os.path.join(local_dir, BEST_FILE), source_filesystem=self.fs))
         self.last_saved = name
         return local_dir
+
+
+def _best_step(local_dir: str) -> int | None:
+    """The best-weights step a checkpoint refers to (None: an old checkpoint, best weights inside its state)."""
+    path = os.path.join(local_dir, META_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as src:
+        return int(json.load(src)["best_step"])
+
+
+def _best_name(best_step: int | None) -> str:
+    return f"best-{best_step:07d}.pt" if best_step is not None else ""

@@ -20,6 +20,7 @@ from pad_core.config import parse_assignments, scale_overrides
 from pad_core.errors import PadError
 from pad_core.integrations.sweep import SweepOptions
 from pad_core.integrations.trial import Resources
+from pad_core.rehearsal import rehearse_rows
 
 
 def _csv(kind: Callable) -> Callable[[str], tuple]:
@@ -31,8 +32,12 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("ablation", "search"), default="ablation",
                    help="ablation: walk the declared rows as a grid; search: Optuna TPE + ASHA, then confirm")
     p.add_argument("--smoke-test", action="store_true", help="seconds-long trials, 1 seed, 1 protocol (CI)")
-    p.add_argument("--scale", choices=("demo", "paper"), default="demo",
-                   help="demo: tiny CLIP, random init, synthetic data (CPU); paper: ViT-B/16 + the papers' schedule")
+    p.add_argument("--scale", choices=("demo", "paper", "rehearsal"), default="demo",
+                   help="demo: tiny CLIP, random init, synthetic data (CPU); paper: ViT-B/16 + the papers' schedule, "
+                   "bf16; rehearsal: paper exactly, 2 steps, staged weights and S3 data (the paper path on a CPU)")
+    p.add_argument("--plan", action="store_true",
+                   help="print every cell, its config vs the base, resources, status and estimated GPU-hours, "
+                   "then exit (starts no Ray, writes nothing to MLflow)")
     g = p.add_argument_group("what to train")
     g.add_argument("--backbone", help="open_clip model name, e.g. ViT-B-16-quickgelu")
     g.add_argument("--pretrained", help="open_clip tag (openai) or a local checkpoint path; '' = random init")
@@ -54,6 +59,9 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     default_storage = os.environ.get("PADSWEEP_STORAGE", os.path.expanduser("~/ray_results/padsweep"))
     r.add_argument("--storage", default=default_storage,
                    help="Tune/Train storage (shared across nodes on a cluster: NFS or s3://)")
+    r.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep a finished cell's checkpoints in the storage (default: deleted when the cell finishes; "
+                   "failed or killed cells always keep theirs, to resume)")
     t = p.add_argument_group("where it is recorded")
     t.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"),
                    help="MLflow tracking server (default: $MLFLOW_TRACKING_URI)")
@@ -89,8 +97,19 @@ class SweepArgs:
         return getattr(self.ns, item)
 
 
+def run_scale(ns: argparse.Namespace) -> str:
+    """The override set a run uses: --smoke-test shrinks demo and paper runs to seconds; a rehearsal keeps its
+    paper-scale shapes and only takes the smoke grid (baseline and method row, one seed, one protocol)."""
+    return ns.scale if ns.scale == "rehearsal" or not ns.smoke_test else "smoke"
+
+
+def default_name(ns: argparse.Namespace, file: str) -> str:
+    suffix = "-smoke" if ns.smoke_test and ns.scale == "rehearsal" else ""
+    return f"{Path(file).stem}-{run_scale(ns)}{suffix}"
+
+
 def base_overrides(ns: argparse.Namespace) -> dict[str, Any]:
-    flat: dict[str, Any] = scale_overrides("smoke" if ns.smoke_test else ns.scale)
+    flat: dict[str, Any] = scale_overrides(run_scale(ns))
     for flag, key in (("backbone", "backbone.name"), ("pretrained", "backbone.pretrained"), ("data", "data.manifest")):
         if getattr(ns, flag) is not None:
             flat[key] = getattr(ns, flag)
@@ -109,13 +128,14 @@ def options(ns: argparse.Namespace) -> SweepOptions:
     if ns.tracking_outage < 0:
         raise PadError("--tracking-outage", ns.tracking_outage, "a negative time",
                        "give the seconds trials may train on while MLflow is unreachable (0 = fail at once)")
-    if not ns.mlflow_uri:
+    if not ns.mlflow_uri and not ns.plan:
         raise PadError("--mlflow-uri", None, "no MLflow tracking server given",
                        "set MLFLOW_TRACKING_URI or pass --mlflow-uri (bash scripts/services.sh up starts one)")
     return SweepOptions(tracking_uri=ns.mlflow_uri, experiment=ns.experiment, storage_path=ns.storage,
                         resources=resources(ns), max_concurrent=ns.max_concurrent, ray_address=ns.ray_address,
                         allow_spec_change=ns.allow_spec_change, autoscaling=ns.autoscaling,
-                        tracking_outage_s=ns.tracking_outage, reuse=not ns.no_reuse)
+                        tracking_outage_s=ns.tracking_outage, reuse=not ns.no_reuse,
+                        keep_checkpoints=ns.keep_checkpoints)
 
 
 def sweep_main(description: str, file: str, *, get_ablation: Callable | None = None,
@@ -128,12 +148,13 @@ def sweep_main(description: str, file: str, *, get_ablation: Callable | None = N
     if get_ablation is None:
         parser.set_defaults(mode="search")  # a search-only file (sweeps/hpo.py)
     ns = parser.parse_args(argv)
-    scale = "smoke" if ns.smoke_test else ns.scale
-    args = SweepArgs(ns, ns.sweep_name or f"{Path(file).stem}-{scale}", {})
+    args = SweepArgs(ns, ns.sweep_name or default_name(ns, file), {})
     try:
         args = SweepArgs(ns, args.name, base_overrides(ns))
         opts = options(ns)
         table, shown = run_mode(args, opts, get_ablation, get_search)
+        if ns.plan:
+            return table
     except PadError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -156,10 +177,23 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
         if shadowed:
             raise PadError("--set", shadowed, "every row of this sweep sets these keys itself: --set changes nothing",
                            "drop them, or run your own rows (sweeps/rows.py --rows module:ROWS)")
+        if args.scale == "rehearsal":
+            base, rows = rehearse_rows(spec.base, spec.rows, opts.storage_path)
+            spec = replace(spec, base=base, rows=rows)
+        if args.plan:
+            from pad_core.integrations.planning import print_plan
+
+            return print_plan(spec, storage_path=opts.storage_path, resources=opts.resources,
+                              tracking_uri=opts.tracking_uri, experiment=opts.experiment, reuse=opts.reuse), spec.name
         return run_grid(spec, opts), spec.name
     if get_search is None:
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
     search = get_search(args)
+    if args.scale == "rehearsal":
+        search = replace(search, base=rehearse_rows(search.base, (), opts.storage_path)[0])
+    if args.plan:
+        raise PadError("--plan", "--mode search", "a search's cells are drawn while it runs, so there is no plan "
+                       "of them", "plan the confirmed configurations as rows (sweeps/rows.py --plan)")
     stopping = {k: getattr(args, k) for k in ("scheduler", "grace_period", "reduction_factor")
                 if getattr(args, k) is not None}
     search = replace(search, **stopping)

@@ -124,7 +124,7 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
     cfg = _base_cfg(spec)
     plan = TrialPlan(sweep=spec.name, stage="search", tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                      parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
-                     tracking_outage_s=opts.tracking_outage_s,
+                     tracking_outage_s=opts.tracking_outage_s, keep_checkpoints=opts.keep_checkpoints,
                      flat={**spec.base, "data.protocol": spec.protocol, "train.seed": spec.search_seed})
     keys, modes = (list(t) for t in zip(*spec.objectives))
     single = len(keys) == 1

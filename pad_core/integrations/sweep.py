@@ -40,6 +40,7 @@ class SweepOptions:
     trial_retries: int = 2  # Tune restarts of a failed trial driver; each resumes its own Train run
     reuse: bool = True  # link finished runs of the same cell identity from other sweeps instead of training
     tracking_outage_s: float = MAX_OUTAGE_S  # MLflow outage a trial rides out (reports queued), then fails
+    keep_checkpoints: bool = False  # keep finished cells' checkpoints (--keep-checkpoints); failed ones always stay
 
 
 def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None) -> list[Cell]:
@@ -86,7 +87,8 @@ def check_reachable(opts: SweepOptions) -> None:
 def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str) -> list[dict]:
     return [TrialPlan(sweep=spec.name, stage=stage, tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                       parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
-                      tracking_outage_s=opts.tracking_outage_s, flat=to_flat(c.cfg), row=c.row.name, key=c.key,
+                      tracking_outage_s=opts.tracking_outage_s, keep_checkpoints=opts.keep_checkpoints,
+                      flat=to_flat(c.cfg), row=c.row.name, key=c.key,
                       run_name=c.run_name, identity=c.identity,
                       axes={k: render_value(v) for k, v in c.row.delta.items()}).as_config() for c in cells]
 

@@ -7,9 +7,11 @@ driver finds its own Train run and resumes from the latest checkpoint.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import pyarrow.fs
 from ray import tune
 from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
@@ -20,7 +22,7 @@ from pad_core.engine import TrialStopped
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.run_logger import MAX_OUTAGE_S
 from pad_core.integrations.storage import storage_for
-from pad_core.integrations.train_worker import train_in_trial, train_loop_per_worker
+from pad_core.integrations.train_worker import BEST_SCORE, STOP_FILE, train_in_trial, train_loop_per_worker
 from pad_core.provenance import code_version
 
 SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to config keys
@@ -68,6 +70,7 @@ class TrialPlan:
     axes: dict[str, str] = field(default_factory=dict)  # the row's delta, tagged on the run for filtering
     identity: str = ""  # cell identity (config hash, protocol, seed, code version, manifest hash); "" = search
     tracking_outage_s: float = MAX_OUTAGE_S  # how long a trial trains on while MLflow is unreachable (reports queued)
+    keep_checkpoints: bool = False  # keep a finished cell's checkpoints (default: deleted once the cell finished)
 
     def as_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,10 +108,11 @@ def train_driver(config: dict[str, Any]) -> None:
     res = Resources(**plan["resources"])
     loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id,
                    "storage_path": plan["storage_path"], "sweep": plan["sweep"], "key": key,
-                   "tracking_outage_s": plan["tracking_outage_s"]}
+                   "tracking_outage_s": plan["tracking_outage_s"], "gpus_per_worker": res.gpus_per_worker,
+                   "keep_checkpoints": plan.get("keep_checkpoints", False)}
     try:
         if res.trains_in_trial:
-            return train_in_trial(loop_config, use_gpu=res.gpus_per_worker > 0)
+            return train_in_trial(loop_config, gpus=res.gpus_per_worker)
         return fit_trainer(plan, key, loop_config, res)
     except Exception as err:  # noqa: BLE001 - only deterministic stops are handled; the rest re-raise
         if not is_deterministic_stop(err):
@@ -116,7 +120,8 @@ def train_driver(config: dict[str, Any]) -> None:
         stop_cell(record, child.run_id, err)
 
 
-STOPS = ("NonFiniteLoss", "TimeBudgetExceeded")  # also matched by name: Ray Train wraps worker errors in its own
+# also matched by name: Ray Train wraps worker errors in its own
+STOPS = ("NonFiniteLoss", "TimeBudgetExceeded", "GpuUnavailable")
 
 
 def is_deterministic_stop(err: BaseException) -> bool:
@@ -135,17 +140,41 @@ def stop_cell(record: SweepRecord, run_id: str, err: BaseException) -> None:
 
 
 def fit_trainer(plan: dict[str, Any], key: str, loop_config: dict[str, Any], res: Resources) -> None:
+    """Fit the cell's Train run; a deterministic stop reported by its workers raises ``TrialStopped`` here (the
+    Train run itself ended without a failure, so it was not retried). A finished run's folder is deleted unless
+    ``keep_checkpoints``; a failed one keeps it for the resume."""
     storage_path, storage_fs = storage_for(plan["storage_path"])
+    name = f"{plan['sweep']}--{key.replace('|', '--')}"
+    fs, run_dir = storage_fs or pyarrow.fs.LocalFileSystem(), posixpath.join(storage_path, name)
+    take_stop_reason(fs, run_dir)  # a marker left by an earlier attempt of this cell says nothing about this one
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
         scaling_config=res.scaling(),
-        run_config=RunConfig(name=f"{plan['sweep']}--{key.replace('|', '--')}", storage_path=storage_path,
+        run_config=RunConfig(name=name, storage_path=storage_path,
                              storage_filesystem=storage_fs,
                              callbacks=[TuneReportCallback()],
                              failure_config=FailureConfig(max_failures=res.max_failures),
-                             checkpoint_config=CheckpointConfig(num_to_keep=2),
+                             # the latest checkpoint is always kept; of the rest, the newest holding best.pt
+                             checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=BEST_SCORE,
+                                                                checkpoint_score_order="max"),
                              logging_config=LoggingConfig(log_level="WARNING")),  # metrics live in MLflow
     )
     trainer.fit()
+    reason = take_stop_reason(fs, run_dir)
+    if reason is not None:
+        raise TrialStopped(reason)
+    if not loop_config.get("keep_checkpoints") and fs.get_file_info(run_dir).type == pyarrow.fs.FileType.Directory:
+        fs.delete_dir(run_dir)
+
+
+def take_stop_reason(fs: pyarrow.fs.FileSystem, run_dir: str) -> str | None:
+    """The reason a Train run's workers stopped deterministically (they left it in the run's folder), removed."""
+    marker = posixpath.join(run_dir, STOP_FILE)
+    if fs.get_file_info(marker).type != pyarrow.fs.FileType.File:
+        return None
+    with fs.open_input_stream(marker) as src:
+        reason = src.read().decode()
+    fs.delete_file(marker)
+    return reason
 

@@ -42,6 +42,7 @@ def test_a_failed_trial_resumes_its_own_run_from_the_last_checkpoint(stack, faul
     test_keys = [k for k in clean.data.metrics if k.startswith("test/p1/") and "step" not in k]
     resumed = {k: runs[0].data.metrics[k] for k in test_keys}
     assert test_keys and resumed == {k: clean.data.metrics[k] for k in test_keys}
+    assert not list((stack["root"] / "ray_results" / f"fault-{fault}" / "cells").iterdir())  # finished: deleted
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,26 @@ def test_diverging_loss_and_time_budget_stop_their_cells_and_the_sweep_goes_on(s
     lines = {ln.split(" | ")[0].strip("| "): ln for ln in out.splitlines() if ln.startswith("| ")}
     assert "✗" in lines["loss weight 1e39 (overflows float32)"] and "✗" in lines["time budget 0.012 s"]
     assert "✗" not in lines["healthy"] and "NonFiniteLoss" in out and "TimeBudgetExceeded" in out
+
+
+def test_a_deterministic_stop_on_the_ddp_path_is_not_retried(stack, tmp_path):
+    """Two Train workers (TorchTrainer, DDP over gloo): a diverging loss ends the Train run without a failure (the
+    workers report a stop marker), so FailureConfig does not restart it: each rank starts exactly once, and the
+    cell ends FAILED with the reason."""
+    env = {**stack["env"], "PADSWEEP_CHAOS": "raise@999", "PADSWEEP_CHAOS_DIR": str(tmp_path)}  # counts starts only
+    name = "fault-ddp-stop"
+    cmd = [sys.executable, str(ROOT / "sweeps" / "rows.py"), "--rows", "tests.integration.ddp_rows:DIVERGES",
+           "--base", "tests.integration.ddp_rows:BASE", "--baseline", "diverges", "--seeds", "0", "--protocols", "P1",
+           "--workers-per-trial", "2", "--no-reuse", "--sweep-name", name, *SMOKE]
+    # the sweep's only cell fails, so it ends with "no finished runs ... to tabulate" (exit 2): not asserted here
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout + proc.stderr
+    starts = {p.name: p.read_text().count("start") for p in tmp_path.glob("starts-*")}
+    assert sorted(starts.values()) == [1, 1] and len(starts) == 2, (starts, out[-3000:])
+    _, runs = children(MlflowClient(stack["mlflow"]), name)
+    assert len(runs) == 1 and runs[0].info.status == "FAILED", out[-3000:]
+    assert runs[0].data.tags["pad.reason"].startswith("NonFiniteLoss"), runs[0].data.tags
+    assert "retrying" not in out
 
 
 def test_a_cell_finished_in_another_sweep_is_reused_not_trained(stack, stops):

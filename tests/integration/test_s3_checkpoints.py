@@ -2,8 +2,11 @@
 upload rides out an S3 outage shorter than its retry schedule; a longer one ends in a clear failure after the
 bounded retries, and the last complete checkpoint is still there, intact, when the server returns."""
 
+import json
+import os
 import threading
 
+import pyarrow.fs
 import pytest
 
 from pad_core.integrations import services
@@ -57,3 +60,47 @@ def test_checkpoints_survive_a_short_s3_outage_and_fail_clearly_after_a_long_one
     (tmp_path / "restored").mkdir()
     cells.download("ckpt-0000006", str(tmp_path / "restored"))
     assert (tmp_path / "restored" / "state.pt").read_bytes() == STATE
+
+
+def _checkpoint(folder, step: int, best_step: int, best: bytes | None) -> str:
+    folder.mkdir()
+    (folder / "state.pt").write_bytes(STATE)
+    (folder / "meta.json").write_text(json.dumps({"step": step, "best_step": best_step, "world_size": 1}))
+    if best is not None:
+        (folder / "best.pt").write_bytes(best)
+    return str(folder)
+
+
+def test_lean_checkpoints_upload_in_the_background_keep_one_best_file_and_are_deleted_at_the_end(s3, tmp_path):
+    """The best weights are uploaded once, under their step, beside the checkpoints; a later checkpoint that did
+    not change them refers to that file and a download restores it as best.pt. Uploads run one at a time in the
+    background; an upload that failed raises at the next save. A finished cell's folder is deleted."""
+    cells = CellCheckpoints("s3://ckpts/padsweep", "sweep", "row|P1|s0|lean", backoff_s=(0.5,))
+
+    def listing() -> list[str]:  # top-level names holding files (SeaweedFS lists emptied folders too; S3 does not)
+        cells._forget_listings()
+        found = cells.fs.get_file_info(pyarrow.fs.FileSelector(cells.root, recursive=True, allow_not_found=True))
+        return sorted({i.path[len(cells.root) + 1:].split("/")[0] for i in found if i.type == pyarrow.fs.FileType.File})
+
+    first = _checkpoint(tmp_path / "c3", 3, 3, b"best at 3")
+    cells.save_async(first, 3)
+    cells.save_async(_checkpoint(tmp_path / "c6", 6, 3, None), 6)  # waits for step 3's upload first
+    cells.wait()
+    assert not os.path.exists(first)  # an uploaded folder is removed locally
+    assert listing() == ["LATEST", "best-0000003.pt", "ckpt-0000006"]
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    cells.download(cells.latest(), str(restored))
+    assert (restored / "best.pt").read_bytes() == b"best at 3" and (restored / "state.pt").read_bytes() == STATE
+    cells.save_async(_checkpoint(tmp_path / "c9", 9, 9, b"best at 9"), 9)
+    cells.wait()
+    assert listing() == ["LATEST", "best-0000009.pt", "ckpt-0000009"]
+
+    services.stop(s3["svc"])
+    cells.save_async(_checkpoint(tmp_path / "c12", 12, 9, None), 12)  # returns at once; the failure comes later
+    with pytest.raises(CheckpointStorageUnavailable, match="last complete checkpoint: ckpt-0000009"):
+        cells.save_async(_checkpoint(tmp_path / "c15", 15, 9, None), 15)
+    s3["restart"]()
+    assert cells.latest() == "ckpt-0000009"
+    cells.delete()
+    assert cells.latest() is None and listing() == []

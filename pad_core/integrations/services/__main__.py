@@ -4,24 +4,45 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from pad_core.integrations.services import LOOPBACK_RAY, Service, start_mlflow, start_ray_head, stop
+from pad_core.integrations.services import (
+    LOOPBACK_RAY,
+    Service,
+    s3_env,
+    start_mlflow,
+    start_ray_head,
+    start_seaweedfs,
+    stop,
+)
+
+S3_BUCKET = "padsweep"  # the bucket `up --s3` creates: data, checkpoints and Tune state of local rehearsals
 
 
 def _state_file(root: Path) -> Path:
     return root / "services.json"
 
 
-def up(root: Path, num_cpus: int | None) -> dict[str, str]:
+def up(root: Path, num_cpus: int | None, s3: bool = False) -> dict[str, str]:
+    """Start MLflow and a Ray head (and, with ``s3``, a SeaweedFS S3 server with fresh keys, whose variables the
+    Ray head and every sweep then get); write their addresses to ``root/env``."""
     root.mkdir(parents=True, exist_ok=True)
-    mlflow_svc = start_mlflow(root)
-    ray_svc = start_ray_head(root, num_cpus=num_cpus)
-    _state_file(root).write_text(json.dumps({"mlflow": asdict(mlflow_svc), "ray": asdict(ray_svc)}, indent=2))
-    env = {"MLFLOW_TRACKING_URI": mlflow_svc.url, "RAY_ADDRESS": ray_svc.url,
-           "RAY_API_SERVER_ADDRESS": ray_svc.dashboard, **LOOPBACK_RAY}
+    started: dict[str, Service] = {}
+    env: dict[str, str] = {}
+    if s3:
+        key, secret = f"padsweep-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+        started["s3"] = start_seaweedfs(root, key, secret, buckets=(S3_BUCKET,))
+        env.update({**s3_env(started["s3"], key, secret), "PADSWEEP_STORAGE": f"s3://{S3_BUCKET}/ray"})
+        os.environ.update(env)  # the Ray head's workers read the bucket with them, as a cluster's instance role would
+    started["mlflow"] = start_mlflow(root)
+    started["ray"] = start_ray_head(root, num_cpus=num_cpus)
+    _state_file(root).write_text(json.dumps({k: asdict(v) for k, v in started.items()}, indent=2))
+    env.update({"MLFLOW_TRACKING_URI": started["mlflow"].url, "RAY_ADDRESS": started["ray"].url,
+                "RAY_API_SERVER_ADDRESS": started["ray"].dashboard, **LOOPBACK_RAY})
     (root / "env").write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
     return env
 
@@ -50,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("up", "down", "mlflow"))
     p.add_argument("--root", type=Path, default=Path(".padsweep"), help="state, logs, sqlite db, local artifacts")
     p.add_argument("--num-cpus", type=int, default=None, help="up: CPUs the Ray head offers (default: all)")
+    p.add_argument("--s3", action="store_true", help="up: also a local S3 server (SeaweedFS) with a bucket "
+                   f"{S3_BUCKET!r}; its keys go to the env file (rehearsals keep data and checkpoints there)")
     m = p.add_argument_group("mlflow (production options; defaults are the development server)")
     m.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     m.add_argument("--backend-store-uri", help="e.g. postgresql+psycopg2://mlflow:PASSWORD@db.internal:5432/mlflow")
@@ -65,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.action == "up":
         down(args.root)
-        for k, v in up(args.root, args.num_cpus).items():
-            print(f"{k}={v}")
+        for k, v in up(args.root, args.num_cpus, args.s3).items():
+            print(f"{k}={'<secret>' if 'SECRET' in k else v}")
     elif args.action == "down":
         down(args.root)
     else:

@@ -1,0 +1,69 @@
+"""``--plan`` on the driver: how each cell stands, read from its checkpoint storage and (read-only) from MLflow,
+then the plan printed by :mod:`pad_core.ablation.plan`. Starts no Ray, creates no experiment, run or file.
+"""
+
+from __future__ import annotations
+
+from pad_core.ablation import AblationSpec, Cell
+from pad_core.ablation.plan import plan_cells, render_plan
+from pad_core.data import prepare
+from pad_core.integrations.cell_checkpoints import CellCheckpoints
+from pad_core.integrations.trial import Resources
+from pad_core.provenance import code_version
+
+
+def describe_resources(res: Resources) -> str:
+    gpus = f"{res.gpus_per_worker:g} GPU + " if res.gpus_per_worker else ""
+    where = "in the Tune trial" if res.trains_in_trial else "through Ray Train (DDP)"
+    return f"{res.workers} worker(s) x ({gpus}{res.cpus_per_worker:g} CPU), trained {where}"
+
+
+def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str, code: str) -> tuple[set[str], set[str], str]:
+    """(cell keys finished in this sweep, identities completed in any sweep, note) without writing to MLflow."""
+    if not tracking_uri:
+        return set(), set(), "no MLflow URI given: finished and reusable cells are not known"
+    from mlflow.tracking import MlflowClient
+
+    from pad_core.integrations.mlflow_runs import PARENT_KIND, check_tracking_uri
+
+    check_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return set(), set(), f"experiment {experiment!r} does not exist yet"
+    runs = client.search_runs([exp.experiment_id], f"tags.`pad.code_version` = '{code}' and "
+                                                   "tags.`pad.outcome` = 'completed'", max_results=50000)
+    parent = client.search_runs([exp.experiment_id], f"tags.`pad.sweep` = '{sweep}' and "
+                                                     f"tags.`pad.kind` = '{PARENT_KIND}'")
+    parent_id = parent[0].info.run_id if parent else None
+    mine = {r.data.tags.get("pad.cell", "") for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id
+            and r.info.status == "FINISHED"}
+    identities = {r.data.tags.get("pad.identity", "") for r in runs if r.info.status == "FINISHED"}
+    return mine, identities, f"MLflow {tracking_uri}, experiment {experiment!r} (read only)"
+
+
+def print_plan(spec: AblationSpec, *, storage_path: str, resources: Resources, tracking_uri: str | None,
+               experiment: str, reuse: bool = True) -> str:
+    digests, sizes = {}, {}
+    for data_cfg in {c.cfg.data for c in spec.cells()}:
+        data = prepare(data_cfg, check_files=False)  # the manifest only: no image is opened
+        digests[data_cfg] = data.manifest.sha256
+        sizes[data_cfg] = (len(data.dev), len(data.test))
+    code = code_version()
+    cells = [c.identify(code, digests[c.cfg.data]) for c in spec.cells()]
+    finished, identities, note = mlflow_state(tracking_uri, experiment, spec.name, code)
+
+    def status(cell: Cell) -> str:
+        if cell.key in finished:
+            return "finished"
+        if reuse and cell.identity in identities:
+            return "reuse"
+        if resources.trains_in_trial and CellCheckpoints(storage_path, spec.name, cell.key).latest():
+            return "resume"
+        return "train"
+
+    plans = plan_cells(spec, cells, status, lambda c: sizes[c.cfg.data])
+    text = render_plan(spec, plans, describe_resources(resources)) + f"\n  status from: {note}; checkpoints in " \
+                                                                     f"{storage_path}"
+    print(text, flush=True)
+    return text

@@ -1,0 +1,77 @@
+"""``--plan``: the GPU-hours estimate against arithmetic done here, and the plan of a real sweep file: every cell
+listed with its delta and status, a cell with a checkpoint shown as resumed, and neither Ray nor MLflow touched."""
+
+import pytest
+
+from pad_core.ablation.cost import A100_BF16_PEAK, ASSUMED_MFU, MOE_RATIO_ALL_BLOCKS, THROUGHPUT, estimate
+from pad_core.config import from_flat, scale_overrides
+
+VIT = "ViT-B-16-quickgelu"
+
+
+def _cfg(**flat):
+    return from_flat({**scale_overrides("paper"), **{k.replace("__", "."): v for k, v in flat.items()}})
+
+
+def test_vanilla_clip_estimate_is_images_times_three_forwards_over_the_sustained_rate():
+    cfg = _cfg(moe__kind="none")
+    rate = A100_BF16_PEAK * ASSUMED_MFU
+    train_s = 4000 * 32 * 3 * 39.51e9 / rate
+    eval_s = (40 + 1) * 1000 * 39.51e9 / rate + 2000 * 39.51e9 / rate  # 40 dev evaluations + the final one, test
+    assert estimate(cfg).gpu_hours == pytest.approx(train_s / 3600, rel=1e-9)
+    assert estimate(cfg, dev_images=1000, test_images=2000).gpu_hours == pytest.approx((train_s + eval_s) / 3600,
+                                                                                        rel=1e-9)
+
+
+@pytest.mark.parametrize(("layers", "share"), [("all", 1.0), ("early", 3 / 12), ((4, 5), 2 / 12)])
+def test_moe_cost_grows_with_the_blocks_it_occupies(layers, share):
+    vanilla = estimate(_cfg(moe__kind="none")).gpu_hours
+    moe = estimate(_cfg(moe__kind="soft", moe__layers=layers)).gpu_hours
+    assert moe / vanilla == pytest.approx(1 + (MOE_RATIO_ALL_BLOCKS["soft", "visual"] - 1) * share, rel=1e-9)
+
+
+def test_families_and_backbones_without_a_figure_get_no_number():
+    assert estimate(_cfg(**{"backbone.name": "pad-tiny-vit"})) is None
+    assert estimate(_cfg(family="atr", moe__kind="none")) is None
+    assert all(fig.forward_gflop > 0 and not fig.measured for fig in THROUGHPUT.values())
+
+
+def test_plan_of_a_sweep_file_lists_every_cell_and_touches_neither_ray_nor_mlflow(tmp_path, capsys, monkeypatch):
+    import ray
+
+    from pad_core.ablation.plan import base_diff
+    from pad_core.data import prepare
+    from pad_core.integrations.cell_checkpoints import CellCheckpoints
+    from pad_core.integrations.cli import sweep_main
+    from pad_core.provenance import code_version
+    from sweeps.mmoe_components import SWEEP
+
+    get_ablation = SWEEP.spec
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    storage = tmp_path / "storage"
+    argv = ["--scale", "paper", "--plan", "--storage", str(storage), "--seeds", "0,1", "--protocols", "P1"]
+    text = sweep_main("plan test", "sweeps/mmoe_components.py", get_ablation=get_ablation, argv=argv)
+    assert not ray.is_initialized()
+    lines = [ln for ln in text.splitlines() if ln.strip().split(" ")[0] in {r.name for r in SWEEP.rows}]
+    assert len(lines) == len(SWEEP.rows) * 2 and all(" train " in ln for ln in lines)
+    assert "no MLflow URI given" in text and "estimated GPU-hours to run" in text
+    assert "train.precision=bf16" in text  # the paper scale's precision, in the base line
+
+    # a checkpoint in the cell's folder turns that cell into "resume"
+    from pad_core.integrations.cli import SweepArgs, base_overrides, build_parser
+
+    ns = build_parser("x").parse_args(argv)
+    spec = get_ablation(SweepArgs(ns, "mmoe_components-paper", base_overrides(ns)))
+    cell = spec.cells()[-1]
+    cell = cell.identify(code_version(), prepare(cell.cfg.data, check_files=False).manifest.sha256)
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "state.pt").write_bytes(b"x")
+    CellCheckpoints(str(storage), spec.name, cell.key).save(str(ckpt), 100)
+    capsys.readouterr()
+    again = sweep_main("plan test", "sweeps/mmoe_components.py", get_ablation=get_ablation, argv=argv)
+    resumed = [ln for ln in again.splitlines() if " resume " in ln]
+    assert len(resumed) == 1 and resumed[0].split()[0] == cell.row.name and resumed[0].split()[2] == str(cell.seed)
+    delta = base_diff(spec, cell)
+    assert all(f"{k}={v}" in resumed[0] for k, v in delta.items())
