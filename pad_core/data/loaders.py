@@ -27,7 +27,9 @@ WORKER_START = "forkserver"  # see the module note; "fork" would copy the traine
 # imported once by the fork server, so a worker starts in milliseconds instead of importing torch itself
 FORKSERVER_PRELOAD = ["torch", "pad_core.data.dataset", "pad_core.data.flash", "pad_core.data.multimodal"]
 
-_EVAL_LOADERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # dataset -> {key: loader}
+# dataset -> {key: loader}. A loader holds its dataset, so an entry never dies on its own: the run that owns the
+# datasets closes them (close_eval_loaders), which also ends their persistent workers.
+_EVAL_LOADERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def loader_options(num_workers: int, device: Any) -> dict[str, Any]:
@@ -48,10 +50,23 @@ def eval_loader(dataset: Dataset, indices: list[int], *, batch_size: int, num_wo
     """A loader over ``dataset[indices]`` in order, the same object on every call with the same arguments.
 
     Its private generator leaves the global RNG (MoE masks) untouched, as a fresh loader's would. Kept per
-    dataset (weakly), so the workers end with the run that owns the dataset."""
+    dataset until :func:`close_eval_loaders`."""
     key = (hash(tuple(indices)), len(indices), batch_size, num_workers, str(torch.device(device)))
     per_dataset = _EVAL_LOADERS.setdefault(dataset, {})
     if key not in per_dataset:
         per_dataset[key] = DataLoader(Subset(dataset, indices), batch_size=batch_size, generator=torch.Generator(),
                                       **loader_options(num_workers, device))
     return per_dataset[key]
+
+
+def close_eval_loaders(*datasets: Dataset) -> int:
+    """Forget the kept loaders of ``datasets`` and stop their worker processes; returns how many were closed."""
+    closed = 0
+    for dataset in datasets:
+        for loader in _EVAL_LOADERS.pop(dataset, {}).values():
+            iterator, loader._iterator = loader._iterator, None  # torch keeps a persistent loader's iterator here
+            shutdown = getattr(iterator, "_shutdown_workers", None)
+            if shutdown:
+                shutdown()
+            closed += 1
+    return closed

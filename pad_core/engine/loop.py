@@ -22,13 +22,13 @@ from pad_core.config import config_hash
 from pad_core.config.schema import RunCfg
 from pad_core.data.dataset import StepBatchSampler, to_device
 from pad_core.data.families import make_dataset
-from pad_core.data.loaders import loader_options
+from pad_core.data.loaders import close_eval_loaders, loader_options
 from pad_core.data.prepare import prepare
 from pad_core.engine import chaos, checkpoint, precision
 from pad_core.engine import distributed as dist
 from pad_core.engine.distributed import FiniteWatch
 from pad_core.engine.evaluate import score_rows, score_set
-from pad_core.engine.heap import keep_freed_memory
+from pad_core.engine.heap import keep_freed_memory, release_freed_memory
 from pad_core.engine.optim import build_optimizer
 from pad_core.engine.seed import rng_state, seed_everything, seed_rank_streams
 from pad_core.losses import total_loss
@@ -79,6 +79,7 @@ class TrainingRun:
         self.datasets = self._datasets()
         seed_everything(cfg.train.seed, self.ctx.rank)
         if cfg.train.cpu_heap_reuse and torch.device(self.ctx.device).type == "cpu":
+            release_freed_memory()  # what an earlier run in this process (a reused trial) freed
             keep_freed_memory()
         self.model = create_model(cfg).to(self.ctx.device)
         precision.enable_tf32(self.ctx.device)  # fp32 matmuls outside the autocast regions use TF32 on CUDA
@@ -157,6 +158,7 @@ class TrainingRun:
         try:
             return self._fit()
         finally:
+            close_eval_loaders(*self.datasets.values())  # their persistent workers end with the run
             if owned:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 

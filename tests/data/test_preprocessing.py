@@ -94,3 +94,21 @@ def test_loader_workers_are_not_forked_from_the_trainer():
     loader = torch.utils.data.DataLoader(_ParentOfWorker(), batch_size=1, **loader_options(1, "cpu"))
     parents = {int(b) for b in loader}
     assert parents and os.getpid() not in parents
+
+
+def test_closing_a_runs_evaluation_loaders_ends_their_workers():
+    """Kept evaluation loaders hold their dataset, so without an explicit close a process that trains run after run
+    (a reused Tune trial) kept every earlier run's datasets and worker processes."""
+    from pad_core.data.loaders import close_eval_loaders
+
+    data = torch.utils.data.TensorDataset(torch.arange(6.0))
+    loader = eval_loader(data, [0, 1, 2], batch_size=2, num_workers=1, device="cpu")
+    assert [b[0].tolist() for b in loader] == [[0.0, 1.0], [2.0]]
+    workers = list(loader._iterator._workers)
+    assert workers and all(w.is_alive() for w in workers)
+    assert close_eval_loaders(data) == 1
+    for w in workers:
+        w.join(timeout=10)
+    assert not any(w.is_alive() for w in workers)
+    assert eval_loader(data, [0, 1, 2], batch_size=2, num_workers=1, device="cpu") is not loader
+    assert close_eval_loaders(data) == 1 and close_eval_loaders(data) == 0

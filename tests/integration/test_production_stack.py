@@ -69,8 +69,9 @@ def test_smoke_sweep_over_postgres_and_s3(stack, prod):
     login = {"MLFLOW_TRACKING_URI": prod["mlflow"], "MLFLOW_TRACKING_USERNAME": "admin",
              "MLFLOW_TRACKING_PASSWORD": ADMIN_PASSWORD}
     env = {**stack, "env": {**stack["env"], **prod["s3env"], **login}}
+    # --keep-checkpoints: finished cells delete theirs by default; here they stay to show where they landed
     args = ("--smoke-test", "--data", "s3://padsweep/data/iris/manifest.csv", "--storage", "s3://padsweep/ray",
-            "--sweep-name", "prod-smoke")
+            "--sweep-name", "prod-smoke", "--keep-checkpoints")
     t0 = time.monotonic()
     out = run_sweep(env, "mask_rates.py", *args).stdout
     took = time.monotonic() - t0
