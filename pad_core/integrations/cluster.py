@@ -20,11 +20,20 @@ LOCAL_DRIVERS = 8
 FORWARDED_PREFIXES = ("MLFLOW_TRACKING_", "MLFLOW_S3_", "AWS_", "PADSWEEP_")
 
 
+# Ray Train gives a worker group 60 s to start, then fails the attempt. Two ViT-B/16 DDP workers importing torch
+# on a loaded 2-core machine took longer, and each failed attempt left Tune retrying (the full suite's DDP stop
+# test failed that way); a GPU node just added by the autoscaler needs longer too. A value set by the user wins.
+TRAIN_DEFAULTS = {"RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "300"}
+
+
 def forwarded_env() -> dict[str, str]:
-    """Credential/endpoint variables of this process that the Ray job does not already carry."""
+    """Credential/endpoint variables of this process that the Ray job does not already carry, plus Ray Train's
+    start-up timeout (``TRAIN_DEFAULTS``) unless this process or the job sets it."""
     job = json.loads(os.environ.get(RAY_JOB_CONFIG_JSON_ENV_VAR, "{}")).get("runtime_env") or {}
     taken = set((job.get("env_vars") or {}).keys())
-    return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES) and k not in taken}
+    env = {**TRAIN_DEFAULTS, **{k: v for k, v in os.environ.items() if k in TRAIN_DEFAULTS}}
+    env.update({k: v for k, v in os.environ.items() if k.startswith(FORWARDED_PREFIXES)})
+    return {k: v for k, v in env.items() if k not in taken}
 
 
 def check_ray_address(address: str | None, timeout: float = 5.0) -> None:
