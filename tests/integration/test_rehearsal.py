@@ -21,8 +21,12 @@ KEY, SECRET = "padsweep-rehearsal", "rehearsal-secret-key"
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     svc = services.start_seaweedfs(tmp_path_factory.mktemp("rehearsal-s3"), KEY, SECRET, buckets=("padsweep",))
+    # fsspec hands back a cached S3FileSystem whatever the environment says now: an earlier test's instance would
+    # talk to that test's (stopped) server
+    s3fs.S3FileSystem.clear_instance_cache()
     yield services.s3_env(svc, KEY, SECRET)
     services.stop(svc)
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 def _children(mlflow_uri: str, sweep: str) -> list:

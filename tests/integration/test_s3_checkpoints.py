@@ -8,6 +8,7 @@ import threading
 
 import pyarrow.fs
 import pytest
+import s3fs
 
 from pad_core.integrations import services
 from pad_core.integrations.cell_checkpoints import CellCheckpoints, CheckpointStorageUnavailable
@@ -24,6 +25,9 @@ def s3(tmp_path, monkeypatch):
     box = {"svc": services.start_seaweedfs(root, KEY, SECRET, buckets=("ckpts",))}
     for k, v in s3_env(box["svc"], KEY, SECRET).items():
         monkeypatch.setenv(k, v)
+    # fsspec hands back a cached S3FileSystem whatever the environment says now: an earlier test's instance would
+    # talk to that test's (stopped) server
+    s3fs.S3FileSystem.clear_instance_cache()
     box["restart"] = lambda: box.update(svc=services.start_seaweedfs(root, KEY, SECRET, port=_port(box["svc"])))
     yield box
     services.stop(box["svc"])
