@@ -22,6 +22,7 @@ class CellPlan:
     cell: Cell
     status: str  # one of STATUSES, with its reason after a colon when known
     gpu_hours: float | None  # None: no throughput figure for the backbone
+    basis: str = ""  # where the estimate's figures came from
 
 
 def base_diff(spec: AblationSpec, cell: Cell) -> dict[str, str]:
@@ -37,7 +38,7 @@ def plan_cells(spec: AblationSpec, cells: list[Cell], status: Callable[[Cell], s
     for cell in cells:
         dev, test = split_sizes(cell)
         cost = estimate(cell.cfg, dev, test)
-        out.append(CellPlan(cell, status(cell), cost.gpu_hours if cost else None))
+        out.append(CellPlan(cell, status(cell), cost.gpu_hours if cost else None, cost.basis if cost else ""))
     return out
 
 
@@ -56,7 +57,7 @@ def render_plan(spec: AblationSpec, plans: list[CellPlan], resources: str) -> st
         shown = ", ".join(f"{k}={v}" for k, v in delta.items()) or "(the base)"
         lines.append(f"  {p.cell.row.name:<18} {p.cell.protocol:<9} {p.cell.seed:>4}  {p.status:<10} {hours}  {shown}")
     lines += ["", *_totals(plans)]
-    basis = {estimate(p.cell.cfg).basis for p in plans if p.gpu_hours is not None}
+    basis = {p.basis for p in plans if p.gpu_hours is not None}
     lines += [f"  estimate basis: {b}" for b in sorted(basis)]
     unknown = sorted({f"{p.cell.cfg.family}/{p.cell.cfg.backbone.name}" for p in plans if p.gpu_hours is None})
     if unknown:
