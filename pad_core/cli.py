@@ -6,23 +6,45 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 from pad_core.errors import PadError
 
 
 def _table(args: argparse.Namespace) -> None:
+    """Read-only: the table is rebuilt from MLflow opened without writing (no experiment, run or file is made)."""
+    csv = writable_file("--csv", args.csv) if args.csv is not None else None  # before anything is read
+    from pad_core.integrations.mlflow_read import find_sweep
     from pad_core.integrations.mlflow_runs import SweepRecord
     from pad_core.integrations.publish import rebuild_table
 
-    record = SweepRecord(args.mlflow_uri, args.experiment)
-    found = record.find_parent(args.sweep)
-    if not found:
-        raise PadError("--sweep", args.sweep, f"no such sweep in experiment {args.experiment!r}",
-                       "give the sweep name printed by the sweep (default <file>-<scale>)")
-    rendered, *_ = rebuild_table(record, found.info.run_id, args.stage, args.allow_mixed_code)
+    record = SweepRecord.read_only(args.mlflow_uri, args.experiment)
+    experiment = record.client.get_experiment(record.experiment_id)
+    parent = find_sweep(record.client, experiment, args.sweep)
+    rendered, *_ = rebuild_table(record, parent.info.run_id, args.stage, args.allow_mixed_code, args.allow_mixed_data)
     print(rendered.latex if args.format == "latex" else rendered.markdown)
-    if args.csv:
-        rendered.frame.to_csv(args.csv)
+    if csv:
+        rendered.frame.to_csv(csv)
+
+
+def writable_file(key: str, path: str) -> str:
+    """``path`` as an absolute file path that can be written. Checked by writing a probe file in its folder (and
+    removing it): permission bits do not tell, a root user on a read-only or virtual file system passes them."""
+    full = os.path.abspath(os.path.expanduser(path))
+    folder = os.path.dirname(full)
+    problem = ("no file name" if not path.strip() else "it is a folder" if os.path.isdir(full) else
+               f"folder {folder} does not exist" if not os.path.isdir(folder) else "")
+    if not problem:
+        try:
+            if os.path.exists(full):
+                open(full, "a").close()  # appending nothing changes neither its content nor its time
+            else:
+                tempfile.NamedTemporaryFile(dir=folder, prefix=".padsweep-probe-").close()
+        except OSError as err:
+            problem = f"folder {folder} refuses new files ({err.strerror or err})"
+    if problem:
+        raise PadError(key, path, f"cannot write there: {problem}", "give a file path in a writable folder")
+    return full
 
 
 def _keys(args: argparse.Namespace) -> None:
@@ -64,7 +86,7 @@ def _data(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pad_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("table", help="rebuild a sweep's table from MLflow alone")
+    t = sub.add_parser("table", help="rebuild a sweep's table from MLflow alone (reads only)")
     t.add_argument("--sweep", required=True)
     t.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI"))
     t.add_argument("--experiment", default="padsweep")
@@ -73,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--format", choices=("markdown", "latex"), default="markdown", help="what to print")
     t.add_argument("--allow-mixed-code", action="store_true",
                    help="tabulate runs whose code version differs from the sweep's (refused by default)")
+    t.add_argument("--allow-mixed-data", action="store_true",
+                   help="tabulate runs whose data version (manifest sha256) differs from the sweep's (refused by "
+                   "default)")
     t.set_defaults(func=_table)
     sub.add_parser("keys", help="list every flat config key with its default").set_defaults(func=_keys)
     r = sub.add_parser("train", help="train one config locally, without Ray or MLflow")

@@ -10,6 +10,12 @@ class PadError(ValueError):
         self.key, self.value, self.problem, self.fix = key, value, problem, fix
         super().__init__(self._render())
 
+    def __reduce__(self):
+        # Pickle by the four fields: the default (type, args) rebuild would call __init__ with the one rendered
+        # message and fail, so Ray and Tune, which pickle a trial's exception to the driver, reported
+        # "TypeError: PadError.__init__() missing 3 required positional arguments" instead of this error.
+        return type(self), (self.key, self.value, self.problem, self.fix), self.__dict__
+
     def _render(self) -> str:
         return f"{self.key}={self.value!r}: {self.problem}. Fix: {self.fix}"
 

@@ -60,8 +60,8 @@ def weights_file(backbone: str) -> str:
 def _write_weights(backbone: str, path: Path) -> None:
     import torch
 
-    from pad_core.models.backbones.clip import _quiet_root_logger
     from pad_core.models.backbones.torchvision_nets import create_torchvision, is_torchvision
+    from pad_core.models.backbones.weights import quiet_root_logger
 
     torch.manual_seed(0)
     if is_torchvision(backbone):
@@ -69,7 +69,7 @@ def _write_weights(backbone: str, path: Path) -> None:
     else:
         import open_clip
 
-        with _quiet_root_logger():
+        with quiet_root_logger():
             state = open_clip.create_model(backbone, pretrained=None).state_dict()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     os.close(fd)
@@ -140,6 +140,7 @@ def rehearse_rows(base: dict[str, Any], rows: tuple, storage_uri: str) -> tuple[
     dataset: a pretrained tag becomes the generated weights file of the row's backbone (rows that pin random
     init keep it), and a ``synthetic:`` manifest the staged ``s3://`` one."""
     from pad_core.config import from_flat
+    from pad_core.models.backbones.weights import is_tag  # one rule for tag vs file, shared with the preflight
 
     base_cfg = from_flat(base)
     out = dict(base)
@@ -149,18 +150,13 @@ def rehearse_rows(base: dict[str, Any], rows: tuple, storage_uri: str) -> tuple[
         print(f"[padsweep] rehearsal data: {staged.rows} images at {staged.uri} ({staged.files} uploaded now)",
               flush=True)
         out["data.manifest"] = staged.uri
-    if _is_tag(base_cfg.backbone.pretrained):
+    if is_tag(base_cfg.backbone.pretrained):
         out["backbone.pretrained"] = weights_file(base_cfg.backbone.name)
     new_rows = []
     for row in rows:
         name = row.delta.get("backbone.name", base_cfg.backbone.name)
         pretrained = row.delta.get("backbone.pretrained", out.get("backbone.pretrained", ""))
-        if name != base_cfg.backbone.name and (_is_tag(pretrained) or pretrained == out.get("backbone.pretrained")):
+        if name != base_cfg.backbone.name and (is_tag(pretrained) or pretrained == out.get("backbone.pretrained")):
             row = replace(row, delta={**row.delta, "backbone.pretrained": weights_file(name)})
         new_rows.append(row)
     return out, tuple(new_rows)
-
-
-def _is_tag(pretrained: str) -> bool:
-    """An open_clip tag ("openai"), as opposed to random init ("") or a local file."""
-    return bool(pretrained) and not os.path.isfile(pretrained) and os.sep not in pretrained

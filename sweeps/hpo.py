@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 
+from pad_core.ablation.declare import given, search_protocol
 from pad_core.config import is_paper_scale
 from pad_core.errors import SweepError
 from pad_core.integrations.cli import sweep_main
@@ -41,13 +42,14 @@ def objective_pair(text: str) -> tuple[str, str]:
 def get_search(args) -> SearchSpec:
     chosen = SPACES.get(args.space)
     lr_range = chosen.paper_lr if is_paper_scale(args.scale) else chosen.demo_lr
-    protocol = args.search_protocol or (args.protocols or (chosen.protocol,))[0]
+    base = {**chosen.base, **args.overrides}
     smoke = args.smoke_test
     return SearchSpec(name=args.name + f"-{args.space}", title=f"HPO of {args.space}",
-                      base={**chosen.base, **args.overrides}, space=functools.partial(chosen.space, lr_range=lr_range),
-                      protocol=protocol, metric=args.objective, mode=args.objective_mode,
-                      num_samples=args.num_samples or (4 if smoke else 16), top_k=args.top_k or (1 if smoke else 2),
-                      confirm_seeds=args.confirm_seeds or ((100,) if smoke else (100, 101)),
+                      base=base, space=functools.partial(chosen.space, lr_range=lr_range),
+                      protocol=search_protocol(args, chosen.protocol, base), metric=args.objective,
+                      mode=args.objective_mode, num_samples=given(args.num_samples, 4 if smoke else 16),
+                      top_k=given(args.top_k, 1 if smoke else 2),
+                      confirm_seeds=given(args.confirm_seeds, (100,) if smoke else (100, 101)),
                       sampler_seed=args.sampler_seed, also=tuple(objective_pair(t) for t in args.also))
 
 

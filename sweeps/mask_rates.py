@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 
 from pad_core.ablation import TABLE_METRICS, AblationSpec
-from pad_core.ablation.declare import paper_columns
+from pad_core.ablation.declare import given, paper_columns, protocol_list, search_protocol
 from pad_core.config import is_paper_scale
 from pad_core.integrations.cli import sweep_main
 from pad_core.integrations.search import SearchSpec
@@ -37,22 +37,23 @@ DEMO_SEEDS, PAPER_SEEDS = (0, 1), (0, 1, 2)
 def get_ablation(args) -> AblationSpec:
     smoke = args.smoke_test
     rows = MASK_RATE_ROWS[:2] if smoke else MASK_RATE_ROWS
-    protocols = args.protocols or (("P1",) if smoke else ("P1", "P2"))
-    seeds = args.seeds or ((0,) if smoke else PAPER_SEEDS if is_paper_scale(args.scale) else DEMO_SEEDS)
+    base = {**MMOE_BASE, **args.overrides}
+    protocols = protocol_list(args.protocols, ("P1",) if smoke else ("P1", "P2"), base)
+    seeds = given(args.seeds, (0,) if smoke else PAPER_SEEDS if is_paper_scale(args.scale) else DEMO_SEEDS)
     return AblationSpec(name=args.name, title="MMoE Table 5: mask rates", rows=rows, protocols=protocols,
-                        seeds=seeds, base={**MMOE_BASE, **args.overrides},
-                        paper=paper_columns(PAPER_TABLE5, TABLE_METRICS))
+                        seeds=seeds, base=base, paper=paper_columns(PAPER_TABLE5, TABLE_METRICS))
 
 
 def get_search(args) -> SearchSpec:
     smoke = args.smoke_test
     lr_range = (3e-7, 3e-5) if is_paper_scale(args.scale) else (3e-4, 3e-3)
     space = functools.partial(mask_rate_space, expert0_free=args.expert0 == "free", lr_range=lr_range)
-    return SearchSpec(name=args.name + "-search", title="MMoE mask-rate search",
-                      base={**MMOE_BASE, **args.overrides},
-                      space=space, protocol=args.search_protocol or (args.protocols or ("P1",))[0],
-                      num_samples=args.num_samples or (4 if smoke else 16), top_k=args.top_k or (1 if smoke else 2),
-                      confirm_seeds=args.confirm_seeds or ((100,) if smoke else (100, 101)))
+    base = {**MMOE_BASE, **args.overrides}
+    return SearchSpec(name=args.name + "-search", title="MMoE mask-rate search", base=base,
+                      space=space, protocol=search_protocol(args, "P1", base),
+                      num_samples=given(args.num_samples, 4 if smoke else 16),
+                      top_k=given(args.top_k, 1 if smoke else 2),
+                      confirm_seeds=given(args.confirm_seeds, (100,) if smoke else (100, 101)))
 
 
 def add_arguments(group) -> None:

@@ -21,10 +21,11 @@ import importlib
 import os
 import sys
 
-from pad_core.ablation import AblationSpec
+from pad_core.ablation import AblationSpec, Row
 from pad_core.ablation.declare import GridSweep
 from pad_core.errors import SweepError
 from pad_core.integrations.cli import sweep_main
+from pad_core.integrations.cli_inputs import check_name
 
 DEFAULT_ROWS, DEFAULT_BASE = "search_spaces.suede:EXPERT_SETTING_ROWS", "search_spaces.suede:SUEDE_BASE"
 
@@ -42,6 +43,14 @@ def load(ref: str):
 
 def get_ablation(args) -> AblationSpec:
     rows, base = load(args.rows), load(args.base)
+    if not isinstance(rows, (tuple, list)) or not all(isinstance(r, Row) for r in rows):
+        raise SweepError("--rows", args.rows, "not a tuple of pad_core.ablation.Row",
+                         "point at e.g. search_spaces.suede:LAYER_ROWS, or declare Row(name, label, delta) items")
+    if not isinstance(base, dict):
+        raise SweepError("--base", args.base, "not a dict of flat config keys", "point at e.g. "
+                         "search_spaces.suede:SUEDE_BASE, a {'key': value} dict")
+    for row in rows:  # row names go into MLflow filter strings (pad.cell) and run names, like sweep names
+        check_name(f"--rows {args.rows}: row", row.name)
     baseline = args.baseline or next((r.name for r in rows if r.name == "clip"), "")
     sweep = GridSweep(title=args.title or args.rows.split(":")[-1], rows=tuple(rows), base=base,
                       protocols=(base.get("data.protocol", "P1"),), baseline=baseline)

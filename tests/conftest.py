@@ -21,3 +21,13 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory):
+    """One real MLflow server per session holding an earlier sweep, for the refusal tests (tests/refusals.py): a
+    refused command may not change it (each refusal compares it before and after)."""
+    from tests.refusals import earlier_sweep_server
+
+    with earlier_sweep_server(tmp_path_factory.mktemp("refusal-store")) as url:
+        yield url

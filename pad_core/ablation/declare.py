@@ -12,6 +12,7 @@ from typing import Any
 from pad_core.ablation.spec import TABLE_METRICS, AblationSpec, Row
 from pad_core.config import DataCfg, is_paper_scale
 from pad_core.data.protocols import load_benchmark
+from pad_core.errors import SweepError
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,8 @@ class GridSweep:
     paper: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> "<protocol> <METRIC>" -> paper's %
     grid: tuple[str, ...] = ()  # (row key, column key): also print the first metric as a crossed grid + heatmap
 
-    def protocol_list(self, requested) -> tuple[str, ...]:
-        benchmark = load_benchmark(self.base.get("data.benchmark", DataCfg.benchmark))
-        return tuple(benchmark.expand(list(requested or self.protocols)))
+    def protocol_list(self, requested, overrides: dict[str, Any] | None = None) -> tuple[str, ...]:
+        return protocol_list(requested, self.protocols, {**self.base, **(overrides or {})})
 
     def smoke_rows(self) -> tuple[Row, ...]:
         """The baseline and the last other row (the method row in the papers' tables, never a full-size
@@ -39,13 +39,53 @@ class GridSweep:
 
     def spec(self, args) -> AblationSpec:
         """The sweep for parsed command-line ``args`` (see ``pad_core.integrations.cli``)."""
-        smoke = args.smoke_test
-        protocols = self.protocol_list(args.protocols)
-        seeds = args.seeds or ((0,) if smoke else self.paper_seeds if is_paper_scale(args.scale) else self.demo_seeds)
+        smoke = args.smoke_test  # shrinks the default protocols and seeds; what the command line names is kept
+        protocols = self.protocol_list(args.protocols, args.overrides)
+        protocols = protocols[:1] if smoke and args.protocols is None else protocols
+        default_seeds = (0,) if smoke else self.paper_seeds if is_paper_scale(args.scale) else self.demo_seeds
+        seeds = given(args.seeds, default_seeds)
         return AblationSpec(name=args.name, title=self.title, rows=self.smoke_rows() if smoke else self.rows,
-                            protocols=protocols[:1] if smoke else protocols, seeds=seeds,
+                            protocols=protocols, seeds=seeds,
                             base={**self.base, **args.overrides}, baseline=self.baseline, metrics=self.metrics,
                             grid=self.grid, paper=self.paper)
+
+
+def given(value, default):
+    """A flag's value, or ``default`` when the flag was not given (None): never for a falsy value such as 0 or an
+    empty list, which the command line refuses instead of replacing."""
+    return default if value is None else value
+
+
+def protocol_list(requested, default, base: dict[str, Any]) -> tuple[str, ...]:
+    """``--protocols`` (or the sweep's ``default``) with groups expanded to their members on the benchmark of
+    ``base`` (P3 -> P3.1..P3.6, F -> F1..F10): the one path every sweep file takes. A protocol reached twice
+    (P3,P3.1) is refused: it would train the same cells twice into the same runs."""
+    benchmark = load_benchmark(base.get("data.benchmark", DataCfg.benchmark))
+    names = [n.strip() for n in given(requested, default)]
+    expanded = benchmark.expand(names)
+    repeated = sorted({p for p in expanded if expanded.count(p) > 1})
+    if repeated:
+        groups = {g: m for g, m in benchmark.groups.items() if g in names}
+        raise SweepError("--protocols", ",".join(names), f"protocols {repeated} are named more than once "
+                         f"(groups include their members: {groups})",
+                         f"name each protocol once, e.g. --protocols {','.join(dict.fromkeys(expanded))}")
+    return tuple(expanded)
+
+
+def search_protocol(args, default: str, base: dict[str, Any]) -> str:
+    """The one protocol a search runs in: ``--search-protocol``, else ``--protocols`` naming exactly one protocol,
+    else ``default``. Several protocols (or a group) are refused: a search would silently use only the first."""
+    if args.search_protocol is not None and args.protocols is not None:
+        raise SweepError("--protocols", ",".join(args.protocols), "given with --search-protocol: a search runs in "
+                         "one protocol, so one of them would be ignored", "give only --search-protocol")
+    flag, requested = ("--search-protocol", [args.search_protocol]) if args.search_protocol is not None else \
+        ("--protocols", args.protocols)
+    protocols = protocol_list(requested, (default,), base)
+    if len(protocols) != 1:
+        raise SweepError(flag, ",".join(requested), f"names {len(protocols)} protocols {list(protocols)}: a search "
+                         "runs in one", f"give one protocol, e.g. --search-protocol {protocols[0]}; walk several "
+                         "protocols with --mode ablation")
+    return protocols[0]
 
 
 def paper_columns(numbers: dict[str, Any], metrics: tuple[str, ...], protocol: str = "") -> dict[str, dict[str, float]]:

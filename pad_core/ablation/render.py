@@ -74,16 +74,18 @@ def with_comparison(table: pd.DataFrame, comparison: pd.DataFrame, metric: str) 
 
 
 def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote: str = "",
-           failed=frozenset()) -> Rendered:
+           failed=frozenset(), status: str = "") -> Rendered:
+    """``status`` follows the title in the captions of the tables of runs (e.g. " [INCOMPLETE: 1/18 cells
+    missing]"), not in the paper's numbers."""
     labels, metric = dict(spec.rows), spec.metrics[0]
     comparison = compare_rows(long, [r for r, _ in spec.rows], spec.baseline_row, metric)
     styles = {"md": lambda t: f"**{t}**", "tex": lambda t: f"\\textbf{{{t}}}", "csv": str}
     main = {style: with_comparison(cells(summary, spec, wrap, failed), comparison, metric).rename(index=labels)
             for style, wrap in styles.items()}
-    grids = {style: grid_tables(summary, spec, wrap) for style, wrap in styles.items()}
+    grids = {style: grid_tables(summary, spec, wrap, status) for style, wrap in styles.items()}
     extra = {style: [*grids[style].values(), *paper_table(spec, main["csv"].columns)] for style in styles}
-    markdown = [to_markdown(main["md"], spec.title, footnote)] + [to_markdown(*t) for t in extra["md"]]
-    latex = [to_latex(main["tex"], spec.title, footnote)] + [to_latex(*t) for t in extra["tex"]]
+    markdown = [to_markdown(main["md"], spec.title + status, footnote)] + [to_markdown(*t) for t in extra["md"]]
+    latex = [to_latex(main["tex"], spec.title + status, footnote)] + [to_latex(*t) for t in extra["tex"]]
     return Rendered(markdown="\n\n".join(markdown), latex="\n\n".join(latex), frame=main["csv"],
                     grids={col: g[0] for col, g in grids["csv"].items()})
 
@@ -100,7 +102,8 @@ def paper_table(spec: TableSpec, columns) -> list[tuple[pd.DataFrame, str, str, 
              "Row", "%")]
 
 
-def grid_tables(summary: pd.DataFrame, spec: TableSpec, wrap) -> dict[str, tuple[pd.DataFrame, str, str, str]]:
+def grid_tables(summary: pd.DataFrame, spec: TableSpec, wrap,
+                status: str = "") -> dict[str, tuple[pd.DataFrame, str, str, str]]:
     """Protocol column -> (grid of the first metric, caption, footnote, corner) when the sweep declares a grid
     (MoAE-CR Table 5: ACER as experts x heads); empty otherwise."""
     if not spec.grid:
@@ -109,7 +112,7 @@ def grid_tables(summary: pd.DataFrame, spec: TableSpec, wrap) -> dict[str, tuple
     out = {}
     for col in spec.columns():
         stats = grid_stats(summary, spec, metric, col)
-        caption = f"{spec.title}: {metric.upper()} on {col}, {first} (rows) x {second} (columns)"
+        caption = f"{spec.title}{status}: {metric.upper()} on {col}, {first} (rows) x {second} (columns)"
         table = grid_cells(stats, len(spec.seeds), metric in LOWER_IS_BETTER, wrap, cell_text)
         out[col] = (table, caption, "", f"{first} / {second}")
     return out

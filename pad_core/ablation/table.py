@@ -93,3 +93,66 @@ def _group_lines(members: pd.DataFrame, group: str, names: list[str]) -> pd.Data
     agg = part.agg(mean=("mean", lambda v: float(v.mean()) if v.notna().all() else np.nan),
                    std=("mean", lambda v: _std(v.dropna())), n=("n", "min")).reset_index()
     return agg.assign(protocol=group)[["row", "protocol", "metric", "mean", "std", "n"]]
+
+
+Cell = tuple[str, str, int]  # (row, protocol, seed)
+
+
+@dataclass(frozen=True)
+class CellCounts:
+    """How the declared cells (row x protocol x seed) stand: finished, failed, deleted, never finished."""
+
+    declared: int
+    finished: int
+    failed: int  # its run failed (NaN loss, time budget, ...) and no rerun finished
+    deleted: int  # its only runs are deleted in MLflow (lifecycle 'deleted')
+    deleted_runs: int  # deleted child runs of declared cells, whatever their cell's state
+
+    @property
+    def missing(self) -> int:
+        return self.declared - self.finished
+
+    @property
+    def not_run(self) -> int:
+        """Not finished, not failed, not deleted: never trained, still training, or stopped early."""
+        return self.missing - self.failed - self.deleted
+
+
+def declared_cells(spec: TableSpec) -> set[Cell]:
+    return {(row, protocol, seed) for row, _ in spec.rows for protocol in spec.protocols for seed in spec.seeds}
+
+
+def cell_counts(spec: TableSpec, finished: pd.DataFrame, failed: set[Cell], deleted: pd.DataFrame) -> CellCounts:
+    """``finished``: the runs tabulated; ``failed``: cells whose run failed; ``deleted``: deleted child runs."""
+    declared = declared_cells(spec)
+    done = _cells(finished) & declared
+    gone = spec.declared(deleted) if not deleted.empty else deleted
+    gone_cells = _cells(gone)
+    failed = (failed & declared) - done
+    return CellCounts(len(declared), len(done), len(failed), len((gone_cells & declared) - done - failed),
+                      len(gone))
+
+
+def _cells(frame: pd.DataFrame) -> set[Cell]:
+    return set(zip(frame["row"], frame["protocol"], frame["seed"].astype(int))) if not frame.empty else set()
+
+
+def completeness_note(counts: CellCounts) -> str:
+    """The footnote's account of missing cells ("" when every declared cell has a finished run and none of the
+    sweep's runs were deleted)."""
+    parts = []
+    if counts.missing:
+        why = [f"{n} {what}" for n, what in ((counts.failed, "failed"), (counts.deleted, "deleted"),
+                                             (counts.not_run, "not run or not finished")) if n]
+        parts.append(f" INCOMPLETE: {counts.missing} of {counts.declared} declared cells (row × protocol × seed) "
+                     f"have no finished run: {', '.join(why)}. Means over fewer seeds than declared are marked "
+                     "(n=k/N); a cell with no run is —.")
+    if counts.deleted_runs:
+        parts.append(f" {counts.deleted_runs} deleted run{'s' * (counts.deleted_runs != 1)} of declared cells "
+                     "(MLflow lifecycle 'deleted') not used.")
+    return "".join(parts)
+
+
+def incomplete_mark(counts: CellCounts) -> str:
+    """Added to the captions when cells are missing: a partial table never reads as the finished one."""
+    return f" [INCOMPLETE: {counts.missing}/{counts.declared} cells missing]" if counts.missing else ""

@@ -84,6 +84,6 @@ class ATRCfg:
                 f"mix={self.mix!r} needs at least 2 experts", "use experts >= 2, or mix=single")
         require(self.depth_bins >= 2, "depth_bins", self.depth_bins, "must be >= 2", "use 256")
         require(self.width >= 4, "width", self.width, "must be >= 4", "use 64 (paper) or 8 (tiny)")
-        require(self.image_size % 16 == 0, "image_size", self.image_size, "not a multiple of 16",
-                "use 256 (paper) or 64 (tiny)")
+        require(self.image_size >= 16 and self.image_size % 16 == 0, "image_size", self.image_size,
+                "not a positive multiple of 16", "use 256 (paper) or 64 (tiny)")
         require(1 <= self.levels <= 4, "levels", self.levels, "outside 1..4", "use 4 (paper) or 2 (tiny)")

@@ -3,13 +3,15 @@
 Frozen dataclasses call :func:`check_fields` in ``__post_init__`` so a config built in Python, from
 a flat Tune/MLflow dict or from the command line is validated the same way. Strings are parsed with
 :func:`parse_text` (command line and MLflow params); Python values are only coerced losslessly
-(int to float, list to tuple).
+(int to float, list to tuple). Float fields (and floats inside tuples) must be finite: nan or inf fails every
+trial that reads them, so it is refused here unless a field opts in with ``metadata=NONFINITE_OK``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -17,6 +19,8 @@ from typing import Any, Literal, Union
 from pad_core.errors import ConfigError
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
+NONFINITE_OK = {"finite": False}  # field metadata: nan / inf are meaningful values of this field
+NOT_FINITE = "not a finite number"
 
 
 @functools.cache
@@ -28,39 +32,45 @@ def _is_union(hint: Any) -> bool:
     return typing.get_origin(hint) in (Union, types.UnionType)
 
 
-def coerce(value: Any, hint: Any, key: str) -> Any:
-    """Return ``value`` as ``hint`` (lossless conversions only) or raise ConfigError."""
+def coerce(value: Any, hint: Any, key: str, finite: bool = True) -> Any:
+    """Return ``value`` as ``hint`` (lossless conversions only) or raise ConfigError; floats must be finite
+    unless ``finite`` is False."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is Literal:
         if value not in args:
             raise ConfigError(key, value, "not one of the allowed values", f"use one of {list(args)}")
         return value
     if _is_union(hint):
-        return _coerce_union(value, args, key)
+        return _coerce_union(value, args, key, finite)
     if origin is tuple:
-        return _coerce_tuple(value, args, key)
-    return _coerce_scalar(value, hint, key)
+        return _coerce_tuple(value, args, key, finite)
+    value = _coerce_scalar(value, hint, key)
+    if finite and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key, value, NOT_FINITE, "give a finite value")
+    return value
 
 
-def _coerce_union(value: Any, args: tuple, key: str) -> Any:
+def _coerce_union(value: Any, args: tuple, key: str, finite: bool) -> Any:
     errors = []
     for arg in args:
         try:
-            return coerce(value, arg, key)
+            return coerce(value, arg, key, finite)
         except ConfigError as err:
+            if err.problem == NOT_FINITE:  # the right type with a bad value: say so, not "no type"
+                raise
             errors.append(err.problem)
     raise ConfigError(key, value, f"matches none of {[getattr(a, '__name__', str(a)) for a in args]}",
                       "give a value of one of those types")
 
 
-def _coerce_tuple(value: Any, args: tuple, key: str) -> tuple:
+def _coerce_tuple(value: Any, args: tuple, key: str, finite: bool) -> tuple:
     if not isinstance(value, (tuple, list)):
         raise ConfigError(key, value, "expected a sequence", "give a tuple/list, e.g. (0, 0.1) or '0,0.1'")
     if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        return tuple(coerce(v, args[0], f"{key}[{i}]", finite) for i, v in enumerate(value))
     if len(value) != len(args):
         raise ConfigError(key, value, f"expected exactly {len(args)} items", f"give {len(args)} items")
-    return tuple(coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    return tuple(coerce(v, a, f"{key}[{i}]", finite) for i, (v, a) in enumerate(zip(value, args)))
 
 
 def _coerce_scalar(value: Any, hint: Any, key: str) -> Any:
@@ -85,7 +95,7 @@ def check_fields(obj: Any) -> None:
     hints = type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        new = coerce(value, hints[f.name], f.name)
+        new = coerce(value, hints[f.name], f.name, finite=f.metadata.get("finite", True))
         if new is not value:
             object.__setattr__(obj, f.name, new)
 

@@ -17,6 +17,12 @@ from pad_core.config.fieldcheck import check_fields, require
 from pad_core.config.moe_schema import MoECfg
 
 NOHASH = {"hash": False}
+MAX_SEED = 2**32 - 1  # numpy's seed range; python, numpy and torch all take it (pad_core/engine/seed.py)
+
+
+def require_seed(seed: int, key: str) -> None:
+    require(0 <= seed <= MAX_SEED, key, seed, f"outside 0..{MAX_SEED}, numpy's seed range (seeding fails in the "
+            "trial)", "use a seed such as 0, 1, 2")
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,12 @@ class DataCfg:
     # Files the preflight checks: 0 = all; N > 0 = N drawn with a fixed seed (a huge remote dataset: minutes instead
     # of an hour; a bad file outside the sample fails the step that reads it). Runtime-only, so not hashed.
     verify_sample: int = field(default=0, metadata=NOHASH)
+    # Preflight overrides (pad_core/data/checks.py) for a protocol that shares data across its splits on purpose: the
+    # same image file/content, or the same subject, in two of train/dev/test; manifest values (a subset name) that no
+    # protocol of the benchmark selects. They change what is refused, never what a run computes: not hashed.
+    allow_overlap: bool = field(default=False, metadata=NOHASH)
+    allow_subject_overlap: bool = field(default=False, metadata=NOHASH)
+    allow_unselected: bool = field(default=False, metadata=NOHASH)
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -107,6 +119,7 @@ class DataCfg:
         require(0.0 <= self.dev_fraction < 1.0, "dev_fraction", self.dev_fraction, "outside [0, 1)", "use 0.15")
         require(0.0 < self.synth_scale <= 1.0, "synth_scale", self.synth_scale, "outside (0, 1]", "use 0.02")
         require(self.synth_size >= 32, "synth_size", self.synth_size, "too small", "use >= 32")
+        require_seed(self.synth_seed, "synth_seed")
         require(self.num_workers >= 0, "num_workers", self.num_workers, "negative", "use 0 or more")
         require(self.verify_sample >= 0, "verify_sample", self.verify_sample, "negative", "use 0 (all) or more")
 
@@ -129,6 +142,9 @@ class OptimCfg:
         check_fields(self)
         require(self.lr > 0, "lr", self.lr, "must be > 0", "use e.g. 1e-6 (pretrained) or 1e-3 (random init)")
         require(self.weight_decay >= 0, "weight_decay", self.weight_decay, "negative", "use >= 0")
+        bad = [b for b in self.betas if not 0.0 <= b < 1.0]  # torch refuses them when the trial builds the optimiser
+        require(not bad, "betas", self.betas, f"{bad} outside [0, 1) (Adam's decay rates; betas[0] is SGD's "
+                "momentum)", "use e.g. (0.9, 0.999)")
         require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "negative", "use >= 0")
         require(0 < self.decay_gamma <= 1, "decay_gamma", self.decay_gamma, "outside (0, 1]", "use 0.95")
         require(self.decay_steps >= 1, "decay_steps", self.decay_steps, "must be >= 1", "use e.g. the steps per epoch")
@@ -151,6 +167,7 @@ class TrainCfg:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        require_seed(self.seed, "seed")
         require(self.steps >= 1, "steps", self.steps, "must be >= 1", "use e.g. 4000")
         require(self.eval_every >= 1, "eval_every", self.eval_every, "must be >= 1", "use e.g. 100")
         require(self.grad_clip >= 0, "grad_clip", self.grad_clip, "negative", "use 0 (off) or > 0")
@@ -174,6 +191,11 @@ class EvalCfg:
                 "use a probability, e.g. 0.5")
         bad = [x for x in self.tpr_at_fpr if not 0 < x < 1]
         require(not bad, "tpr_at_fpr", self.tpr_at_fpr, f"budgets {bad} outside (0, 1)", "use e.g. (0.01, 0.1)")
+        names = [f"tpr_at_fpr_{x:g}" for x in self.tpr_at_fpr]  # the metric names (pad_core/metrics/report.py)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        require(not twice, "tpr_at_fpr", self.tpr_at_fpr, f"budgets listed twice: metrics {twice} would stand for "
+                "two of them", "list each budget once")
+        require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1", "use e.g. 128")
 
 
 @dataclass(frozen=True)
@@ -202,3 +224,6 @@ class RunCfg:
                 f"family={self.family!r} brings its own experts", "set moe.kind=none, or family=clip")
         require(self.train.eval_every <= self.train.steps, "train.eval_every", self.train.eval_every,
                 f"larger than train.steps={self.train.steps}", "use eval_every <= steps")
+        require(self.optim.warmup_steps <= self.train.steps, "optim.warmup_steps", self.optim.warmup_steps,
+                f"longer than train.steps={self.train.steps}: the learning rate would never reach optim.lr",
+                "use warmup_steps <= steps")

@@ -7,17 +7,16 @@ its own augmentation seed for the same reason.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch.nn import functional as F
 from torch.utils.data import Dataset, Sampler
 
 from pad_core.data.files import FileSource
+from pad_core.data.images import decode
 
 
 class ManifestImages(Dataset):
@@ -38,8 +37,8 @@ class ManifestImages(Dataset):
         return len(self.paths)
 
     def load(self, i: int) -> torch.Tensor:
-        img = Image.open(io.BytesIO(self.source.read(self.paths[i]))).convert("RGB")
-        x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
+        # decode: 16-bit NIR/depth scaled by bit depth (not clipped to white); oversized or placeholder files refused
+        x = torch.from_numpy(decode(self.source.read(self.paths[i]), self.paths[i])).permute(2, 0, 1)
         return clip_resize(x, self.image_size).clamp(0, 1)
 
     def __getitem__(self, item) -> tuple[torch.Tensor, int, int]:

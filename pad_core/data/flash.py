@@ -10,17 +10,15 @@ Legend: n0 captured frames used, n frames after DN, c channels, S frame side, s 
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from pad_core.config.schema import RunCfg
 from pad_core.data.files import FileSource
+from pad_core.data.images import decode
 from pad_core.errors import DataError
 
 RECORDED_FRAMES = 8  # flash frames per sequence in the benchmark's strips (covers the paper's N0 sweep 3..8)
@@ -98,7 +96,7 @@ def _depth_paths(frame: pd.DataFrame) -> list[str]:
 
 
 def _read(source: FileSource, path: str, mode: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(source.read(path))).convert(mode), dtype=np.float32) / 255.0
+    return decode(source.read(path), path, mode)  # 16-bit depth maps scaled by their bit depth, not clipped
 
 
 class FlashSequences(Dataset):

@@ -33,6 +33,7 @@ from pad_core.engine.optim import build_optimizer
 from pad_core.engine.seed import rng_state, seed_everything, seed_rank_streams
 from pad_core.losses import total_loss
 from pad_core.metrics import metric_key, select_threshold, split_metrics
+from pad_core.metrics.report import final_key, selected_scores
 from pad_core.metrics.routing import routing_breakdown, routing_metrics, routing_summary
 from pad_core.models import create_model
 from pad_core.models.backbones import norm_stats
@@ -254,11 +255,12 @@ class TrainingRun:
         policy = resolve_policy(self.cfg.eval.threshold_policy, self.data.protocol.threshold_policy)
         tau = select_threshold(policy, dev=dev, test=test, fixed=self.cfg.eval.fixed_threshold)
         metrics = split_metrics(test, self.protocol, tau, self.cfg.eval)
-        metrics.update(split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev, test=None),
-                                     self.cfg.eval))
+        # logged at the last step, where the curve already holds the last weights' dev scores: other names
+        metrics.update(selected_scores(split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev,
+                                                                                          test=None), self.cfg.eval)))
         selected = self.state.best_step if self.cfg.train.select == "best_dev" else self.state.step
         if self.state.history.get("timed_steps"):  # the run's mean step time: a search objective (cost)
-            metrics[metric_key("train", self.protocol, "step_seconds")] = (
+            metrics[final_key(metric_key("train", self.protocol, "step_seconds"))] = (
                 self.state.history["train_seconds"] / self.state.history["timed_steps"])
         metrics.update({metric_key("test", self.protocol, "selected_step"): float(selected),
                         "step": float(self.state.step), "final": 1.0})
@@ -273,6 +275,8 @@ class TrainingRun:
         tags = {"pad.threshold_policy": policy}
         if self.data.skipped:  # data.on_corrupt=skip: say on the run how many files it trained without
             tags["pad.data.corrupt_skipped"] = f"{len(self.data.skipped)}: {', '.join(self.data.skipped[:5])}"
+        if self.data.notes:  # data findings let through (data.allow_* overrides, rows without a subject)
+            tags["pad.data.notes"] = "; ".join(self.data.notes)[:4000]
         self.ctx.report(metrics, None, tags)
         return metrics
 

@@ -14,7 +14,7 @@ from mlflow.entities import Metric
 from ray.tune import Callback
 
 from pad_core.integrations.mlflow_runs import SweepRecord
-from pad_core.integrations.trial import cell_key
+from pad_core.integrations.trial import SKIPPED, cell_key
 
 
 class FinalizeRuns(Callback):
@@ -38,8 +38,10 @@ class FinalizeRuns(Callback):
         return run.info.run_id if run else None
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        run_id = self._run_id(trial)
         result = trial.last_result or {}
+        if result.get(SKIPPED):  # another driver's live trial holds the cell: its run is not this trial's to end
+            return self._progress(trials, trial, result.get("pad_reason", "not trained"), {})
+        run_id = self._run_id(trial)
         if result.get("pad_stopped"):  # the trial ended its run FAILED itself (no retry for deterministic stops)
             return self._progress(trials, trial, f"FAILED: {result.get('pad_reason', '')}", {})
         completed = result.get("final") == 1.0
@@ -58,10 +60,12 @@ class FinalizeRuns(Callback):
         if not metrics:
             return
         step = int(result.get("step", 0))
-        logged = self.record.client.get_metric_history(run_id, next(iter(metrics)))
-        if not any(m.step == step for m in logged):
+        # by key and step: each key the worker logged at this step already keeps its one value
+        missing = {k: v for k, v in metrics.items()
+                   if not any(m.step == step for m in self.record.client.get_metric_history(run_id, k))}
+        if missing:
             now = int(time.time() * 1000)
-            self.record.client.log_batch(run_id, metrics=[Metric(k, v, now, step) for k, v in metrics.items()])
+            self.record.client.log_batch(run_id, metrics=[Metric(k, v, now, step) for k, v in missing.items()])
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
         """A failed trial Tune will restart: its run stays open and continues (no new MLflow run)."""
@@ -125,7 +129,20 @@ def _error_of(trial):
 
 
 def _reason(error) -> str:
+    import re
+
+    from pad_core.errors import PadError
+
+    found = error
+    for _ in range(8):  # padsweep's own error, as the driver would print it: `key=value: problem. Fix: ...`
+        wrapped = getattr(found, "cause", None)  # a RayTaskError keeps the trial's exception in .cause
+        if isinstance(found, PadError) and not isinstance(wrapped, BaseException):
+            return str(found)[:2000]
+        found = wrapped if isinstance(wrapped, BaseException) else getattr(found, "__cause__", None)
     text = str(error) if error else "unknown error"
+    rendered = re.findall(r"^\s*[\w.]*Error: (\S+=.*\. Fix: .*)$", text, flags=re.MULTILINE)  # a PadError's line
+    if rendered:
+        return rendered[-1][:2000]
     lines = [ln for ln in text.splitlines() if ln.strip()]
     # The innermost exception line says what went wrong (NonFiniteLoss, TimeBudgetExceeded, ...).
     tail = [ln for ln in lines if "Error" in ln or "Exception" in ln or "Exceeded" in ln]

@@ -6,9 +6,11 @@ before ``LATEST`` names it, so a crash mid-upload leaves the previous one in for
 
 Layout under the cell's folder: ``ckpt-<step>/`` (the resumable state, see ``pad_core/engine/checkpoint.py``),
 ``best-<step>.pt`` (the best-dev weights, uploaded only in the checkpoint where they changed, kept under that stable
-name while the latest checkpoint refers to it) and ``LATEST``. ``save_async`` uploads on one background thread (at
-most one upload in flight: the next save waits for the previous and raises its error); the folder is deleted when
-its cell finishes, unless the sweep runs with ``--keep-checkpoints``.
+name while the latest checkpoint refers to it), ``LATEST`` and ``RUN`` (the MLflow run the checkpoints belong to: a
+new run of the cell, made because the old one was deleted, trains from step 0 instead of resuming them).
+``save_async`` uploads on one background thread (at most one upload in flight: the next save waits for the previous
+and raises its error); the folder is deleted when its cell finishes, unless the sweep runs with
+``--keep-checkpoints``.
 
 When the storage cannot be reached (an S3 outage), each operation is retried on a bounded schedule (by default
 2, 4, 8, 16, 32 s apart: about a minute), then fails with ``CheckpointStorageUnavailable`` naming the storage,
@@ -33,6 +35,8 @@ from pad_core.engine.checkpoint import BEST_FILE, META_FILE
 from pad_core.integrations.storage import storage_for
 
 LATEST = "LATEST"
+OWNER = "RUN"  # the MLflow run id the cell's checkpoints belong to
+DISCARDED_TAG = "pad.checkpoint_discarded"  # on a run that found another run's checkpoints and trained from step 0
 BACKOFF_S = (2.0, 4.0, 8.0, 16.0, 32.0)  # waits between attempts: 6 attempts over ~62 s
 T = TypeVar("T")
 TRANSIENT: tuple[type[BaseException], ...] = (OSError,)  # pyarrow's IO errors are OSErrors; botocore's added below
@@ -49,8 +53,10 @@ class CheckpointStorageUnavailable(RuntimeError):
 
 
 class CellCheckpoints:
-    def __init__(self, storage_uri: str, sweep: str, key: str, backoff_s: tuple[float, ...] = BACKOFF_S) -> None:
+    def __init__(self, storage_uri: str, sweep: str, key: str, backoff_s: tuple[float, ...] = BACKOFF_S,
+                 run_id: str = "") -> None:
         path, fs = storage_for(storage_uri, single_attempt=True)
+        self.run_id = run_id  # the MLflow run saving here ("" = a reader, e.g. --plan)
         self.fs, self.uri, self.backoff_s = fs or pyarrow.fs.LocalFileSystem(), storage_uri, backoff_s
         self.root = posixpath.join(path, sweep, "cells", hashlib.sha256(key.encode()).hexdigest()[:20])
         self.last_saved = ""
@@ -130,12 +136,15 @@ class CellCheckpoints:
             target = posixpath.join(self.root, _best_name(best_step)) if file == BEST_FILE else \
                 posixpath.join(self.root, name, file)
             pyarrow.fs.copy_files(os.path.join(local_dir, file), target, destination_filesystem=self.fs)
+        if self.run_id:
+            with self.fs.open_output_stream(posixpath.join(self.root, OWNER)) as out:
+                out.write(self.run_id.encode())
         with self.fs.open_output_stream(posixpath.join(self.root, LATEST)) as out:
             out.write(name.encode())
         self._forget_listings()
         keep = {name, _best_name(best_step)}  # an old-layout checkpoint (no meta) refers to no best file
         for info in self.fs.get_file_info(pyarrow.fs.FileSelector(self.root)):
-            if info.base_name in keep or info.base_name == LATEST:
+            if info.base_name in keep or info.base_name in (LATEST, OWNER):
                 continue
             if info.type == pyarrow.fs.FileType.Directory:
                 self.fs.delete_dir(info.path)
@@ -144,14 +153,22 @@ class CellCheckpoints:
 
     def latest(self) -> str | None:
         """Name of the newest complete checkpoint, or None."""
-        return self.retrying("checkpoint lookup", self._latest)
+        return self.retrying("checkpoint lookup", lambda: self._read(LATEST) or None)
 
-    def _latest(self) -> str | None:
-        pointer = posixpath.join(self.root, LATEST)
+    def foreign(self, fresh_run: bool) -> str:
+        """"" when ``run_id`` may resume the cell's checkpoints; else what they are: another run's (the cell's run
+        was deleted in MLflow and ``fresh_run`` is its replacement), or, unrecorded, found by a run made just now."""
+        owner = self.retrying("checkpoint owner lookup", lambda: self._read(OWNER))
+        if owner == self.run_id or (not owner and not fresh_run):  # no owner, old run: written by older code
+            return ""
+        return f"the checkpoint {self.root}/{self.latest()} of MLflow run {owner or '(unrecorded)'}"
+
+    def _read(self, name: str) -> str:
+        pointer = posixpath.join(self.root, name)
         if self.fs.get_file_info(pointer).type != pyarrow.fs.FileType.File:
-            return None
+            return ""
         with self.fs.open_input_stream(pointer) as src:
-            return src.read().decode().strip() or None
+            return src.read().decode().strip()
 
     def download(self, name: str, local_dir: str) -> str:
         """The checkpoint ``name`` into ``local_dir``, with the best weights it refers to as its ``best.pt``."""
@@ -165,6 +182,16 @@ class CellCheckpoints:
                 best, os.path.join(local_dir, BEST_FILE), source_filesystem=self.fs))
         self.last_saved = name
         return local_dir
+
+
+def note_discarded(tracking_uri: str, run_id: str, what: str) -> None:
+    """Say on the run (tag) and in the log that another run's checkpoint was removed instead of resumed."""
+    from mlflow.tracking import MlflowClient
+
+    text = (f"{what} belongs to another MLflow run of this cell (deleted or replaced): not resumed but removed; "
+            "this run trains from step 0")
+    print(f"[padsweep] {text}", flush=True)
+    MlflowClient(tracking_uri).set_tag(run_id, DISCARDED_TAG, text[:5000])
 
 
 def _best_step(local_dir: str) -> int | None:

@@ -4,6 +4,10 @@ A sweep file declares its rows/search space and calls :func:`sweep_main`. The sa
 laptop (embedded defaults: the demo scale, synthetic data, a local or $RAY_ADDRESS cluster) and on a
 cluster through ``ray job submit`` with real flags (``--backbone ViT-B-16-quickgelu --pretrained
 openai --data s3://... --gpus-per-trial 8``).
+
+Every value is checked before anything is recorded or started, each refusal ``<key>=<value>: <problem>. Fix: ...``
+with exit code 2: single flags in :mod:`cli_inputs` (numbers by one table, lists, names), combinations and paths
+in :mod:`cli_overrides`, service addresses in :mod:`endpoints`.
 """
 
 from __future__ import annotations
@@ -17,21 +21,28 @@ from pathlib import Path
 from typing import Any
 
 from pad_core.config import parse_assignments, scale_overrides
-from pad_core.errors import PadError
+from pad_core.errors import PadError, SweepError
+from pad_core.integrations.cli_inputs import check_name, name_list, parse, seed_list, typed_flags
+from pad_core.integrations.cli_overrides import (
+    FLAG_KEYS,
+    absolute_paths,
+    always_drawn,
+    assignments,
+    check_mode_flags,
+    storage_uri,
+)
+from pad_core.integrations.endpoints import check_ray_form, check_tracking_form
 from pad_core.integrations.sweep import SweepOptions
 from pad_core.integrations.trial import Resources
 from pad_core.rehearsal import rehearse_rows
-
-
-def _csv(kind: Callable) -> Callable[[str], tuple]:
-    return lambda text: tuple(kind(t) for t in text.split(",") if t.strip())
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=("ablation", "search"), default="ablation",
                    help="ablation: walk the declared rows as a grid; search: Optuna TPE + ASHA, then confirm")
-    p.add_argument("--smoke-test", action="store_true", help="seconds-long trials, 1 seed, 1 protocol (CI)")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="seconds-long trials, 1 seed, 1 protocol (CI); --seeds/--protocols, when given, are kept")
     p.add_argument("--scale", choices=("demo", "paper", "rehearsal"), default="demo",
                    help="demo: tiny CLIP, random init, synthetic data (CPU); paper: ViT-B/16 + the papers' schedule, "
                    "bf16; rehearsal: paper exactly, 2 steps, staged weights and S3 data (the paper path on a CPU)")
@@ -42,17 +53,19 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     g.add_argument("--backbone", help="open_clip model name, e.g. ViT-B-16-quickgelu")
     g.add_argument("--pretrained", help="open_clip tag (openai) or a local checkpoint path; '' = random init")
     g.add_argument("--data", help="manifest CSV/Parquet path or s3:// URI (default: synthetic:iris)")
-    g.add_argument("--protocols", type=_csv(str), help="comma-separated protocols, e.g. P1,P2")
-    g.add_argument("--seeds", type=_csv(int), help="comma-separated training seeds, e.g. 0,1,2")
+    g.add_argument("--protocols", type=name_list("--protocols"),
+                   help="comma-separated protocols or groups, each once, e.g. P1,P2 or P3 (= P3.1..P3.6)")
+    g.add_argument("--seeds", type=seed_list("--seeds"),
+                   help="comma-separated training seeds, each once, 0..2**32-1, e.g. 0,1,2 (listed, not ranged)")
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config override by flat key, e.g. --set optim.lr=1e-5 (repeatable)")
     r = p.add_argument_group("where it runs")
     r.add_argument("--gpus-per-trial", type=int, default=0, help="GPUs per trial; one Train worker per GPU (DDP)")
-    r.add_argument("--workers-per-trial", type=int, default=0, help="Train workers per trial (default: GPUs or 1)")
+    r.add_argument("--workers-per-trial", type=int, help="Train workers per trial (default: GPUs or 1)")
     r.add_argument("--always-ray-train", action="store_true",
                    help="run single-worker trials through a TorchTrainer too (default: in the Tune trial, faster)")
     r.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs each Train worker holds")
-    r.add_argument("--max-concurrent", type=int, default=0, help="cap on concurrent trials (0 = what fits)")
+    r.add_argument("--max-concurrent", type=int, help="cap on concurrent trials (default: what fits)")
     r.add_argument("--autoscaling", action="store_true",
                    help="the cluster scales GPU nodes from zero: queue trials instead of checking free resources")
     r.add_argument("--ray-address", help="Ray cluster address (default: $RAY_ADDRESS, else a local instance)")
@@ -68,21 +81,28 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     t.add_argument("--experiment", default="padsweep", help="MLflow experiment")
     t.add_argument("--tracking-outage", type=float, default=SweepOptions.tracking_outage_s, metavar="SECONDS",
                    help="how long trials train on while MLflow is unreachable, queueing their reports")
-    t.add_argument("--sweep-name", help="sweep id (default: <file>-<scale>); reuse it to resume")
+    t.add_argument("--sweep-name", help="sweep id (default: <file>-<scale>); reuse it to resume; letters, digits, "
+                   "'.', '_', '-'")
     t.add_argument("--no-reuse", action="store_true",
                    help="train every cell this sweep has not finished, even if another sweep finished the same one")
     t.add_argument("--allow-spec-change", action="store_true",
                    help="continue a sweep whose rows/seeds/configs changed since it started")
+    t.add_argument("--allow-data-change", action="store_true",
+                   help="continue a sweep whose data manifest changed since it started: its cells train again on "
+                   "the new data (runs of the old data are left out of the table)")
+    t.add_argument("--wait", action="store_true",
+                   help="if another driver is running this sweep, wait for it to end instead of refusing")
     s = p.add_argument_group("search mode")
     s.add_argument("--num-samples", type=int, help="configurations Optuna tries")
     s.add_argument("--top-k", type=int, help="configurations confirmed on fresh seeds")
-    s.add_argument("--confirm-seeds", type=_csv(int), help="fresh seeds for the confirmation stage")
+    s.add_argument("--confirm-seeds", type=seed_list("--confirm-seeds"),
+                   help="fresh seeds for the confirmation stage (not the search's seed 0)")
     s.add_argument("--search-protocol", help="protocol the search runs in (default: the first protocol)")
     s.add_argument("--scheduler", help="early stopping: asha (asynchronous, default) or sha (synchronous "
                    "successive halving: every trial waits at each rung; better with few samples per slot)")
     s.add_argument("--grace-period", type=int, help="evaluations before a trial may be stopped (past the warm-up)")
     s.add_argument("--reduction-factor", type=int, help="each rung keeps 1/factor of the trials")
-    return p
+    return typed_flags(p)  # every numeric flag checked by its rule (cli_inputs.NUMBERS), free text non-empty
 
 
 @dataclass(frozen=True)
@@ -109,33 +129,40 @@ def default_name(ns: argparse.Namespace, file: str) -> str:
 
 
 def base_overrides(ns: argparse.Namespace) -> dict[str, Any]:
+    """Scale, then --backbone/--pretrained/--data, then --set (checked: cli_overrides.assignments); local paths
+    made absolute, since the trials run in another folder than this driver."""
     flat: dict[str, Any] = scale_overrides(run_scale(ns))
-    for flag, key in (("backbone", "backbone.name"), ("pretrained", "backbone.pretrained"), ("data", "data.manifest")):
+    for flag, key in FLAG_KEYS.items():
         if getattr(ns, flag) is not None:
             flat[key] = getattr(ns, flag)
-    flat.update(parse_assignments(ns.set))
-    return flat
+    flat.update(assignments(ns))
+    return absolute_paths(flat)
 
 
 def resources(ns: argparse.Namespace) -> Resources:
-    workers = ns.workers_per_trial or max(1, ns.gpus_per_trial)
+    workers = max(1, ns.gpus_per_trial) if ns.workers_per_trial is None else ns.workers_per_trial
     gpus = ns.gpus_per_trial / workers if ns.gpus_per_trial else 0.0
     return Resources(workers=workers, gpus_per_worker=gpus, cpus_per_worker=ns.cpus_per_worker,
                      in_trial=not ns.always_ray_train)
 
 
 def options(ns: argparse.Namespace) -> SweepOptions:
-    if ns.tracking_outage < 0:
-        raise PadError("--tracking-outage", ns.tracking_outage, "a negative time",
-                       "give the seconds trials may train on while MLflow is unreachable (0 = fail at once)")
+    """Where the sweep runs and records, checked in form here (no network: check_reachable probes later)."""
     if not ns.mlflow_uri and not ns.plan:
         raise PadError("--mlflow-uri", None, "no MLflow tracking server given",
                        "set MLFLOW_TRACKING_URI or pass --mlflow-uri (bash scripts/services.sh up starts one)")
-    return SweepOptions(tracking_uri=ns.mlflow_uri, experiment=ns.experiment, storage_path=ns.storage,
-                        resources=resources(ns), max_concurrent=ns.max_concurrent, ray_address=ns.ray_address,
+    if ns.mlflow_uri:
+        check_tracking_form(ns.mlflow_uri)
+    ray_address = ns.ray_address or os.environ.get("RAY_ADDRESS")
+    if ray_address and ray_address not in ("auto", "local"):
+        check_ray_form(ray_address)
+    concurrent = 0 if ns.max_concurrent is None else ns.max_concurrent  # SweepOptions: 0 = what fits
+    return SweepOptions(tracking_uri=ns.mlflow_uri, experiment=ns.experiment, storage_path=storage_uri(ns.storage),
+                        resources=resources(ns), max_concurrent=concurrent, ray_address=ns.ray_address,
                         allow_spec_change=ns.allow_spec_change, autoscaling=ns.autoscaling,
                         tracking_outage_s=ns.tracking_outage, reuse=not ns.no_reuse,
-                        keep_checkpoints=ns.keep_checkpoints)
+                        keep_checkpoints=ns.keep_checkpoints, allow_data_change=ns.allow_data_change,
+                        wait=ns.wait)
 
 
 def sweep_main(description: str, file: str, *, get_ablation: Callable | None = None,
@@ -145,12 +172,14 @@ def sweep_main(description: str, file: str, *, get_ablation: Callable | None = N
     parser = build_parser(description)
     if add_arguments:
         add_arguments(parser.add_argument_group("this sweep"))
+        typed_flags(parser)  # the file's own numeric and text flags get the same checks
     if get_ablation is None:
         parser.set_defaults(mode="search")  # a search-only file (sweeps/hpo.py)
-    ns = parser.parse_args(argv)
-    args = SweepArgs(ns, ns.sweep_name or default_name(ns, file), {})
     try:
-        args = SweepArgs(ns, args.name, base_overrides(ns))
+        ns = parse(parser, argv)
+        check_mode_flags(ns)
+        name = check_name("--sweep-name", default_name(ns, file) if ns.sweep_name is None else ns.sweep_name)
+        args = SweepArgs(ns, name, base_overrides(ns))
         opts = options(ns)
         table, shown = run_mode(args, opts, get_ablation, get_search)
         if ns.plan:
@@ -189,6 +218,7 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
     if get_search is None:
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
     search = get_search(args)
+    check_search_inputs(args, search)
     if args.scale == "rehearsal":
         search = replace(search, base=rehearse_rows(search.base, (), opts.storage_path)[0])
     if args.plan:
@@ -204,12 +234,22 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
     return table, f"{search.name}-confirm"
 
 
+def check_search_inputs(args: SweepArgs, search) -> None:
+    """What a search would silently ignore or undermine: a --set key its space draws in every trial, and a
+    confirmation seed equal to the seed the search trained on (its best would be confirmed on the seed that
+    chose it)."""
+    drawn = sorted(set(parse_assignments(args.set)) & always_drawn(search.space))
+    if drawn:
+        raise PadError("--set", ",".join(drawn), "the search space draws these keys in every trial: --set "
+                       "changes nothing", "drop them, or narrow the search space (search_spaces/)")
+    reused = sorted(set(search.confirm_seeds) & {search.search_seed})
+    if reused:
+        raise SweepError("--confirm-seeds", ",".join(map(str, search.confirm_seeds)), f"seed {reused[0]} is the "
+                         "seed the search trains on: its best configurations would be confirmed on the seed that "
+                         "chose them", "give fresh seeds, e.g. --confirm-seeds 100,101")
+
+
 def browse_link(opts: SweepOptions, sweep: str) -> str:
-    from mlflow.tracking import MlflowClient
+    from pad_core.integrations.mlflow_ui import sweep_link
 
-    from pad_core.integrations.mlflow_ui import sweep_url
-
-    experiment = MlflowClient(opts.tracking_uri).get_experiment_by_name(opts.experiment)
-    if experiment is None:
-        return opts.tracking_uri
-    return sweep_url(opts.tracking_uri, experiment.experiment_id, sweep, charts=True)
+    return sweep_link(opts.tracking_uri, opts.experiment, sweep)  # read-only: creates nothing

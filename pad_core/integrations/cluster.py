@@ -9,6 +9,7 @@ import ray
 from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
 
 from pad_core.errors import SweepError
+from pad_core.integrations.endpoints import check_ray_form, refuse_http_port
 from pad_core.integrations.trial import Resources
 
 DRIVER_RESOURCE = "TRAIN_DRIVER"  # custom resource on the head: one unit per concurrent trial driver
@@ -38,22 +39,22 @@ def forwarded_env() -> dict[str, str]:
 
 def check_ray_address(address: str | None, timeout: float = 5.0) -> None:
     """Fail in seconds, naming the address, when a given Ray cluster cannot be reached (``ray.init`` would
-    retry for minutes); no address, ``auto`` and ``local`` are Ray's to resolve."""
+    retry for minutes) or the address is the dashboard's, not the cluster's; no address, ``auto`` and ``local``
+    are Ray's to resolve."""
     import socket
-    from urllib.parse import urlsplit
 
     address = address or os.environ.get("RAY_ADDRESS")
     if not address or address in ("auto", "local"):
         return
-    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    host, port = check_ray_form(address)
     try:
-        port = parts.port or 6379
-        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
-            return
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
     except (OSError, ValueError) as err:
         raise SweepError("--ray-address / RAY_ADDRESS", address, f"no Ray cluster answers there ({err})",
                          "start one (bash scripts/services.sh up; ray up cluster/a100.yaml) or fix the address; "
                          "unset RAY_ADDRESS to start a local Ray") from None
+    refuse_http_port(address, host, port)
 
 
 def connect(address: str | None) -> None:

@@ -7,7 +7,6 @@ batches (one HTTP call per report). The table is rebuilt from ``search_runs`` al
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import mlflow
@@ -15,7 +14,7 @@ import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-from pad_core.errors import SweepError
+from pad_core.integrations.history import copy_history, trained_run
 
 PARENT_KIND = "sweep-parent"
 METRIC_BATCH = 900  # MLflow caps a batch at 1000 metrics
@@ -26,25 +25,19 @@ MAX_TAG = 7500  # MLflow keeps tag values up to 8000 characters
 class ChildRun:
     run_id: str
     status: str
-    outcome: str  # pad.outcome: completed | early_stopped | failed | "" (not ended)
+    outcome: str  # pad.outcome: completed | early_stopped | failed | interrupted | "" (not ended)
+    created: bool = False  # made just now: any checkpoint of its cell belongs to another (deleted) run
 
 
 def check_tracking_uri(uri: str, timeout: float = 5.0) -> None:
-    """Fail in seconds, naming the URI, when an MLflow server cannot be reached (the client would retry for
-    minutes). Any HTTP answer counts as reachable (401 = auth is on; the client logs in with its env)."""
-    import urllib.error
-    import urllib.request
+    """Fail in seconds, naming the URI, unless an MLflow tracking server that every Ray node can reach answers
+    there: a local store (file, folder, SQLite) is refused, an address without http:// too, and so is a server
+    that is not MLflow (the Ray dashboard); see pad_core/integrations/endpoints.py."""
+    from pad_core.integrations.endpoints import HOSTED, check_tracking_form, probe_mlflow
 
-    if not uri.startswith(("http://", "https://")):
-        return  # a local store (sqlite:///, file:) has nothing to reach
-    try:
-        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()  # noqa: S310 - http(s) only
-    except urllib.error.HTTPError:
-        return
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        reason = getattr(err, "reason", err)
-        raise SweepError("--mlflow-uri / MLFLOW_TRACKING_URI", uri, f"no MLflow server answers there ({reason})",
-                         "start it (bash scripts/services.sh up) or fix the address") from None
+    check_tracking_form(uri)
+    if not uri.startswith(HOSTED):
+        probe_mlflow(uri, timeout)
 
 
 class SweepRecord:
@@ -55,6 +48,17 @@ class SweepRecord:
         self.client = MlflowClient(tracking_uri)
         found = self.client.get_experiment_by_name(experiment)
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+
+    @classmethod
+    def read_only(cls, tracking_uri: str | None, experiment: str) -> SweepRecord:
+        """An existing experiment opened to read it (tables, links): nothing is created; no URI, a store that is
+        not there or not MLflow, and a missing experiment are errors naming what exists."""
+        from pad_core.integrations.mlflow_read import read_client, read_experiment
+
+        record = cls.__new__(cls)  # __init__ creates a missing experiment
+        record.tracking_uri, record.client = tracking_uri, read_client(tracking_uri)
+        record.experiment_id = read_experiment(record.client, tracking_uri, experiment).experiment_id
+        return record
 
     def search(self, filter_string: str, max_results: int = 5000) -> list:
         runs, token = [], None
@@ -87,14 +91,15 @@ class SweepRecord:
         return self.search(f"tags.`mlflow.parentRunId` = '{parent_id}'")
 
     def child(self, parent_id: str, key: str, name: str, tags: dict[str, str], params: dict[str, str]) -> ChildRun:
-        """Get or create the child run of ``key``; params and tags are written only at creation."""
+        """Get or create the child run of ``key``; params and tags are written only at creation. Two callers must
+        not race for one key: trials call it holding the cell's claim (``lease.claim_cell``), the driver its lease."""
         found = self.find_child(parent_id, key)
         if found:
             return ChildRun(found.info.run_id, found.info.status, found.data.tags.get("pad.outcome", ""))
         run = self.client.create_run(self.experiment_id, run_name=name,
                                      tags={"mlflow.parentRunId": parent_id, "pad.cell": key, **_clip(tags)})
         self.client.log_batch(run.info.run_id, params=[Param(k, v[:6000]) for k, v in params.items()])
-        return ChildRun(run.info.run_id, "RUNNING", "")
+        return ChildRun(run.info.run_id, "RUNNING", "", created=True)
 
     def completed_elsewhere(self, identities: set[str], code: str, parent_id: str) -> dict[str, object]:
         """identity -> a completed run of it in another sweep (runs of this code version only: one query)."""
@@ -108,15 +113,15 @@ class SweepRecord:
         return found
 
     def reuse(self, parent_id: str, key: str, name: str, tags: dict[str, str], source) -> str:
-        """A finished child of ``parent_id`` for ``key`` that carries ``source``'s params and final metrics and
-        points at it (``pad.reused_from``): the cell's numbers without training it again."""
+        """A finished child of ``parent_id`` for ``key`` that carries ``source``'s params and whole metric history
+        (every key and step, original timestamps) and points at it (``pad.reused_from``): the cell's numbers and
+        charts without training it again."""
         origin = source.data.tags.get("pad.reused_from", source.info.run_id)
         results = {k: v for k, v in source.data.tags.items()  # what the run recorded (threshold policy, data...)
                    if not k.startswith(("mlflow.", "axis.")) and k not in tags and k != "pad.cell"}
         run_id = self.child(parent_id, key, name, {**results, **tags, "pad.reused_from": origin},
                             dict(source.data.params)).run_id
-        log_metrics(self.client, run_id, [Metric(k, float(v), int(time.time() * 1000), 0)
-                                          for k, v in source.data.metrics.items()])
+        copy_history(self.client, trained_run(self.client, source), run_id)  # its curves, not one point each
         self.finalize(run_id, "FINISHED", "completed")
         return run_id
 
@@ -135,10 +140,13 @@ class SweepRecord:
         self.client.set_terminated(run_id, status)
 
     def reopen(self, run_id: str) -> None:
-        """A retried cell continues its own run (its metric history stays one series)."""
+        """A retried cell (or a resumed sweep's parent) continues its own run (its metric history stays one
+        series): RUNNING again, without the outcome and reason of the attempt that ended it."""
         self.client.update_run(run_id, status="RUNNING")
-        if "pad.outcome" in self.client.get_run(run_id).data.tags:
-            self.client.delete_tag(run_id, "pad.outcome")
+        tags = self.client.get_run(run_id).data.tags
+        for ended in ("pad.outcome", "pad.reason"):
+            if ended in tags:
+                self.client.delete_tag(run_id, ended)
 
     def log_artifact(self, run_id: str, path: str, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, path, artifact_path)
@@ -157,8 +165,9 @@ ENDED = {"completed": "FINISHED", "failed": "FAILED"}  # pad.outcome -> the MLfl
 
 
 def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -> pd.DataFrame:
-    """Completed and failed child runs as a tidy frame: outcome, row, protocol, seed, config hash, code version,
-    compute hours, the failure reason, and the latest metric values."""
+    """Completed and failed child runs as a tidy frame: outcome, row, protocol, seed, config hash, code and data
+    versions ("" where the run predates ``pad.data_version``), compute hours, the failure reason, and the latest
+    metric values."""
     lines = []
     for run in record.children(parent_id):
         tags = run.data.tags
@@ -168,6 +177,7 @@ def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -
         lines.append({"run_id": run.info.run_id, "outcome": outcome, "row": tags.get("pad.row"),
                       "protocol": tags.get("pad.protocol"), "seed": int(tags.get("pad.seed", -1)),
                       "config_hash": tags.get("pad.config_hash"), "code_version": tags.get("pad.code_version", ""),
+                      "data_version": tags.get("pad.data_version", ""),
                       "hours": _hours(run), "ended": run.info.end_time or 0, "reason": tags.get("pad.reason", ""),
                       "source_run": tags.get("pad.reused_from", run.info.run_id), **run.data.metrics})
     return pd.DataFrame(lines)

@@ -25,6 +25,21 @@ def sweep_url(tracking_uri: str, experiment_id: str, sweep: str, sort_metric: st
     return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs?{urllib.parse.urlencode(query)}"
 
 
+def sweep_link(tracking_uri: str, experiment: str, sweep: str) -> str:
+    """The chart view of a sweep's runs, MLflow opened read-only (nothing is created); the bare tracking URI
+    when the store or the experiment is not there."""
+    from pad_core.errors import PadError
+    from pad_core.integrations.mlflow_read import read_client
+
+    try:
+        found = read_client(tracking_uri).get_experiment_by_name(experiment)
+    except PadError:
+        return tracking_uri or ""
+    if found is None or found.lifecycle_stage != "active":
+        return tracking_uri
+    return sweep_url(tracking_uri, found.experiment_id, sweep, charts=True)
+
+
 def chromium(url: str, *, screenshot: str | None = None, size: str = "1500,900", budget_ms: int = 20000) -> str:
     """The page's DOM after ``budget_ms`` of virtual time (and a PNG at ``screenshot``), from headless Chromium."""
     binary = shutil.which("chromium") or shutil.which("chromium-browser")

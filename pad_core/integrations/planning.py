@@ -19,23 +19,25 @@ def describe_resources(res: Resources) -> str:
 
 
 def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str, code: str) -> tuple[set[str], set[str], str]:
-    """(cell keys finished in this sweep, identities completed in any sweep, note) without writing to MLflow."""
+    """(cell keys finished in this sweep, identities completed in any sweep, note), MLflow opened read-only: a
+    store that is not there is an error (opening it would create it), a missing experiment a note."""
     if not tracking_uri:
         return set(), set(), "no MLflow URI given: finished and reusable cells are not known"
-    from mlflow.tracking import MlflowClient
+    from mlflow.entities import ViewType
 
-    from pad_core.integrations.mlflow_runs import PARENT_KIND, check_tracking_uri
+    from pad_core.integrations.mlflow_read import closest, read_client, sweep_parents
 
-    check_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri)
+    client = read_client(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        return set(), set(), f"experiment {experiment!r} does not exist yet"
+    if exp is None or exp.lifecycle_stage != "active":
+        names = [e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=1000)]
+        known = closest(experiment, names, "experiments")
+        return set(), set(), f"experiment {experiment!r} does not exist yet ({known})"
     runs = client.search_runs([exp.experiment_id], f"tags.`pad.code_version` = '{code}' and "
                                                    "tags.`pad.outcome` = 'completed'", max_results=50000)
-    parent = client.search_runs([exp.experiment_id], f"tags.`pad.sweep` = '{sweep}' and "
-                                                     f"tags.`pad.kind` = '{PARENT_KIND}'")
-    parent_id = parent[0].info.run_id if parent else None
+    parents = [r for r in sweep_parents(client, exp.experiment_id)
+               if r.data.tags.get("pad.sweep") == sweep and r.info.lifecycle_stage == "active"]
+    parent_id = parents[0].info.run_id if parents else None
     mine = {r.data.tags.get("pad.cell", "") for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id
             and r.info.status == "FINISHED"}
     identities = {r.data.tags.get("pad.identity", "") for r in runs if r.info.status == "FINISHED"}

@@ -1,48 +1,110 @@
 """The sweep's table and figures, rebuilt from MLflow alone and logged on the sweep's parent run.
 
 Only runs of the declared rows, protocols and seeds with the declared config hash and the sweep's code
-version enter a table. Runs of another config (a row changed under ``--allow-spec-change``) are left out
-and counted in the footnote; runs of other code are refused unless ``allow_mixed_code``.
+and data versions enter a table. Runs of another config (a row changed under ``--allow-spec-change``) are
+left out and counted in the footnote; runs of other code or data are refused unless ``allow_mixed_code`` /
+``allow_mixed_data``. A table with declared cells that have no finished run (failed, deleted, not run) says so
+in its caption and footnote, and each mean over fewer seeds than declared is marked (n=k/N).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 
 import numpy as np
 import pandas as pd
+from mlflow.entities import ViewType
 
 from pad_core.ablation.grid import axis_names, grid_stats
 from pad_core.ablation.plots import grid_heatmap, metric_bars, metric_trend, roc_det
 from pad_core.ablation.render import Rendered, best_row, render
-from pad_core.ablation.table import TableSpec, long_form, summarize
+from pad_core.ablation.table import (
+    TableSpec,
+    cell_counts,
+    completeness_note,
+    incomplete_mark,
+    long_form,
+    summarize,
+)
 from pad_core.errors import SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+
+UNRECORDED = "unrecorded"  # data version of runs that predate pad.data_version
 
 MAX_CURVES = 12  # ROC/DET lines (protocol x seed) before the plot becomes unreadable
 
 
-def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
-                  allow_mixed_code: bool = False) -> tuple[Rendered, pd.DataFrame, TableSpec, pd.DataFrame]:
+def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None, allow_mixed_code: bool = False,
+                  allow_mixed_data: bool = False) -> tuple[Rendered, pd.DataFrame, TableSpec, pd.DataFrame]:
     """(Rendered table, long summary, spec, runs used) from the parent's declaration and its finished runs."""
     tags = record.client.get_run(parent_id).data.tags
-    spec = TableSpec.from_json(tags["pad.spec"])
+    spec = declared_spec(tags, parent_id)
     ended = sweep_frame(record, parent_id, stage)  # one listing of the children for both outcomes
     finished = ended[ended["outcome"] == "completed"] if not ended.empty else ended
     frame, superseded = latest_per_cell(spec.declared(finished)) if not finished.empty else (finished, 0)
+    failed = ended[ended["outcome"] == "failed"] if not ended.empty else ended
+    counts = cell_counts(spec, frame, failed_set(failed, spec), deleted_children(record, parent_id, stage))
     if frame.empty:
-        raise SweepError("sweep", spec.title, "no finished runs of the declared rows to tabulate",
-                         "run the sweep first")
+        check_stage(record, parent_id, stage)
+        cells = f"{counts.declared} declared cell{'s' * (counts.declared != 1)}"
+        raise SweepError("sweep", spec.title, f"no finished runs of the declared rows to tabulate ({cells}: "
+                         f"{counts.failed} failed, {counts.deleted} deleted, {counts.not_run} not run or not "
+                         "finished)", "run the sweep first")
     check_code_versions(frame, tags.get("pad.code_version", ""), allow_mixed_code)
+    check_data_versions(frame, declared_data_versions(tags), allow_mixed_data)
     stale = len(finished) - len(frame)
     print(f"[padsweep] building the table from {len(frame)} finished runs"
           + (f" ({stale} runs of other configs, protocols or seeds, or superseded, left out)" if stale else ""),
           flush=True)
     summary = summarize(frame, spec)
-    failures = failed_cells(ended[ended["outcome"] == "failed"], spec, frame)
-    footnote = provenance(frame, spec, parent_id, stale - superseded, superseded) + failure_note(failures)
-    return render(summary, long_form(frame, spec), spec, footnote, failures), summary, spec, frame
+    failures = failed_cells(failed, spec, frame)
+    footnote = (provenance(frame, spec, parent_id, stale - superseded, superseded) + failure_note(failures)
+                + completeness_note(counts))
+    rendered = render(summary, long_form(frame, spec), spec, footnote, failures, incomplete_mark(counts))
+    return rendered, summary, spec, frame
+
+
+def check_stage(record: SweepRecord, parent_id: str, stage: str | None) -> None:
+    """A ``--stage`` none of the sweep's runs has is a mistyped name, not an empty table."""
+    if not stage:
+        return
+    stages = sorted({r.data.tags.get("pad.stage", "") for r in record.children(parent_id)} - {""})
+    if stage not in stages:
+        raise SweepError("--stage", stage, f"no run of the sweep has this stage (its runs' stages: {stages})",
+                         "give one of those, or leave --stage out")
+
+
+def declared_spec(tags: dict[str, str], parent_id: str) -> TableSpec:
+    """The table the sweep declared (``pad.spec`` on its parent run); a search has none (its confirmation does)."""
+    if "pad.spec" not in tags:
+        sweep = tags.get("pad.sweep", parent_id)
+        raise SweepError("--sweep", sweep, f"its parent run {parent_id} declares no table (a search's trials are "
+                         "ranked, not tabulated, or the sweep stopped before declaring its cells)",
+                         f"tabulate the search's confirmation stage (--sweep {sweep}-confirm), or run the sweep")
+    return TableSpec.from_json(tags["pad.spec"])
+
+
+def deleted_children(record: SweepRecord, parent_id: str, stage: str | None) -> pd.DataFrame:
+    """Child runs deleted in MLflow (lifecycle 'deleted'): row, protocol, seed and config hash of each."""
+    lines, token = [], None
+    while True:
+        page = record.client.search_runs([record.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                                         run_view_type=ViewType.DELETED_ONLY, max_results=1000, page_token=token)
+        lines += [{"row": r.data.tags.get("pad.row"), "protocol": r.data.tags.get("pad.protocol"),
+                   "seed": int(r.data.tags.get("pad.seed", -1)), "config_hash": r.data.tags.get("pad.config_hash")}
+                  for r in page if not stage or r.data.tags.get("pad.stage") == stage]
+        token = page.token
+        if not token:
+            return pd.DataFrame(lines, columns=["row", "protocol", "seed", "config_hash"])
+
+
+def failed_set(failed: pd.DataFrame, spec: TableSpec) -> set[tuple[str, str, int]]:
+    if failed.empty:
+        return set()
+    runs = spec.declared(failed)
+    return set(zip(runs["row"], runs["protocol"], runs["seed"].astype(int)))
 
 
 def latest_per_cell(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -81,6 +143,40 @@ def check_code_versions(frame: pd.DataFrame, declared: str, allow: bool) -> None
                          "re-run those cells with the current code (new --sweep-name), or pass --allow-mixed-code")
 
 
+def declared_data_versions(tags: dict[str, str]) -> set[str] | None:
+    """The data versions the sweep declares (``pad.data_versions``: manifest URI -> sha256); None when it
+    predates them."""
+    try:
+        return set(json.loads(tags["pad.data_versions"]).values())
+    except (KeyError, ValueError, AttributeError, TypeError):
+        return None
+
+
+def check_data_versions(frame: pd.DataFrame, declared: set[str] | None, allow: bool) -> None:
+    """Refuse a table mixing runs trained on other data than the sweep declares, or, where the sweep declares
+    none, on different data (a run without ``pad.data_version`` counts as its own, unrecorded, version)."""
+    versions = frame["data_version"].replace("", UNRECORDED) if "data_version" in frame else \
+        pd.Series(UNRECORDED, index=frame.index)
+    found = versions.value_counts().to_dict()
+    if declared is not None:
+        other = {v: n for v, n in found.items() if v not in declared}
+        problem = f"runs trained on data other than the sweep's ({', '.join(sorted(v[:12] for v in declared))})"
+    else:
+        other = found if len(found) > 1 else {}
+        problem = "runs trained on different data (the sweep records no data version to choose by)"
+    if other and not allow:
+        counts = ", ".join(f"{v[:12]}: {n} run{'s' * (n != 1)}" for v, n in sorted(found.items()))
+        raise SweepError("pad.data_version", sorted(v[:12] for v in other), f"{problem}; runs by version: {counts}",
+                         "re-run those cells on one data version (a new --sweep-name), or pass --allow-mixed-data")
+
+
+def data_note(frame: pd.DataFrame) -> str:
+    versions = sorted(set(frame["data_version"]) - {""}) if "data_version" in frame else []
+    unrecorded = int((frame["data_version"] == "").sum()) if "data_version" in frame else len(frame)
+    shown = [v[:12] for v in versions] + ([f"{UNRECORDED} ({unrecorded} runs)"] if unrecorded and versions else [])
+    return ", ".join(shown) or UNRECORDED
+
+
 def provenance(frame: pd.DataFrame, spec: TableSpec, parent_id: str, left_out: int = 0, superseded: int = 0) -> str:
     versions = ", ".join(sorted(set(frame["code_version"]) - {""})) or "unrecorded"
     hashes = ", ".join(f"{row}={h[:10]}" for row, h in spec.hashes.items())
@@ -90,7 +186,8 @@ def provenance(frame: pd.DataFrame, spec: TableSpec, parent_id: str, left_out: i
     reused = int((frame["source_run"] != frame["run_id"]).sum()) if "source_run" in frame else 0
     if reused:
         note += f" {reused} run{'s' * (reused != 1)} reused from other sweeps (same cell identity; pad.reused_from)."
-    return (f"Provenance: MLflow parent run {parent_id}; code {versions}; config hashes {hashes}; "
+    return (f"Provenance: MLflow parent run {parent_id}; code {versions}; data {data_note(frame)}; "
+            f"config hashes {hashes}; "
             f"{len(frame)} runs, {frame['hours'].sum():.2f} compute hours.{note}")
 
 

@@ -30,6 +30,7 @@ from pad_core.integrations.services.base import environ
 PENDING_FILE = "pending_reports.json"
 MAX_OUTAGE_S = 900.0  # default of --tracking-outage
 QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+STEP, FINAL = "step", "final"  # keys of the engine's reports: the report's step, and the end-of-run marker
 
 
 class TrackingUnavailable(RuntimeError):
@@ -66,7 +67,9 @@ class RunLogger:
         self.flush()
 
     def enqueue(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
-        values = {k: float(v) for k, v in metrics.items()}
+        # "step" is the report's step itself, not a measurement: as a metric it was a second entry at the last
+        # step (the last evaluation and the final report share it)
+        values = {k: float(v) for k, v in metrics.items() if k != STEP}
         self.pending.append(Report(step, int(time.time() * 1000), values, dict(tags or {})))
 
     def flush(self) -> bool:
@@ -94,10 +97,21 @@ class RunLogger:
             shutil.rmtree(os.path.dirname(self.artifacts.pop(0)), ignore_errors=True)
 
     def _send(self, report: Report) -> None:
-        log_metrics(self.client, self.run_id, [Metric(k, v, report.timestamp, report.step)
-                                               for k, v in report.metrics.items()])
+        if not self._final_logged(report):
+            ordered = sorted(report.metrics.items(), key=lambda item: item[0] == FINAL)  # FINAL in the last batch
+            log_metrics(self.client, self.run_id, [Metric(k, v, report.timestamp, report.step) for k, v in ordered])
         if report.tags:
             self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in report.tags.items()])
+
+    def _final_logged(self, report: Report) -> bool:
+        """Whether the run holds a final report at this step already. A final report travels in no checkpoint: a
+        trial retried after it was sent (its artifact upload failed, say) scores the end again, with a new
+        timestamp, and MLflow would keep both. The first one stands; ``final`` is sent in the last batch, so
+        its presence means the whole report arrived. (Evaluation reports resend with their first timestamp:
+        MLflow ignores an identical metric.)"""
+        if FINAL not in report.metrics:
+            return False
+        return any(m.step == report.step for m in self.client.get_metric_history(self.run_id, FINAL))
 
     def _outage(self, err: Exception) -> bool:
         now = self.clock()

@@ -23,17 +23,29 @@ from pad_core.integrations.cluster import connect, max_concurrent
 from pad_core.integrations.halving import SuccessiveHalving, milestones
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.search_checks import check_space
+from pad_core.integrations.session import Signals, check_lease, driver_signals, ending_runs, fit, sweep_lease
 from pad_core.integrations.storage import join
 from pad_core.integrations.sweep import (
     SweepOptions,
     check_reachable,
     driver_trainable,
+    manifest_digests,
     preflight,
     run_grid,
     tune_storage,
 )
+from pad_core.integrations.sweep_checks import (
+    check_data,
+    check_folder_names,
+    check_storage,
+    data_key,
+    data_versions,
+    record_data,
+    search_folders,
+)
 from pad_core.integrations.trial import TrialPlan
 from pad_core.metrics.pareto import pareto_order
+from pad_core.metrics.report import final_key
 
 
 @dataclass(frozen=True)
@@ -120,11 +132,16 @@ def sha(spec: SearchSpec, train, metric: str, mode: str, slots: int) -> tuple[Su
 SCHEDULERS = {"asha": asha, "sha": sha}
 
 
-def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.Tuner:
+SEARCH_DATA_FIX = ("use a new --sweep-name: a search's trials were drawn and stopped early on the data they saw, so "
+                   "it cannot go on with other data (--allow-data-change is for grids)")
+
+
+def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str, data_version: str) -> tune.Tuner:
     cfg = _base_cfg(spec)
     plan = TrialPlan(sweep=spec.name, stage="search", tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                      parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
                      tracking_outage_s=opts.tracking_outage_s, keep_checkpoints=opts.keep_checkpoints,
+                     data_version=data_version,
                      flat={**spec.base, "data.protocol": spec.protocol, "train.seed": spec.search_seed})
     keys, modes = (list(t) for t in zip(*spec.objectives))
     single = len(keys) == 1
@@ -142,7 +159,7 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.T
                                   callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, spec.num_samples)]))
 
 
-def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tune.Tuner:
+def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str, data_version: str) -> tune.Tuner:
     storage = tune_storage(opts.storage_path)
     path = join(opts.storage_path, spec.name)
     fs = storage["storage_filesystem"]
@@ -150,14 +167,19 @@ def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str) -> tun
         print(f"[padsweep] resuming search from {path}", flush=True)
         return tune.Tuner.restore(path, trainable=driver_trainable(opts.resources), resume_unfinished=True,
                                   resume_errored=True, storage_filesystem=fs)
-    return search_tuner(spec, opts, parent_id)
+    return search_tuner(spec, opts, parent_id, data_version)
 
 
-def run_objectives(record: SweepRecord, run_id: str, spec: SearchSpec) -> tuple[float, ...] | None:
-    """The best value each objective reached in the run's history (None if one was never reported)."""
+def run_objectives(record: SweepRecord, run, spec: SearchSpec) -> tuple[float, ...] | None:
+    """Each objective of a run: what its final report scored (the selected weights' dev score, the run's mean
+    step time), else, for a run stopped early, the best value its curve reached (None if never reported)."""
     values = []
     for key, mode in spec.objectives:
-        history = [m.value for m in record.client.get_metric_history(run_id, key)]
+        final = run.data.metrics.get(final_key(key))
+        if final is not None:
+            values.append(final)
+            continue
+        history = [m.value for m in record.client.get_metric_history(run.info.run_id, key)]
         if not history:
             return None
         values.append(min(history) if mode == "min" else max(history))
@@ -172,7 +194,7 @@ def best_configs(record: SweepRecord, parent_id: str, spec: SearchSpec) -> list[
     """
     base, runs, points = _base_cfg(spec), [], []
     for run in record.children(parent_id):
-        values = run_objectives(record, run.info.run_id, spec)
+        values = run_objectives(record, run, spec)
         if values is not None:
             runs.append(run)
             points.append(values)
@@ -198,19 +220,37 @@ def confirm_spec(spec: SearchSpec, configs: list[dict[str, Any]]) -> AblationSpe
 def run_search(spec: SearchSpec, opts: SweepOptions) -> tuple[list[dict[str, Any]], str]:
     """Stage 1 (search on one seed with ASHA), stage 2 (top-k on fresh seeds); returns (best configs, table)."""
     spec.validate()
-    preflight(AblationSpec(spec.name, spec.title, (Row("base", "base"),), (spec.protocol,), (spec.search_seed,),
-                           base=spec.base).cells(), opts.resources)
+    with driver_signals() as signals:
+        configs = search_stage(spec, opts, signals)
+        ranked_by = " then ".join(f"{k} ({m})" for k, m in spec.objectives)
+        print(f"[padsweep] best configurations by {ranked_by}{' (Pareto fronts)' if spec.also else ''}: {configs}",
+              flush=True)
+        return configs, run_grid(confirm_spec(spec, configs), opts, stage="confirm")
+
+
+def search_stage(spec: SearchSpec, opts: SweepOptions, signals: Signals) -> list[dict[str, Any]]:
+    """The search itself, under the sweep's lease (the same exits as a grid: session.py); its best configs."""
+    cells = AblationSpec(spec.name, spec.title, (Row("base", "base"),), (spec.protocol,), (spec.search_seed,),
+                         base=spec.base).cells()
+    digests = manifest_digests(cells)
+    preflight(cells, opts.resources, digests=digests)
+    check_folder_names(spec.name, search_folders(spec.name, opts.resources))
+    check_storage(opts.storage_path)
     check_reachable(opts)
     connect(opts.ray_address)
+    signals.reinstall()
     max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # resources exist: before MLflow
-    record = SweepRecord(opts.tracking_uri, opts.experiment)
-    parent_id = record.parent(spec.name, {"pad.stage": "search", "pad.objective": spec.objective})
-    _restore_or_new(spec, opts, parent_id).fit()
-    record.set_status(parent_id, "FINISHED")
-    configs = best_configs(record, parent_id, spec)
-    if not configs:
-        raise SweepError("search", spec.name, "no trial reported the objective", "check the trials' errors in MLflow")
-    ranked_by = " then ".join(f"{k} ({m})" for k, m in spec.objectives)
-    print(f"[padsweep] best configurations by {ranked_by}{' (Pareto fronts)' if spec.also else ''}: {configs}",
-          flush=True)
-    return configs, run_grid(confirm_spec(spec, configs), opts, stage="confirm")
+    record, versions = SweepRecord(opts.tracking_uri, opts.experiment), data_versions(digests)
+    with sweep_lease(record, opts.experiment, spec.name, opts.wait) as lease:  # a second driver stops here
+        parent_id = record.parent(spec.name, {"pad.stage": "search", "pad.objective": spec.objective})
+        check_data(record, parent_id, versions, False, fix=SEARCH_DATA_FIX)
+        record_data(record, parent_id, versions)
+        with ending_runs(record, parent_id, lease, signals):
+            fit(_restore_or_new(spec, opts, parent_id, versions[data_key(cells[0].cfg.data)]), signals)
+            check_lease(lease, spec.name)
+            configs = best_configs(record, parent_id, spec)
+            if not configs:
+                raise SweepError("search", spec.name, "no trial reported the objective",
+                                 "check the trials' errors in MLflow")
+            record.set_status(parent_id, "FINISHED")
+            return configs

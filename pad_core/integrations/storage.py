@@ -11,6 +11,8 @@ import os
 
 import pyarrow.fs
 
+from pad_core.errors import SweepError
+
 S3 = "s3://"
 
 
@@ -28,6 +30,21 @@ def storage_for(uri: str, *, single_attempt: bool = False) -> tuple[str, pyarrow
             fs.retries = 1  # s3fs's own retry count is a class attribute (5), not a constructor argument
         return uri[len(S3):].rstrip("/"), pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(fs))
     return os.path.expanduser(uri), None
+
+
+def check_credentials(uri: str, key: str) -> None:
+    """Refuse an ``s3://`` URI when botocore finds no credentials anywhere it looks (environment, shared
+    profile files, web identity, container or instance role): Tune and the trials would fail on it with a
+    traceback. Wrong credentials are caught later, by the first read (pad_core/data/manifest.py)."""
+    if not uri.startswith(S3):
+        return
+    import botocore.session
+
+    if botocore.session.get_session().get_credentials() is None:
+        raise SweepError(key, uri, "no S3 credentials found: none in the environment (AWS_ACCESS_KEY_ID, "
+                         "AWS_SECRET_ACCESS_KEY), in an AWS profile (~/.aws/credentials, AWS_PROFILE) or from an "
+                         "instance role", "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_ENDPOINT_URL "
+                         "for a non-AWS S3 server) where the sweep starts: it forwards them to its trials")
 
 
 def join(uri: str, name: str) -> str:

@@ -21,7 +21,18 @@ from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, co
 from pad_core.integrations.mlflow_runs import SweepRecord, check_tracking_uri
 from pad_core.integrations.publish import publish_table
 from pad_core.integrations.run_logger import MAX_OUTAGE_S
+from pad_core.integrations.session import check_lease, driver_signals, ending_runs, fit, sweep_lease
 from pad_core.integrations.storage import storage_for
+from pad_core.integrations.sweep_checks import (
+    check_data,
+    check_folder_names,
+    check_some_finished,
+    check_storage,
+    data_key,
+    data_versions,
+    grid_folders,
+    record_data,
+)
 from pad_core.integrations.trial import Resources, TrialPlan, run_tags, train_driver
 from pad_core.models import validate_model_cfg
 from pad_core.provenance import code_version
@@ -41,12 +52,20 @@ class SweepOptions:
     reuse: bool = True  # link finished runs of the same cell identity from other sweeps instead of training
     tracking_outage_s: float = MAX_OUTAGE_S  # MLflow outage a trial rides out (reports queued), then fails
     keep_checkpoints: bool = False  # keep finished cells' checkpoints (--keep-checkpoints); failed ones always stay
+    allow_data_change: bool = False  # go on although a manifest's content changed since the sweep started
+    wait: bool = False  # another driver holds the sweep: wait for it (--wait) instead of refusing
 
 
-def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None) -> list[Cell]:
+def manifest_digests(cells: list[Cell]) -> dict:
+    """Data config -> sha256 of its manifest, each manifest read (and its images checked) once."""
+    return {data_cfg: prepare(data_cfg).manifest.sha256 for data_cfg in {c.cfg.data for c in cells}}
+
+
+def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None,
+              digests: dict | None = None) -> list[Cell]:
     """Everything that can fail before a trial starts: configs, layer indices, data, batch split, and the
     dead-toggle audit of the sweep's rows. Returns the cells with their identities (code and data hashes)."""
-    digests = {data_cfg: prepare(data_cfg).manifest.sha256 for data_cfg in {c.cfg.data for c in cells}}
+    digests = digests if digests is not None else manifest_digests(cells)
     for cell in cells:
         try:
             validate_model_cfg(cell.cfg)
@@ -84,17 +103,18 @@ def check_reachable(opts: SweepOptions) -> None:
     check_ray_address(opts.ray_address)
 
 
-def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str) -> list[dict]:
+def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str,
+          versions: dict[str, str]) -> list[dict]:
     return [TrialPlan(sweep=spec.name, stage=stage, tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                       parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
                       tracking_outage_s=opts.tracking_outage_s, keep_checkpoints=opts.keep_checkpoints,
-                      flat=to_flat(c.cfg), row=c.row.name, key=c.key,
+                      data_version=versions[data_key(c.cfg.data)], flat=to_flat(c.cfg), row=c.row.name, key=c.key,
                       run_name=c.run_name, identity=c.identity,
                       axes={k: render_value(v) for k, v in c.row.delta.items()}).as_config() for c in cells]
 
 
 def cells_to_train(record: SweepRecord, parent_id: str, spec: AblationSpec, cells: list[Cell], opts: SweepOptions,
-                   stage: str) -> list[Cell]:
+                   stage: str, versions: dict[str, str]) -> list[Cell]:
     """Cells not finished in this sweep and, unless ``opts.reuse`` is off, not finished with the same identity in
     another sweep: those are linked into this sweep as finished runs pointing at the original."""
     done = record.finished_keys(parent_id)
@@ -102,7 +122,7 @@ def cells_to_train(record: SweepRecord, parent_id: str, spec: AblationSpec, cell
     elsewhere = record.completed_elsewhere({c.identity for c in todo}, code_version(), parent_id) \
         if opts.reuse and todo else {}
     linked = [c for c in todo if c.identity in elsewhere]
-    for cell, plan in zip(linked, plans(spec, linked, opts, parent_id, stage)):
+    for cell, plan in zip(linked, plans(spec, linked, opts, parent_id, stage, versions)):
         record.reuse(parent_id, cell.key, cell.run_name, run_tags(plan, cell.cfg, "reused", {}),
                      elsewhere[cell.identity])
     reused = f" ({len(linked)} of them reused from other sweeps: same identity)" if linked else ""
@@ -125,28 +145,43 @@ def driver_trainable(res: Resources):
 
 
 def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation") -> str:
-    """Run every unfinished cell of ``spec``; return the table rebuilt from MLflow (Markdown)."""
-    cells = preflight(spec.cells(), opts.resources, spec)
-    check_reachable(opts)
-    connect(opts.ray_address)
-    concurrent = max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # before MLflow is touched
-    record = SweepRecord(opts.tracking_uri, opts.experiment)
-    parent_id = record.parent(spec.name, {"pad.stage": stage})
-    check_declaration(record, parent_id, spec, opts.allow_spec_change)
-    record.set_status(parent_id, "RUNNING")  # the parent shows as running while any sweep works on it
-    pending = cells_to_train(record, parent_id, spec, cells, opts, stage)
-    if pending:
-        tuner = tune.Tuner(
-            driver_trainable(opts.resources),
-            param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage))},
-            # A finished trial's process takes the next cell (no new actor, no second import of torch and
-            # open_clip: ~5 s a trial here, docs/BENCHMARKS.md §5); every cell still starts from its own seed.
-            tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),
-            run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
-                                      callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, len(pending))]),
-        )
-        tuner.fit()
-    table = publish_table(record, parent_id, stage)
-    record.set_status(parent_id, "FINISHED")
-    return table
+    """Run every unfinished cell of ``spec``; return the table rebuilt from MLflow (Markdown). One driver at a
+    time per sweep (its lease); every way out ends the runs it started (pad_core/integrations/session.py)."""
+    with driver_signals() as signals:
+        digests = manifest_digests(spec.cells())
+        cells = preflight(spec.cells(), opts.resources, spec, digests)
+        check_folder_names(spec.name, grid_folders(spec.name, cells, opts.resources))
+        check_storage(opts.storage_path)
+        check_reachable(opts)
+        connect(opts.ray_address)
+        signals.reinstall()
+        concurrent = max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # before MLflow
+        record, versions = SweepRecord(opts.tracking_uri, opts.experiment), data_versions(digests)
+        with sweep_lease(record, opts.experiment, spec.name, opts.wait) as lease:  # a second driver stops here
+            parent_id = record.parent(spec.name, {"pad.stage": stage})
+            check_data(record, parent_id, versions, opts.allow_data_change)
+            check_declaration(record, parent_id, spec, opts.allow_spec_change)
+            record_data(record, parent_id, versions)
+            with ending_runs(record, parent_id, lease, signals):
+                pending = cells_to_train(record, parent_id, spec, cells, opts, stage, versions)
+                if pending:
+                    fit(grid_tuner(spec, pending, opts, parent_id, stage, versions, concurrent), signals)
+                    check_lease(lease, spec.name)
+                check_some_finished(record, parent_id, spec.name)
+                table = publish_table(record, parent_id, stage)
+                record.set_status(parent_id, "FINISHED")
+                return table
+
+
+def grid_tuner(spec: AblationSpec, pending: list[Cell], opts: SweepOptions, parent_id: str, stage: str,
+               versions: dict[str, str], concurrent: int) -> tune.Tuner:
+    return tune.Tuner(
+        driver_trainable(opts.resources),
+        param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage, versions))},
+        # A finished trial's process takes the next cell (no new actor, no second import of torch and
+        # open_clip: ~5 s a trial here, docs/BENCHMARKS.md §5); every cell still starts from its own seed.
+        tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),
+        run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=opts.trial_retries),
+                                  callbacks=[FinalizeRuns(opts.tracking_uri, opts.experiment, len(pending))]),
+    )

@@ -26,8 +26,9 @@ from pad_core.config import from_flat
 from pad_core.engine import RunContext, TrainingRun, TrialStopped
 from pad_core.engine.checkpoint import BEST_FILE, meta
 from pad_core.engine.distributed import find_unused_parameters
-from pad_core.integrations.cell_checkpoints import CellCheckpoints
+from pad_core.integrations.cell_checkpoints import CellCheckpoints, note_discarded
 from pad_core.integrations.run_logger import RunLogger
+from pad_core.metrics.report import tune_result
 
 STOP_MARKER = "pad_stopped"  # a final report of a run that ended with a deterministic stop (TrialStopped)
 # ... and its reason in the Train run's folder: the driver's Result only carries the last *checkpoint's* metrics
@@ -96,15 +97,15 @@ def make_hooks(config: dict[str, Any], rank: int, ray_report=ray.train.report,
             extra = {BEST_SCORE: float(step if os.path.exists(os.path.join(staged, BEST_FILE)) else -1)} \
                 if staged else {}
             mode = ray.train.CheckpointUploadMode.ASYNC if staged else ray.train.CheckpointUploadMode.SYNC
-            ray_report({**metrics, **extra}, checkpoint=checkpoint, checkpoint_dir_name=f"ckpt-{step:07d}",
-                       checkpoint_upload_mode=mode)
+            ray_report({**tune_result(metrics), **extra}, checkpoint=checkpoint,
+                       checkpoint_dir_name=f"ckpt-{step:07d}", checkpoint_upload_mode=mode)
         elif staged:
             persist(staged, step)
         in_flight[0] = staged is not None
         if logger and final:  # the final report holds no checkpoint: nothing to wait for (as before)
             logger.flush()
         if persist is not None:
-            ray_report(metrics)  # a scheduler stop ends the trial in here: MLflow has the reports before this one
+            ray_report(tune_result(metrics))  # a scheduler stop ends the trial in here: MLflow has the earlier ones
 
     save = logger.artifact if logger else (lambda path: None)
     return report, save, logger
@@ -189,11 +190,16 @@ def train_in_trial(config: dict[str, Any], gpus: float = 0.0) -> None:
     from ray import tune
 
     device = pick_device(gpus)
-    cells = CellCheckpoints(config["storage_path"], config["sweep"], config["key"])
+    cells = CellCheckpoints(config["storage_path"], config["sweep"], config["key"], run_id=config["run_id"])
     report, save, logger = make_hooks(config, 0, ray_report=tune.report, persist=cells.save_async,
                                       settle=cells.wait)
     with tempfile.TemporaryDirectory() as tmp:
         latest = cells.latest()
+        foreign = cells.foreign(config.get("fresh_run", False)) if latest else ""
+        if foreign:  # another run's: resuming it would give this run its end without its history
+            note_discarded(config["tracking_uri"], config["run_id"], foreign)
+            cells.delete()
+            latest = None
         resume_dir = cells.download(latest, tmp) if latest else None
         logger.adopt(resume_dir)
         try:

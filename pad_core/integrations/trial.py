@@ -2,7 +2,9 @@
 several workers) or, for single-worker trials, run the same loop in the trial itself (the fast path).
 
 Train runs are named after the cell (or the Tune trial), under a shared storage path, so a restarted
-driver finds its own Train run and resumes from the latest checkpoint.
+driver finds its own Train run and resumes from the latest checkpoint, unless that Train run belongs to another
+MLflow run of the cell (deleted in MLflow): then it is removed and the new run trains from step 0. A trial trains
+only while it holds its cell's claim (``lease.claim_cell``): a cell held by another driver's live trial is skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from pad_core.config import config_hash, from_flat, render_value, to_flat, to_params
 from pad_core.engine import TrialStopped
+from pad_core.integrations.cell_checkpoints import note_discarded
+from pad_core.integrations.lease import Claim, Holding, claim_cell
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.run_logger import MAX_OUTAGE_S
 from pad_core.integrations.storage import storage_for
@@ -26,6 +30,8 @@ from pad_core.integrations.train_worker import BEST_SCORE, STOP_FILE, train_in_t
 from pad_core.provenance import code_version
 
 SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to config keys
+SKIPPED = "pad_skipped"  # the final report of a trial whose cell another driver's live trial holds
+OWNER_FILE = "pad_run_id.txt"  # in a Train run folder: the MLflow run its checkpoints belong to
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class TrialPlan:
     identity: str = ""  # cell identity (config hash, protocol, seed, code version, manifest hash); "" = search
     tracking_outage_s: float = MAX_OUTAGE_S  # how long a trial trains on while MLflow is unreachable (reports queued)
     keep_checkpoints: bool = False  # keep a finished cell's checkpoints (default: deleted once the cell finished)
+    data_version: str = ""  # sha256 of the cell's data manifest (tag pad.data_version; tables refuse mixed ones)
 
     def as_config(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,16 +99,33 @@ def run_tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any])
             "pad.protocol": cfg.data.protocol, "pad.seed": str(cfg.train.seed), "pad.config_hash": config_hash(cfg),
             "pad.code_version": code_version(),
             "pad.trial_id": trial_id, **({"pad.identity": plan["identity"]} if plan.get("identity") else {}),
+            **({"pad.data_version": plan["data_version"]} if plan.get("data_version") else {}),
             **{f"axis.{k}": v for k, v in axes.items()}}
 
 
 def train_driver(config: dict[str, Any]) -> None:
+    """Train the trial's cell while holding its claim (two drivers never train one cell, see lease.py)."""
     plan, trial_id = config["plan"], tune.get_context().get_trial_id()
+    key = cell_key(plan, trial_id)
+    name = plan["run_name"] or f"{plan['stage']}·{trial_id}"
+    held = claim_cell(plan["tracking_uri"], plan["parent_id"], key, trial_id, f"cell {name}")
+    if not isinstance(held, Holding):
+        return skip_cell(name, held)
+    with held:
+        return train_cell(plan, config, trial_id, key, name)
+
+
+def skip_cell(name: str, owner: Claim) -> None:
+    """The cell is held by a live trial of another driver: not trained here, its run not touched; said so."""
+    reason = f"not trained here: the cell is held by a live trial of another driver ({owner.who()})"
+    print(f"[padsweep] {name}: {reason}", flush=True)
+    tune.report({"final": 0.0, SKIPPED: 1.0, "pad_reason": reason[:500]})
+
+
+def train_cell(plan: dict[str, Any], config: dict[str, Any], trial_id: str, key: str, name: str) -> None:
     searched = _search_overrides(config)
     cfg = from_flat({**plan["flat"], **searched})
     record = SweepRecord(plan["tracking_uri"], plan["experiment"])
-    key = cell_key(plan, trial_id)
-    name = plan["run_name"] or f"{plan['stage']}·{trial_id}"
     child = record.child(plan["parent_id"], key, name, run_tags(plan, cfg, trial_id, searched), to_params(cfg))
     if child.status != "RUNNING":
         record.reopen(child.run_id)
@@ -109,7 +133,7 @@ def train_driver(config: dict[str, Any]) -> None:
     loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id,
                    "storage_path": plan["storage_path"], "sweep": plan["sweep"], "key": key,
                    "tracking_outage_s": plan["tracking_outage_s"], "gpus_per_worker": res.gpus_per_worker,
-                   "keep_checkpoints": plan.get("keep_checkpoints", False)}
+                   "keep_checkpoints": plan.get("keep_checkpoints", False), "fresh_run": child.created}
     try:
         if res.trains_in_trial:
             return train_in_trial(loop_config, gpus=res.gpus_per_worker)
@@ -144,8 +168,9 @@ def fit_trainer(plan: dict[str, Any], key: str, loop_config: dict[str, Any], res
     Train run itself ended without a failure, so it was not retried). A finished run's folder is deleted unless
     ``keep_checkpoints``; a failed one keeps it for the resume."""
     storage_path, storage_fs = storage_for(plan["storage_path"])
-    name = f"{plan['sweep']}--{key.replace('|', '--')}"
+    name = train_run_name(plan["sweep"], key)
     fs, run_dir = storage_fs or pyarrow.fs.LocalFileSystem(), posixpath.join(storage_path, name)
+    own_train_run(fs, run_dir, loop_config)
     take_stop_reason(fs, run_dir)  # a marker left by an earlier attempt of this cell says nothing about this one
     trainer = TorchTrainer(
         train_loop_per_worker,
@@ -166,6 +191,29 @@ def fit_trainer(plan: dict[str, Any], key: str, loop_config: dict[str, Any], res
         raise TrialStopped(reason)
     if not loop_config.get("keep_checkpoints") and fs.get_file_info(run_dir).type == pyarrow.fs.FileType.Directory:
         fs.delete_dir(run_dir)
+
+
+def train_run_name(sweep: str, key: str) -> str:
+    """The cell's Ray Train run folder (one path component: sweep_checks refuses names over 255 bytes)."""
+    return f"{sweep}--{key.replace('|', '--')}"
+
+
+def own_train_run(fs: pyarrow.fs.FileSystem, run_dir: str, loop_config: dict[str, Any]) -> None:
+    """Make the Train run folder this MLflow run's: one left by another run of the cell (deleted in MLflow, so the
+    cell got a new run) is removed, or Ray Train would resume its checkpoint into a run without that history."""
+    run_id, marker = loop_config["run_id"], posixpath.join(run_dir, OWNER_FILE)
+    owner = ""
+    if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
+        with fs.open_input_stream(marker) as src:
+            owner = src.read().decode().strip()
+    exists = fs.get_file_info(run_dir).type == pyarrow.fs.FileType.Directory
+    if exists and owner != run_id and (owner or loop_config.get("fresh_run")):  # no owner: older code's own run
+        fs.delete_dir(run_dir)
+        note_discarded(loop_config["tracking_uri"], run_id, f"the Ray Train run {run_dir} of MLflow run "
+                                                            f"{owner or '(unrecorded)'}")
+    fs.create_dir(run_dir, recursive=True)
+    with fs.open_output_stream(marker) as out:
+        out.write(run_id.encode())
 
 
 def take_stop_reason(fs: pyarrow.fs.FileSystem, run_dir: str) -> str | None:

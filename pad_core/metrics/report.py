@@ -1,4 +1,12 @@
-"""The metric dictionary logged for one split of one protocol, keyed ``split/protocol/metric``."""
+"""The metric dictionary logged for one split of one protocol, keyed ``split/protocol/metric``.
+
+One value per key and step. The evaluations (the curves) and the final report both land on the last step, so
+the final report uses names no evaluation uses: the selected weights' dev scores are ``dev/<p>/selected_<m>``
+(the curve ``dev/<p>/<m>`` scored the last weights there), the whole run's mean step time is
+``train/<p>/mean_step_seconds`` (the curve ``train/<p>/step_seconds`` is each window's), and test scores
+``test/<p>/<m>`` (test is scored only at the end). Tune needs its objective in every result, so
+:func:`tune_result` gives the final result the curve names too; MLflow records each quantity under one name.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,41 @@ from pad_core.metrics.thresholds import ScoreSet
 
 def metric_key(split: str, protocol: str, metric: str) -> str:
     return f"{split}/{protocol.lower()}/{metric}"
+
+
+SELECTED = "selected_"  # the final report's dev scores: the selected (best-dev or last) weights
+RUN_MEAN = "mean_"  # the final report's train-side figures: over the whole run
+FINAL_ONLY = {"dev": SELECTED, "train": RUN_MEAN}
+
+
+def final_key(key: str) -> str:
+    """The final report's name for what a curve key measures: ``dev/p1/eer`` -> ``dev/p1/selected_eer``,
+    ``train/p1/step_seconds`` -> ``train/p1/mean_step_seconds``; test keys are final already."""
+    split, protocol, metric = key.split("/")
+    return f"{split}/{protocol}/{FINAL_ONLY.get(split, '')}{metric}"
+
+
+def curve_key(key: str) -> str | None:
+    """The curve name of a final-report key (:func:`final_key` reversed); None for keys with no curve."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] not in FINAL_ONLY or not parts[2].startswith(FINAL_ONLY[parts[0]]):
+        return None
+    return f"{parts[0]}/{parts[1]}/{parts[2][len(FINAL_ONLY[parts[0]]):]}"
+
+
+def tune_result(metrics: dict[str, float]) -> dict[str, float]:
+    """What Tune gets: a final result also under the curve names (``dev/p1/eer`` = the selected weights' score),
+    because Tune requires the scheduler's and searcher's metric in every result and its searcher learns the
+    finished trial's objective from it. Evaluation results pass unchanged."""
+    if metrics.get("final") != 1.0:
+        return metrics
+    aliases = {curve: v for k, v in metrics.items() if (curve := curve_key(k)) is not None and curve not in metrics}
+    return {**metrics, **aliases}
+
+
+def selected_scores(metrics: dict[str, float]) -> dict[str, float]:
+    """Dev scores of the selected weights, renamed for the final report (see :func:`final_key`)."""
+    return {final_key(k): v for k, v in metrics.items()}
 
 
 def threshold_free(scores: ScoreSet, cfg: EvalCfg) -> dict[str, float]:

@@ -2,20 +2,27 @@
 
 ``name`` is a registered variant (a flat config delta, see :mod:`pad_core.models.variants`);
 overrides are flat dotted keys, given as ``**{"moe.soft.num_experts": 8}`` or ``moe__soft__num_experts=8``.
-Every check that needs the backbone's shape (layer indices, head divisibility, tower availability) is in
-:func:`validate_model_cfg`, which sweeps call before any trial starts.
+Every check that needs the backbone's shape (layer indices, head divisibility, tower availability), its pretrained
+weights, or a build of the model is in :func:`validate_model_cfg`, which sweeps call before any trial starts.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+from dataclasses import replace
 from typing import Any
 
+import torch
 from torch import nn
 
-from pad_core.config import RunCfg, from_flat
+from pad_core.config import ATRCfg, BackboneCfg, BigMoECfg, HeadCfg, LossCfg, RunCfg, from_flat
 from pad_core.config.moe_schema import MoECfg
-from pad_core.errors import ConfigError
+from pad_core.errors import ConfigError, PadError
 from pad_core.models.backbones import backbone_info, create_clip, create_torchvision, is_torchvision, tokenize
+from pad_core.models.backbones.clip_weights import check_clip_pretrained
+from pad_core.models.backbones.torchvision_nets import check_torchvision_pretrained
+from pad_core.models.backbones.weights import is_weights_path
 from pad_core.models.heads import HEADS, prompt_texts
 from pad_core.models.moe.experts import ACTIVATIONS
 from pad_core.models.moe.moae import MoAE
@@ -75,6 +82,48 @@ def moe_placements(cfg: RunCfg) -> dict[str, tuple[int, ...]]:
 
 
 def validate_model_cfg(cfg: RunCfg) -> None:
+    """Everything about the model that would fail in every trial, checked before any starts (ConfigError naming the
+    key and the fix): the rules that need the backbone's shape, the pretrained weights (tag known and obtainable,
+    or the file read and matched against the architecture), and a build of the whole model on the meta device."""
+    check_shape_rules(cfg)
+    _dry_build(cfg.family, replace(cfg.backbone, pretrained=""), cfg.moe, cfg.head, cfg.bigmoe, cfg.atr, cfg.loss)
+    if reads_backbone(cfg):
+        check_backbone_weights(cfg.backbone.name, cfg.backbone.pretrained)
+
+
+def reads_backbone(cfg: RunCfg) -> bool:
+    """Every family builds the backbone except ATR-FAS with its own CNN encoder."""
+    return not (cfg.family == "atr" and cfg.atr.encoder == "cnn")
+
+
+def check_backbone_weights(name: str, pretrained: str) -> None:
+    """The weights a trial will load, checked on the driver; a file must be named by an absolute path, since trials
+    run in folders of their own (the check itself also runs where the weights load, see create_clip)."""
+    if is_weights_path(pretrained) and "://" not in pretrained and not os.path.isabs(pretrained):
+        guess = os.path.abspath(os.path.expanduser(pretrained))
+        raise ConfigError("backbone.pretrained", pretrained, "a relative path: trials run in another folder, where it "
+                          "names nothing", f"give the absolute path ({guess}?)")
+    (check_torchvision_pretrained if is_torchvision(name) else check_clip_pretrained)(name, pretrained)
+
+
+@functools.lru_cache(maxsize=64)
+def _dry_build(family: str, backbone: BackboneCfg, moe: MoECfg, head: HeadCfg, bigmoe: BigMoECfg, atr: ATRCfg,
+               loss: LossCfg) -> None:
+    """Build the model on the meta device (no memory, ~0.1 s at ViT-B/16): a setting that breaks construction is
+    refused here instead of in every trial. Cached by the parts a model is built from (not protocol, seed, data)."""
+    cfg = RunCfg(family=family, backbone=backbone, moe=moe, head=head, bigmoe=bigmoe, atr=atr, loss=loss)
+    try:
+        with torch.device("meta"):
+            FAMILIES.get(family)(cfg)
+    except PadError:
+        raise
+    except Exception as err:  # any construction error fails every trial the same way
+        raise ConfigError("model", f"family={family}, backbone.name={backbone.name}, moe.kind={moe.kind}",
+                          f"cannot be built ({type(err).__name__}: {err})",
+                          "every trial would fail the same way: change the settings the error points at") from None
+
+
+def check_shape_rules(cfg: RunCfg) -> None:
     """Checks that need the backbone's shape; raises ConfigError naming the key and the fix."""
     info = backbone_info(cfg.backbone.name)
     if cfg.family != "clip":
@@ -88,6 +137,7 @@ def validate_model_cfg(cfg: RunCfg) -> None:
     if cfg.moe.kind == "moae" and info.visual_width % cfg.moe.moae.heads:
         raise ConfigError("moe.moae.heads", cfg.moe.moae.heads, f"does not divide the width {info.visual_width}",
                           "use a divisor of the backbone width (2, 4, 8 at ViT-B/16)")
+    check_expert_widths(cfg.moe, info.visual_width)
     hidden = 4 * info.visual_width  # CLIP's MLP ratio
     if cfg.moe.kind == "sue" and cfg.moe.sue.routed_init == "copy_mlp" and cfg.moe.sue.routed_hidden not in (0, hidden):
         raise ConfigError("moe.sue.routed_hidden", cfg.moe.sue.routed_hidden, "copy_mlp needs the MLP's hidden width",
@@ -95,6 +145,17 @@ def validate_model_cfg(cfg: RunCfg) -> None:
     if "text" in placements and cfg.head.kind != "prompt":
         raise ConfigError("moe.tower", cfg.moe.tower, f"the text tower is unused by head.kind={cfg.head.kind!r}",
                           "use moe.tower=visual, or the prompt head")
+
+
+def check_expert_widths(moe: MoECfg, width: int) -> None:
+    """An expert's hidden layer (its input width x expert_hidden_mult) needs at least one unit."""
+    inputs = {"soft": width, "moae": width // moe.moae.heads}
+    if moe.kind not in inputs:
+        return
+    mult = getattr(moe, moe.kind).expert_hidden_mult
+    if int(inputs[moe.kind] * mult) < 1:
+        raise ConfigError(f"moe.{moe.kind}.expert_hidden_mult", mult, f"gives experts a hidden width of "
+                          f"int({inputs[moe.kind]} x {mult}) = 0", f"use >= {1 / inputs[moe.kind]:.3g} (4.0 is CLIP's)")
 
 
 def validate_family_cfg(cfg: RunCfg, info) -> None:
@@ -181,5 +242,5 @@ def _atr_family(cfg: RunCfg) -> nn.Module:
 
 def create_model(name_or_cfg: str | RunCfg = "clip", **overrides: Any) -> nn.Module:
     cfg = resolve_run_cfg(name_or_cfg, overrides)
-    validate_model_cfg(cfg)
+    check_shape_rules(cfg)  # the weights are checked where they load (create_clip, create_torchvision)
     return FAMILIES.get(cfg.family)(cfg)

@@ -27,7 +27,8 @@ def test_final_metrics_and_reports(tmp_path):
     assert [int(m["step"]) for m, _, _ in reports] == [3, 6, 6]
     assert all(c is not None for _, c, _ in reports[:2]) and reports[-1][1] is None
     assert reports[-1][2] == {"pad.threshold_policy": "test_eer"}  # IrisGeneral's declared policy
-    for key in ("test/p1/acer", "test/p1/eer", "test/p1/auc", "test/p1/acc", "dev/p1/eer", "test/p1/threshold"):
+    for key in ("test/p1/acer", "test/p1/eer", "test/p1/auc", "test/p1/acc", "dev/p1/selected_eer",
+                "test/p1/threshold"):
         assert key in metrics and np.isfinite(metrics[key])
     assert "train/p1/moe_cosine" in reports[0][0] and "dev/p1/eer" in reports[0][0]
     scores = pd.read_csv(artifacts[0])
@@ -56,7 +57,7 @@ def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path):
     with pytest.raises(Interrupt):
         train(smoke_cfg(), RunContext(report=stop_after_first, workdir=str(tmp_path / "b")))
     resumed = train(smoke_cfg(), RunContext(resume_dir=saved[0], workdir=str(tmp_path / "c")))
-    timing = "train/p1/step_seconds"  # wall time: present in both, equal in neither
+    timing = "train/p1/mean_step_seconds"  # wall time: present in both, equal in neither
     assert resumed.pop(timing) > 0 and full.pop(timing) > 0
     assert resumed == full
 

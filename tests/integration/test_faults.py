@@ -19,6 +19,18 @@ SMOKE = ["--set", "train.steps=6", "--set", "train.eval_every=3", "--set", "data
          "--set", "data.synth_scale=0.01", "--set", "data.synth_size=32", "--set", "data.num_workers=0",
          "--set", "eval.batch_size=64", "--set", "backbone.name=pad-tiny-vit", "--set", "backbone.pretrained=",
          "--set", "optim.lr=0.001"]
+
+
+def with_set(args: list[str], key: str, value: object) -> list[str]:
+    """``args`` with ``--set key=...`` replaced (the command line refuses a key set twice)."""
+    out = list(args)
+    for i, item in enumerate(out):
+        if item.startswith(f"{key}=") and i and out[i - 1] == "--set":
+            out[i] = f"{key}={value}"
+            return out
+    return [*out, "--set", f"{key}={value}"]
+
+
 ONE_CELL = ["--rows", "tests.integration.fault_rows:HEALTHY", "--base", "tests.integration.fault_rows:BASE",
             "--seeds", "0", "--protocols", "P1", *SMOKE]
 
@@ -27,7 +39,7 @@ ONE_CELL = ["--rows", "tests.integration.fault_rows:HEALTHY", "--base", "tests.i
 def test_a_failed_trial_resumes_its_own_run_from_the_last_checkpoint(stack, fault, tmp_path, stops):
     """Step 4 faults once (the checkpoint is at step 3): a raising worker (raise) or a trial process killed with
     SIGKILL (kill). The retry resumes at step 3 and finishes; one MLflow run; its dev history is the uninterrupted
-    run's (evaluations at steps 3 and 6, plus the final report at 6), nothing repeated; its numbers are equal."""
+    run's (evaluations at steps 3 and 6), nothing repeated; its numbers are equal."""
     env = {**stack["env"], "PADSWEEP_CHAOS": f"{fault}@4", "PADSWEEP_CHAOS_DIR": str(tmp_path)}
     client = MlflowClient(stack["mlflow"])
     out = run_sweep({**stack, "env": env}, "rows.py", *ONE_CELL, "--no-reuse", "--sweep-name", f"fault-{fault}").stdout
@@ -109,7 +121,7 @@ def test_a_killed_sweep_driver_resumes_with_the_same_command(stack):
     """SIGKILL the sweep driver once both cells have a checkpoint; the same command finishes the sweep: no cell
     lost or duplicated, each run resumed from its checkpoint (no step logged twice), and the table equals the
     one of the same sweep run without interruption (same seeds, same numbers)."""
-    longer = [*TWO_SEEDS, "--set", "train.steps=15"]  # a window to kill in after the checkpoint at step 3
+    longer = with_set(TWO_SEEDS, "train.steps", 15)  # a window to kill in after the checkpoint at step 3
     client = MlflowClient(stack["mlflow"])
     cmd = [sys.executable, str(ROOT / "sweeps" / "rows.py"), *longer, "--sweep-name", "killed"]
     driver = subprocess.Popen(cmd, cwd=ROOT, env=stack["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

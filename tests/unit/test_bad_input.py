@@ -5,22 +5,18 @@ before any trial starts: the Ray address given is unreachable on purpose, so a c
 checks would fail differently. An MLflow store holding an earlier sweep is checked unchanged afterwards.
 """
 
-import importlib.util
 import re
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlflow.entities import Metric
 
 from pad_core.ablation import Row
 from pad_core.config import from_flat, scale_overrides
 from pad_core.data import resolve_manifest_uri
-from pad_core.integrations.cli import sweep_main
-from pad_core.integrations.mlflow_runs import SweepRecord
+from tests.refusals import ROOT, refused
 
-ROOT = Path(__file__).resolve().parents[2]
 NOOP_ROWS = (Row("clip", "CLIP", {}), Row("same", "changes nothing", {"loss.moe_cosine_w": 0.0}))
 NOOP_BASE = {"data.protocol": "P1"}
 
@@ -59,7 +55,7 @@ SWEEP_CASES = [
      r"audit.*change nothing"),
     ("hpo.py", ["--objective", "test_eer"], r"test_eer.*only read dev metrics"),
     ("hpo.py", ["--space", "nope"], r"'nope'.*unknown search space"),
-    ("hpo.py", ["--grace-period", "0"], r"grace-period/--reduction-factor=\(0, 2\).*at least 1 report"),
+    ("hpo.py", ["--grace-period", "0"], r"--grace-period=0: must be >= 1.*at least 1 report"),
     ("hpo.py", ["--scheduler", "hyperband"], r"--scheduler='hyperband'.*unknown early-stopping.*asha.*sha"),
     ("mmoe_components.py", ["--mode", "search"], r"declares no search space"),
 ]
@@ -79,46 +75,6 @@ DATA_CASES = [  # (how the good manifest is broken, what the message must say)
     (lambda f: f.assign(path=f["path"].where(f.index != 0, "../outside.png")), r"paths outside the data folder"),
     (None, r"cannot read the manifest"),
 ]
-
-
-def load_main(file: str):
-    spec = importlib.util.spec_from_file_location(Path(file).stem, ROOT / "sweeps" / file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def refused(file: str, args: list[str], store: str, capsys) -> str:
-    """stderr of the sweep file's command line, which must exit 2 before any trial."""
-    module = load_main(file)
-    kinds = {k: getattr(module, k) for k in ("get_ablation", "get_search", "add_arguments") if hasattr(module, k)}
-    if hasattr(module, "SWEEP"):
-        kinds["get_ablation"] = module.SWEEP.spec
-    argv = ["--smoke-test", "--mlflow-uri", store, "--ray-address", "127.0.0.1:9", "--sweep-name", "bad", *args]
-    with pytest.raises(SystemExit) as info:
-        sweep_main(module.__doc__, str(ROOT / "sweeps" / file), argv=argv, **kinds)
-    assert info.value.code == 2
-    return capsys.readouterr().err
-
-
-def snapshot(store: str) -> list[tuple]:
-    record = SweepRecord(store, "padsweep")
-    return sorted((r.info.run_id, r.info.status, tuple(sorted(r.data.tags.items())),
-                   tuple(sorted(r.data.metrics.items()))) for r in record.search(""))
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A local MLflow store (SQLite) holding an earlier sweep's parent and a finished child run."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    record = SweepRecord(uri, "padsweep")
-    parent = record.parent("earlier", {"pad.stage": "ablation"})
-    child = record.child(parent, "clip|P1|s0|h", "clip·P1·s0", {"pad.row": "clip"}, {"train.seed": "0"})
-    record.client.log_batch(child.run_id, metrics=[Metric("test/p1/acer", 0.1, 0, 0)])
-    record.finalize(child.run_id, "FINISHED", "completed")
-    before = snapshot(uri)
-    yield uri
-    assert snapshot(uri) == before, "a refused command changed what MLflow had recorded"
 
 
 @pytest.fixture(autouse=True)

@@ -102,12 +102,15 @@ def test_checkpoint_cadence_by_wall_time_and_best_file_only_on_improvement(tmp_p
 
 
 def test_keep_checkpoints_flag_reaches_the_trial_plan(monkeypatch):
+    from pad_core.ablation import AblationSpec, Row
+    from pad_core.integrations.sweep_checks import data_key
+
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    spec = AblationSpec("sweep", "t", (Row("clip", "CLIP", {}),), ("P1",), (0,), base=scale_overrides("smoke"))
+    cells = spec.cells()
+    versions = {data_key(c.cfg.data): "sha" for c in cells}
     for argv, expected in (([], False), (["--keep-checkpoints"], True)):
         opts = options(build_parser("x").parse_args(argv))
         assert opts.keep_checkpoints is expected
-        assert all(p["keep_checkpoints"] is expected for p in plans(_Spec(), [], opts, "parent", "ablation"))
-
-
-class _Spec:
-    name = "sweep"
+        made = plans(spec, cells, opts, "parent", "ablation", versions)
+        assert len(made) == 1 and made[0]["keep_checkpoints"] is expected and made[0]["data_version"] == "sha"

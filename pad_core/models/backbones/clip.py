@@ -7,10 +7,7 @@ import, so ``pad-tiny-vit`` builds like any open_clip model. Nothing is download
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +17,9 @@ from torch import nn
 
 from pad_core.config.schema import BackboneCfg
 from pad_core.errors import ConfigError
+from pad_core.models.backbones.clip_weights import check_clip_pretrained
 from pad_core.models.backbones.torchvision_nets import TV_BACKBONES, is_torchvision
+from pad_core.models.backbones.weights import quiet_root_logger as _quiet_root_logger
 
 open_clip.add_model_config(Path(__file__).parent / "model_configs")
 
@@ -45,58 +44,49 @@ class BackboneInfo:
         return (self.image_size // self.patch_size) ** 2 + 1
 
 
+SCHEMES = ("hf-hub:", "local-dir:")  # open_clip names that fetch a config and weights of their own
+
+
 @functools.cache
 def backbone_info(name: str) -> BackboneInfo:
     if is_torchvision(name):
         spec = TV_BACKBONES.get(name)
         return BackboneInfo(visual_layers=spec.depth, text_layers=0, visual_width=spec.feature_dim, text_width=0,
                             image_size=spec.image_size, patch_size=1, quick_gelu=False)
+    if name.startswith(SCHEMES):
+        raise ConfigError("backbone.name", name, "an open_clip model fetched with its own config and weights; sweeps "
+                          "build a named architecture and load weights into it", "use the architecture's open_clip "
+                          "name (e.g. ViT-B-16-quickgelu) and pass the weights file with --pretrained /abs/path")
     cfg = open_clip.get_model_config(name)
     if cfg is None:
         raise ConfigError("backbone.name", name, "unknown open_clip model or torchvision baseline",
                           f"use an open_clip name such as ViT-B-16-quickgelu (pad-tiny-vit for CPU runs) or one of "
                           f"{TV_BACKBONES.list()}")
-    vis, txt = cfg["vision_cfg"], cfg["text_cfg"]
+    vis, txt = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
+    if not _plain_vit_clip(vis, txt):
+        raise ConfigError("backbone.name", name, "not a ViT CLIP with its own text transformer (a ResNet, timm or "
+                          "Hugging Face tower): the MoE layers, heads and audit work on ViT blocks",
+                          "use a ViT CLIP such as ViT-B-16-quickgelu, or a torchvision baseline (resnet50)")
     image_size = vis["image_size"] if isinstance(vis["image_size"], int) else vis["image_size"][0]
     return BackboneInfo(visual_layers=vis["layers"], text_layers=txt["layers"], visual_width=vis["width"],
                         text_width=txt["width"], image_size=image_size, patch_size=vis["patch_size"],
                         quick_gelu=bool(cfg.get("quick_gelu", False)))
 
 
-def _check_pretrained(cfg: BackboneCfg, info: BackboneInfo) -> None:
-    if not cfg.pretrained or os.path.isfile(cfg.pretrained):
-        return
-    if cfg.pretrained.endswith((".pt", ".pth", ".bin", ".safetensors")) or os.sep in cfg.pretrained:
-        raise ConfigError("backbone.pretrained", cfg.pretrained, "checkpoint file not found",
-                          "give an existing local checkpoint path, an open_clip tag, or '' for random init")
-    tags = open_clip.list_pretrained_tags_by_model(cfg.name)
-    if cfg.pretrained not in tags:
-        raise ConfigError("backbone.pretrained", cfg.pretrained, f"not a pretrained tag of {cfg.name}",
-                          f"use one of {tags}, a local checkpoint path, or '' for random init")
-    if cfg.pretrained == "openai" and not info.quick_gelu:
-        raise ConfigError("backbone.name", cfg.name, "OpenAI weights were trained with QuickGELU",
-                          f"use {cfg.name}-quickgelu (open_clip >= 3.0 only warns about this)")
-
-
-@contextlib.contextmanager
-def _quiet_root_logger():
-    # open_clip logs every build step on the root logger and warns that a model "initialized randomly",
-    # which is the intent when pretrained is "" (tests, demo); keep its errors only.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
+def _plain_vit_clip(vis: dict, txt: dict) -> bool:
+    return (isinstance(vis.get("layers"), int) and isinstance(vis.get("patch_size"), int)
+            and not vis.get("timm_model_name") and isinstance(txt.get("layers"), int)
+            and not txt.get("hf_model_name"))
 
 
 def create_clip(cfg: BackboneCfg) -> nn.Module:
-    """Build the CLIP model, load weights, and freeze towers as the config says."""
-    info = backbone_info(cfg.name)
-    _check_pretrained(cfg, info)
+    """Build the CLIP model, load weights, and freeze towers as the config says. Built on the current default
+    device: the CPU in a trial, the meta device when the preflight builds the model to check it can be built."""
+    backbone_info(cfg.name)  # an unknown name is refused with the list of names
+    check_clip_pretrained(cfg.name, cfg.pretrained)  # clear errors in the trial too (a file missing on its node)
     with _quiet_root_logger():
-        model = open_clip.create_model(cfg.name, pretrained=cfg.pretrained or None, output_dict=True)
+        model = open_clip.create_model(cfg.name, pretrained=cfg.pretrained or None, output_dict=True,
+                                       device=torch.empty(0).device)
     _set_trainable(model.visual.parameters(), cfg.train_visual)
     text_params = [p for n, p in model.named_parameters() if not n.startswith("visual.") and n != "logit_scale"]
     _set_trainable(text_params, cfg.train_text)

@@ -1,10 +1,13 @@
 """ImageNet-style baselines of the papers' tables (ResNet50, ViT-B/16 with a linear head), built with
-torchvision and random init; real weights load from a local state-dict path (nothing is downloaded).
+torchvision and random init; real weights load from a local state-dict path (nothing is downloaded), matched
+against the headless network's shapes before any trial (:func:`check_torchvision_pretrained`).
 Tiny twins (``resnet-tiny``, ``vit-tiny``) keep CPU tests and demos fast.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +17,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
 from pad_core.errors import ConfigError
+from pad_core.models.backbones.weights import fit, is_tag, read_state_dict, require_file, shapes
 from pad_core.registry import Registry
 
 
@@ -51,18 +55,46 @@ def is_torchvision(name: str) -> bool:
     return name in TV_BACKBONES
 
 
+# The checkpoint of a whole torchvision classifier carries its ImageNet layer, which the headless network drops.
+CLASSIFIER_PREFIXES = ("fc.", "heads.")
+
+
+@functools.cache
+def meta_torchvision(name: str) -> nn.Module:
+    """The headless network on the meta device: its state dict's names and shapes, no memory."""
+    with torch.device("meta"):
+        return TV_BACKBONES.get(name).build()
+
+
+def check_torchvision_pretrained(name: str, pretrained: str) -> None:
+    """ConfigError unless ``pretrained`` is '' or a local state dict that fits the headless ``name`` (checked once
+    per file version and process: a sweep's cells share it)."""
+    if not pretrained:
+        return
+    if is_tag(pretrained):
+        raise ConfigError("backbone.pretrained", pretrained, f"torchvision baselines ({name}) have no pretrained "
+                          "tags: their weights are never downloaded", "give a local torchvision state-dict path "
+                          "(e.g. torchvision's resnet50 ImageNet file) or '' for random init")
+    require_file(pretrained)
+    stat = os.stat(pretrained)
+    _check_file(name, os.path.abspath(pretrained), stat.st_size, stat.st_mtime_ns, pretrained)
+
+
+@functools.lru_cache(maxsize=16)
+def _check_file(name: str, path: str, size: int, mtime_ns: int, shown: str) -> None:
+    found = shapes(read_state_dict(path))
+    result = fit(shapes(meta_torchvision(name).state_dict()), found, ignore=CLASSIFIER_PREFIXES)
+    if not result.ok:
+        raise ConfigError("backbone.pretrained", shown, f"the weights in {path} do not fit {name}: "
+                          f"{result.describe()}", f"give a state dict saved from torchvision's {name}")
+
+
 def create_torchvision(name: str, pretrained: str) -> nn.Module:
     """The headless network; ``pretrained`` is "" (random init) or a local torchvision state-dict path."""
     net = TV_BACKBONES.get(name).build()
     if not pretrained:
         return net
-    try:
-        state = torch.load(pretrained, map_location="cpu", weights_only=True)
-    except (FileNotFoundError, IsADirectoryError):
-        raise ConfigError("backbone.pretrained", pretrained, "checkpoint file not found",
-                          "give a local torchvision state-dict path (weights are never downloaded) or ''") from None
-    missing, _ = net.load_state_dict(state, strict=False)  # the checkpoint's own fc/heads is expected extra
-    if missing:
-        raise ConfigError("backbone.pretrained", pretrained, f"{len(missing)} backbone weights missing, e.g. "
-                          f"{missing[:3]}", f"give a state dict saved from torchvision's {name}")
+    check_torchvision_pretrained(name, pretrained)
+    state = read_state_dict(pretrained, data=True)
+    net.load_state_dict({k: v for k, v in state.items() if not k.startswith(CLASSIFIER_PREFIXES)})
     return net

@@ -1,0 +1,202 @@
+"""Integrity checks of a manifest against its benchmark, and of one protocol's train/dev/test rows, before training.
+
+Each check is vectorised (pandas: ``duplicated``, ``isin``, ``value_counts``, index intersections), so a manifest of
+a million rows is checked in seconds, and each states what it found with counts and example paths. Refused:
+
+- one image listed in several rows (identical or not): it would count twice, or carry two labels or splits;
+- labels against attack types: label 1 (bona fide) must have ``attack_type`` "none" and label 0 (attack) a species
+  (print, replay, ...; "unknown" when not known). Bona fide rows with a species are the sign of an inverted label
+  convention (1 = attack), which would train a detector of the wrong class;
+- a value of a column the benchmark's protocols select on (``subset``, ``attack_type``, ``fold``) that no protocol
+  names: its rows are left out of every protocol that selects by that column, silently (one misspelt subset
+  removed 9 % of a training set). Override: ``data.allow_unselected=true`` (the finding is then printed);
+- leakage between the protocol's selected train, dev and test rows: the same image file, the same image content
+  under another path (preflight only, from the bytes it reads anyway), or the same subject. ``subject`` is a
+  global identity: a manifest merging datasets that number their subjects independently must prefix the IDs
+  (e.g. ``W/001``). An empty subject is "unknown" and is not compared. Overrides, for a protocol that shares data
+  on purpose: ``data.allow_overlap=true`` (images), ``data.allow_subject_overlap=true`` (subjects).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+
+import pandas as pd
+
+from pad_core.data.images import ImageFacts
+from pad_core.data.manifest import file_columns
+from pad_core.data.protocols import Benchmark
+from pad_core.errors import DataError
+
+PAIRS = (("train", "dev"), ("train", "test"), ("dev", "test"))
+EXAMPLES = 3  # example values per finding in a message
+
+
+def selector_columns(benchmark: Benchmark) -> dict[str, set[str]]:
+    """Every column the benchmark's protocols select on -> the values they name (empty: only excluded by)."""
+    named: dict[str, set[str]] = defaultdict(set)
+    for protocol in benchmark.protocols.values():
+        for selector in (protocol.train, protocol.dev, protocol.test):
+            for column, values in selector.items():
+                if column == "exclude":
+                    for col in values:
+                        named.setdefault(col, set())
+                else:
+                    named[column].update(str(v) for v in values)
+    return dict(named)
+
+
+def require_selector_columns(frame: pd.DataFrame, benchmark: Benchmark, uri: str) -> None:
+    missing = sorted(set(selector_columns(benchmark)) - set(frame.columns))
+    if missing:
+        raise DataError("data.manifest", uri, f"no column {missing}, which the protocols of {benchmark.name} "
+                        "select rows by", "add the column(s), or set data.benchmark to the manifest's benchmark")
+
+
+def duplicate_images(frame: pd.DataFrame, uri: str) -> None:
+    """One row per image file (``path``): the same file twice would be counted twice, or carry two labels."""
+    repeated = frame["path"].duplicated(keep=False)
+    if not repeated.any():
+        return
+    rows = frame[repeated]
+    differ = [c for c in rows.columns if c != "path" and (rows.groupby("path")[c].nunique() > 1).any()]
+    how = f"differing in {differ}" if differ else "identical"
+    example = rows["path"].iloc[0]
+    where = rows.index[rows["path"] == example][:EXAMPLES].tolist()
+    raise DataError("data.manifest", uri,
+                    f"{rows['path'].nunique()} images are listed in more than one row ({len(rows)} rows, {how}), "
+                    f"e.g. {example!r} in rows {where}",
+                    "keep one row per image (an image has one label, one split and one subject), e.g. "
+                    "frame.drop_duplicates('path') after resolving the differing rows")
+
+
+def label_convention(frame: pd.DataFrame, uri: str) -> None:
+    """label 1 <=> attack_type "none": anything else is a mislabelled row or an inverted convention."""
+    live, species = frame["label"] == 1, frame["attack_type"]
+    typed_live = live & (species != "none")
+    untyped_attack = ~live & species.isin(["none", ""])
+    if not typed_live.any() and not untyped_attack.any():
+        return
+    found = []
+    if typed_live.any():
+        kinds = species[typed_live].value_counts().head(EXAMPLES).to_dict()
+        found.append(f"{int(typed_live.sum())} bona fide rows (label 1) carry an attack type {kinds}, "
+                     f"e.g. {frame.loc[typed_live, 'path'].head(2).tolist()}")
+    if untyped_attack.any():
+        found.append(f"{int(untyped_attack.sum())} attack rows (label 0) have no attack type ('none' or empty), "
+                     f"e.g. {frame.loc[untyped_attack, 'path'].head(2).tolist()}")
+    if typed_live.sum() > live.sum() / 2:
+        found.append("most bona fide rows carry one: the labels look inverted (here 1 means bona fide)")
+    raise DataError("data.manifest", uri, "; ".join(found),
+                    "give bona fide rows label 1 (live/bonafide) and attack_type none, attacks label 0 "
+                    "(attack/spoof) and their species (print, replay, ...; 'unknown' if not known)")
+
+
+def unselected_values(frame: pd.DataFrame, benchmark: Benchmark, uri: str, allow: bool) -> list[str]:
+    """Values of selected-on columns that no protocol names (a typo drops their rows); notes when allowed."""
+    found = []
+    for column, known in sorted(selector_columns(benchmark).items()):
+        if not known:  # only ever excluded by: any value is selected somewhere
+            continue
+        values = frame[column].astype(str)
+        stray = ~values.isin(known)
+        if not stray.any():
+            continue
+        per_split = pd.crosstab(values[stray], frame.loc[stray, "split"])
+        totals, example = frame["split"].value_counts(), frame.loc[stray, "path"].groupby(values[stray]).first()
+        for value, counts in per_split.loc[per_split.sum(axis=1).sort_values(ascending=False).index[:8]].iterrows():
+            rows = ", ".join(f"{int(n)} of {totals[split]} {split} rows" for split, n in counts.items() if n)
+            found.append(f"{column}={value!r} ({rows}, e.g. {example[value]}){_closest(value, known)}")
+        if len(per_split) > 8:
+            found.append(f"and {len(per_split) - 8} more {column} values")
+    if not found:
+        return []
+    text = (f"values that no protocol of {benchmark.name} names, so their rows are left out of every protocol "
+            f"that selects by them: {'; '.join(found)}")
+    if allow:
+        return [text + " (data.allow_unselected=true)"]
+    raise DataError("data.manifest", uri, text, "correct the names in the manifest (or the protocol definition), "
+                    "or set data.allow_unselected=true if those rows are meant to be left out")
+
+
+def _closest(value: str, known: set[str]) -> str:
+    same_case = [k for k in known if k.lower() == value.lower()]
+    near = same_case or difflib.get_close_matches(value, sorted(known), n=2, cutoff=0.5)
+    return f" (did you mean {near}?)" if near else f" (known: {sorted(known)[:12]})"
+
+
+def shared_images(parts: dict[str, pd.DataFrame], uri: str, protocol: str, allow: bool) -> list[str]:
+    """The same file in two of the protocol's splits (every file column)."""
+    files = {name: _files(frame) for name, frame in parts.items()}
+    found = [f"{len(common)} image files in both {a} and {b}, e.g. {common[:EXAMPLES].tolist()}"
+             for a, b in PAIRS if len(common := files[a].intersection(files[b]))]
+    return _leak(found, uri, protocol, allow, "allow_overlap", "give each image one split")
+
+
+def shared_content(parts: dict[str, pd.DataFrame], facts: dict[str, ImageFacts], uri: str, protocol: str,
+                   allow: bool) -> list[str]:
+    """The same image bytes under different paths in two of the protocol's splits (a copied file); within one
+    split a note. Only files the preflight read have a hash (all of them unless data.verify_sample is set)."""
+    digest = {rel: f.digest for rel, f in facts.items() if f.digest}
+    hashed = {name: pd.DataFrame({"path": frame["path"], "digest": frame["path"].map(digest)}).dropna()
+              for name, frame in parts.items()}
+    found = []
+    for a, b in PAIRS:
+        pairs = hashed[a].merge(hashed[b], on="digest", suffixes=("_a", "_b"))
+        pairs = pairs[pairs["path_a"] != pairs["path_b"]]  # the same path is shared_images' finding
+        if len(pairs):
+            examples = list(zip(pairs["path_a"], pairs["path_b"]))[:2]
+            found.append(f"{pairs['digest'].nunique()} images have the same content in {a} and {b} under "
+                         f"different paths, e.g. {examples}")
+    notes = _leak(found, uri, protocol, allow, "allow_overlap", "remove the copies so each image has one split")
+    for name, frame in hashed.items():
+        copies = frame[frame["digest"].duplicated(keep=False)]
+        if len(copies):
+            notes.append(f"{len(copies)} {name} images of protocol {protocol} are byte-identical copies of another "
+                         f"{name} image, e.g. {copies['path'].head(2).tolist()} (weighted twice)")
+    return notes
+
+
+def shared_subjects(parts: dict[str, pd.DataFrame], uri: str, protocol: str, allow: bool) -> list[str]:
+    """The same (non-empty) subject in two of the protocol's splits: identity leakage."""
+    subjects = {name: pd.Index(frame.loc[frame["subject"] != "", "subject"].unique()) for name, frame in parts.items()}
+    found = []
+    for a, b in PAIRS:
+        common = subjects[a].intersection(subjects[b])
+        if len(common):
+            rows = {s: int(parts[s]["subject"].isin(common).sum()) for s in (a, b)}
+            first = {s: parts[s].loc[parts[s]["subject"] == common[0], "path"].iloc[0] for s in (a, b)}
+            found.append(f"{len(common)} subjects in both {a} and {b} ({rows[a]} {a} rows, {rows[b]} {b} rows), "
+                         f"e.g. {common[:EXAMPLES].tolist()} ({common[0]!r}: {first[a]} in {a}, {first[b]} in {b})"
+                         f"{_numbering_hint(parts[a], parts[b], common)}")
+    notes = _leak(found, uri, protocol, allow, "allow_subject_overlap", "make the splits subject-disjoint")
+    unknown = sum(int((frame["subject"] == "").sum()) for frame in parts.values())
+    if unknown:
+        notes.append(f"{unknown} rows of protocol {protocol} have no subject: their identity leakage is not checked")
+    return notes
+
+
+def _numbering_hint(a: pd.DataFrame, b: pd.DataFrame, common: pd.Index) -> str:
+    """When shared IDs never meet in one subset, they are likely per-dataset numbers, not one person."""
+    pairs = [set(zip(f.loc[f["subject"].isin(common), "subject"], f.loc[f["subject"].isin(common), "subset"]))
+             for f in (a, b)]
+    if pairs[0] & pairs[1]:
+        return ""
+    return (" - always under different subsets: if each dataset numbers its own subjects, prefix the IDs with the "
+            "subset (subject is a global identity)")
+
+
+def _files(frame: pd.DataFrame) -> pd.Index:
+    cells = pd.concat([frame[c].astype(str) for c in file_columns(frame)])
+    return pd.Index(cells[cells != ""].unique())
+
+
+def _leak(found: list[str], uri: str, protocol: str, allow: bool, flag: str, fix: str) -> list[str]:
+    if not found:
+        return []
+    text = f"protocol {protocol} leaks between its splits: {'; '.join(found)}"
+    if allow:
+        return [f"{text} (data.{flag}=true)"]
+    raise DataError("data.manifest", uri, text,
+                    f"{fix}, or set data.{flag}=true if protocol {protocol} shares them between splits on purpose")

@@ -1,0 +1,117 @@
+"""What the command line asks of the config, checked for what would be silently ignored or read from the wrong
+folder (each refusal is ``<key>=<value>: <problem>. Fix: ...``, before anything is recorded):
+
+- ``--set``: each key once; never a key the sweep sets itself per cell (``CELL_AXES``: the protocol and the seed
+  come from ``--protocols`` / ``--seeds``); never a key whose own flag (``--data`` ...) is given as well.
+- Flags that the chosen ``--mode`` does not read (``--num-samples`` in an ablation, ``--seeds`` in a search).
+- Local paths (``--data``, a ``--pretrained`` file, ``--storage``): made absolute here, on the driver, because the
+  preflight reads them from this folder while trials run in another one; URIs (``s3://``), ``synthetic:`` data
+  and open_clip tags (``openai``) are kept as they are.
+- S3 URIs: refused when no credentials can be found at all (not in the environment, a profile or an instance
+  role), instead of a traceback from the first trial or from Tune.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections import Counter
+from typing import Any
+
+from pad_core.config import CELL_AXES, parse_assignments
+from pad_core.config.weight_names import is_weights_path
+from pad_core.errors import ConfigError, SweepError
+from pad_core.integrations.storage import check_credentials
+
+FLAG_KEYS = {"backbone": "backbone.name", "pretrained": "backbone.pretrained", "data": "data.manifest"}
+AXIS_FLAGS = {"data.protocol": "--protocols (a search: --search-protocol)",
+              "train.seed": "--seeds (a search: --confirm-seeds)"}
+SEARCH_ONLY = ("num_samples", "top_k", "confirm_seeds", "search_protocol", "scheduler", "grace_period",
+               "reduction_factor")
+ABLATION_ONLY = ("seeds",)  # a search trains on one seed and confirms on --confirm-seeds
+
+
+def flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def assignments(ns: argparse.Namespace) -> dict[str, str]:
+    """``--set`` as ``{key: text}``, refused where a key repeats, is a cell axis, or has its own flag given too."""
+    keys = [item.partition("=")[0].strip() for item in ns.set]
+    twice = [k for k, n in Counter(keys).items() if n > 1 and k]
+    if twice:
+        given = [item for item in ns.set if item.partition("=")[0].strip() in twice]
+        raise ConfigError("--set", given, "the same key given more than once: only the last would count",
+                          "give each key once")
+    flat = parse_assignments(ns.set)
+    for key, value in flat.items():
+        if key in CELL_AXES:
+            raise ConfigError(f"--set {key}", value, "the sweep sets this key itself in every cell, so --set would "
+                              "be silently overridden", f"use {AXIS_FLAGS.get(key, 'the sweep flags')} instead")
+        own = next((f for f, k in FLAG_KEYS.items() if k == key and getattr(ns, f, None) is not None), None)
+        if own:
+            raise ConfigError(f"--set {key}", value, f"{flag(own)} is given too: one of them would be ignored",
+                              f"give it once, with {flag(own)}")
+    return flat
+
+
+def check_mode_flags(ns: argparse.Namespace) -> None:
+    """A flag the chosen mode does not read is refused, not dropped."""
+    unread, other = (SEARCH_ONLY, "search") if ns.mode == "ablation" else (ABLATION_ONLY, "ablation")
+    for dest in unread:
+        value = getattr(ns, dest, None)
+        if value is not None:
+            fix = "add --mode search, or drop it" if other == "search" else \
+                "a search trains on one seed and confirms its best on fresh seeds: use --confirm-seeds"
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+            raise SweepError(flag(dest), shown, f"only --mode {other} reads it, and this run is --mode {ns.mode}",
+                             fix)
+
+
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # s3://, memory://, synthetic:iris, hf-hub:org/model
+
+
+def is_local(uri: str) -> bool:
+    """A path on this machine's disk: no ``scheme:`` in front (s3://, synthetic:, hf-hub:), not a chained URL."""
+    return not SCHEME.match(uri) and "::" not in uri
+
+
+def absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def names_a_file(pretrained: str) -> bool:
+    """``--pretrained`` names weights on disk (not an open_clip tag such as ``openai``): an existing file, or a
+    path with a folder or a weights suffix (a missing file then gets its absolute path in the refusal)."""
+    return is_local(pretrained) and is_weights_path(pretrained)
+
+
+def absolute_paths(flat: dict[str, Any]) -> dict[str, Any]:
+    """The flat overrides with local data and weight paths made absolute (trials run in another folder)."""
+    out = dict(flat)
+    manifest = out.get("data.manifest")
+    if isinstance(manifest, str) and manifest and is_local(manifest):
+        out["data.manifest"] = absolute(manifest)
+    pretrained = out.get("backbone.pretrained")
+    if isinstance(pretrained, str) and names_a_file(pretrained):
+        out["backbone.pretrained"] = absolute(pretrained)
+    for key in ("data.manifest", "backbone.pretrained"):
+        if isinstance(out.get(key), str):
+            check_credentials(out[key], key)
+    return out
+
+
+def storage_uri(uri: str) -> str:
+    """``--storage`` as every node reads it: an absolute local path (or NFS mount), or an s3:// URI with
+    credentials to go with it."""
+    check_credentials(uri, "--storage")
+    return absolute(uri) if is_local(uri) else uri
+
+
+def always_drawn(space) -> set[str]:
+    """Config keys a search space sets in every dry draw: a ``--set`` of them would change nothing."""
+    from pad_core.integrations.search_checks import probe
+
+    draws = [set(params) | set(constants) for params, _, constants in probe(space)]
+    return set.intersection(*draws) if draws else set()
