@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> str:
 
     lrs = [10 ** (-4.5 + 3.0 * i / max(1, n - 1)) for i in range(n)]
     flats = [{**scale_overrides("demo"), "moe.kind": "none", "train.steps": steps, "train.eval_every": every,
-              "data.protocol": "P1", "train.seed": 0, "optim.lr": lr} for lr in lrs]
+              "data.protocol": "P1", "train.seed": 0, "optim.lr": lr,
+              "optim.warmup_steps": min(10, steps)} for lr in lrs]
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token written to ~/.ray
     import ray
 

@@ -27,8 +27,9 @@ os.environ.update(LOOPBACK_RAY)  # before Ray is imported: the local head and th
 def base(steps: int) -> dict:
     from pad_core.config import scale_overrides
 
-    return {**scale_overrides("demo"), "moe.kind": "none", "train.steps": steps, "train.eval_every": steps,
-            "data.protocol": "P1"}
+    demo = scale_overrides("demo")  # its warm-up is capped at the run's steps (a longer one is refused)
+    return {**demo, "moe.kind": "none", "train.steps": steps, "train.eval_every": steps, "data.protocol": "P1",
+            "optim.warmup_steps": min(demo["optim.warmup_steps"], steps)}
 
 
 def plain_loop(flat: dict, seeds: list[int]) -> float:

@@ -39,3 +39,17 @@ def _flash(cfg: RunCfg, frame, fs, root: str, **kw):
 
 def make_dataset(cfg: RunCfg, frame, fs, root: str, *, split: str, protocol, mean, std):
     return DATASETS.get(cfg.family)(cfg, frame, fs, root, split=split, protocol=protocol, mean=mean, std=std)
+
+
+def make_split_datasets(cfg: RunCfg, data) -> dict:
+    """The train, dev and test datasets of a prepared data set (``pad_core.data.prepare``) for ``cfg``'s family.
+
+    Building them reads no image, only the manifest's columns: the sweep's preflight builds them once per family and
+    data config on the driver, so a column or a value a family needs (ATR-FAS: ``path_depth``, attack types its gate
+    has experts for; BIG-MoE: the modality columns) is refused before launch, not in every trial."""
+    from pad_core.models.backbones import norm_stats  # imported on use: it loads open_clip
+
+    mean, std = norm_stats(cfg.backbone.norm_stats)
+    m = data.manifest
+    return {split: make_dataset(cfg, data.split(split), m.fs, m.root, split=split, protocol=data.protocol, mean=mean,
+                                std=std) for split in ("train", "dev", "test")}

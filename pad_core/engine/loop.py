@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from pad_core.config import config_hash
 from pad_core.config.schema import RunCfg
 from pad_core.data.dataset import StepBatchSampler, to_device
-from pad_core.data.families import make_dataset
+from pad_core.data.families import make_split_datasets
 from pad_core.data.loaders import close_eval_loaders, loader_options
 from pad_core.data.prepare import prepare
 from pad_core.engine import chaos, checkpoint, precision
@@ -36,7 +36,6 @@ from pad_core.metrics import metric_key, select_threshold, split_metrics
 from pad_core.metrics.report import final_key, selected_scores
 from pad_core.metrics.routing import routing_breakdown, routing_metrics, routing_summary
 from pad_core.models import create_model
-from pad_core.models.backbones import norm_stats
 
 Report = Callable[[dict[str, float], "str | None", "dict[str, str] | None"], None]
 
@@ -77,7 +76,7 @@ class TrainingRun:
         self.workdir, self.last_ckpt = self.ctx.workdir, ""  # fit() makes a temporary workdir if none is given
         self.protocol = cfg.data.protocol
         self.data = prepare(cfg.data, verify_images=not self.ctx.images_verified)
-        self.datasets = self._datasets()
+        self.datasets = make_split_datasets(cfg, self.data)
         seed_everything(cfg.train.seed, self.ctx.rank)
         if cfg.train.cpu_heap_reuse and torch.device(self.ctx.device).type == "cpu":
             release_freed_memory()  # what an earlier run in this process (a reused trial) freed
@@ -100,13 +99,6 @@ class TrainingRun:
         self.started = self.last_saved = time.monotonic()  # last_saved: wall-time checkpoint cadence
         # one fault per run and rank under PADSWEEP_CHAOS (reliability tests); seeds and protocol tell runs apart
         self.fault = chaos.injector(f"{config_hash(cfg)}-{cfg.data.protocol}-s{cfg.train.seed}-r{self.ctx.rank}")
-
-    def _datasets(self) -> dict:
-        mean, std = norm_stats(self.cfg.backbone.norm_stats)
-        m = self.data.manifest
-        return {split: make_dataset(self.cfg, self.data.split(split), m.fs, m.root, split=split,
-                                    protocol=self.data.protocol, mean=mean, std=std)
-                for split in ("train", "dev", "test")}
 
     def train_batches(self) -> Iterator:
         per_rank = self.cfg.data.batch_size // self.ctx.world_size

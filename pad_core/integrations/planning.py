@@ -18,11 +18,13 @@ def describe_resources(res: Resources) -> str:
     return f"{res.workers} worker(s) x ({gpus}{res.cpus_per_worker:g} CPU), trained {where}"
 
 
-def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str, code: str) -> tuple[set[str], set[str], str]:
-    """(cell keys finished in this sweep, identities completed in any sweep, note), MLflow opened read-only: a
-    store that is not there is an error (opening it would create it), a missing experiment a note."""
+def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str,
+                 code: str) -> tuple[set[str], set[str], dict[str, str] | None, str]:
+    """(cell keys finished in this sweep, identities completed in any sweep, cell key -> its run in this sweep (not
+    deleted; None: MLflow not read), note). MLflow is opened read-only: a store that is not there is an error
+    (opening it would create it), a missing experiment a note."""
     if not tracking_uri:
-        return set(), set(), "no MLflow URI given: finished and reusable cells are not known"
+        return set(), set(), None, "no MLflow URI given: finished and reusable cells are not known"
     from mlflow.entities import ViewType
 
     from pad_core.integrations.mlflow_read import closest, read_client, sweep_parents
@@ -32,7 +34,7 @@ def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str, code: st
     if exp is None or exp.lifecycle_stage != "active":
         names = [e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=1000)]
         known = closest(experiment, names, "experiments")
-        return set(), set(), f"experiment {experiment!r} does not exist yet ({known})"
+        return set(), set(), {}, f"experiment {experiment!r} does not exist yet ({known})"
     runs = client.search_runs([exp.experiment_id], f"tags.`pad.code_version` = '{code}' and "
                                                    "tags.`pad.outcome` = 'completed'", max_results=50000)
     parents = [r for r in sweep_parents(client, exp.experiment_id)
@@ -41,7 +43,10 @@ def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str, code: st
     mine = {r.data.tags.get("pad.cell", "") for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id
             and r.info.status == "FINISHED"}
     identities = {r.data.tags.get("pad.identity", "") for r in runs if r.info.status == "FINISHED"}
-    return mine, identities, f"MLflow {tracking_uri}, experiment {experiment!r} (read only)"
+    children = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'",
+                                  max_results=50000) if parent_id else []
+    runs_of = {r.data.tags.get("pad.cell", ""): r.info.run_id for r in children}
+    return mine, identities, runs_of, f"MLflow {tracking_uri}, experiment {experiment!r} (read only)"
 
 
 def print_plan(spec: AblationSpec, *, storage_path: str, resources: Resources, tracking_uri: str | None,
@@ -53,15 +58,18 @@ def print_plan(spec: AblationSpec, *, storage_path: str, resources: Resources, t
         sizes[data_cfg] = (len(data.dev), len(data.test))
     code = code_version()
     cells = [c.identify(code, digests[c.cfg.data]) for c in spec.cells()]
-    finished, identities, note = mlflow_state(tracking_uri, experiment, spec.name, code)
+    finished, identities, runs_of, note = mlflow_state(tracking_uri, experiment, spec.name, code)
 
     def status(cell: Cell) -> str:
         if cell.key in finished:
             return "finished"
         if reuse and cell.identity in identities:
             return "reuse"
-        if resources.trains_in_trial and CellCheckpoints(storage_path, spec.name, cell.key).latest():
-            return "resume"
+        if resources.trains_in_trial:  # checkpoints resume only in the run that wrote them (a deleted run's do not)
+            run_id = (runs_of or {}).get(cell.key, "")
+            checkpoints = CellCheckpoints(storage_path, spec.name, cell.key, run_id=run_id)
+            if checkpoints.latest() and (runs_of is None or not checkpoints.foreign(fresh_run=not run_id)):
+                return "resume"
         return "train"
 
     plans = plan_cells(spec, cells, status, lambda c: sizes[c.cfg.data])

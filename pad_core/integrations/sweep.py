@@ -15,6 +15,7 @@ from pad_core.ablation.table import TableSpec
 from pad_core.audit import audit_spec
 from pad_core.config import render_value, to_flat
 from pad_core.data import prepare
+from pad_core.data.families import make_split_datasets
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, connect, max_concurrent
@@ -57,8 +58,15 @@ class SweepOptions:
 
 
 def manifest_digests(cells: list[Cell]) -> dict:
-    """Data config -> sha256 of its manifest, each manifest read (and its images checked) once."""
-    return {data_cfg: prepare(data_cfg).manifest.sha256 for data_cfg in {c.cfg.data for c in cells}}
+    """Data config -> sha256 of its manifest, each manifest read (and its images checked) once; the datasets of each
+    model family using it are built from it too (columns and values a family needs: refused here, not per trial)."""
+    digests = {}
+    for data_cfg in {c.cfg.data for c in cells}:
+        data = prepare(data_cfg)
+        digests[data_cfg] = data.manifest.sha256
+        for cfg in {c.cfg.family: c.cfg for c in cells if c.cfg.data == data_cfg}.values():
+            make_split_datasets(cfg, data)
+    return digests
 
 
 def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None = None,

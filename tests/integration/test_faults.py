@@ -15,10 +15,10 @@ from tests.integration.conftest import ROOT, run_sweep
 from tests.integration.test_sweeps import children
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.mlflow]
-SMOKE = ["--set", "train.steps=6", "--set", "train.eval_every=3", "--set", "data.batch_size=16",
-         "--set", "data.synth_scale=0.01", "--set", "data.synth_size=32", "--set", "data.num_workers=0",
-         "--set", "eval.batch_size=64", "--set", "backbone.name=pad-tiny-vit", "--set", "backbone.pretrained=",
-         "--set", "optim.lr=0.001"]
+SMOKE = ["--set", "train.steps=6", "--set", "optim.warmup_steps=2", "--set", "train.eval_every=3",
+         "--set", "data.batch_size=16", "--set", "data.synth_scale=0.01", "--set", "data.synth_size=32",
+         "--set", "data.num_workers=0", "--set", "eval.batch_size=64", "--set", "backbone.name=pad-tiny-vit",
+         "--set", "backbone.pretrained=", "--set", "optim.lr=0.001"]
 
 
 def with_set(args: list[str], key: str, value: object) -> list[str]:

@@ -127,3 +127,18 @@ def test_skip_policy_trains_without_the_corrupt_file_and_says_so(good_manifest):
 
 def test_the_catalogue_has_at_least_thirty_cases():
     assert len(CONFIG_CASES + SWEEP_CASES + SERVICE_CASES + DATA_CASES) >= 30
+
+
+def test_a_column_only_one_model_family_needs_is_refused_before_any_trial(store, capsys, tmp_path):
+    """ATR-FAS reads a depth map per bona fide row (``path_depth``): a manifest without it passes the generic
+    manifest checks, and its datasets are built in the preflight, so it is refused before launch (it used to fail
+    in every trial)."""
+    from search_spaces.atr_fas import ATR_BASE
+
+    source = Path(resolve_manifest_uri(from_flat({**scale_overrides("smoke"), **ATR_BASE}).data))
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    assert "path_depth" in frame.columns
+    shutil.copytree(source.parent / "images", tmp_path / "images")
+    frame.drop(columns=["path_depth"]).to_csv(tmp_path / "no_depth.csv", index=False)
+    err = refused("atr_dn.py", ["--data", str(tmp_path / "no_depth.csv")], store, capsys)
+    assert re.search(r"no path_depth column", err), err

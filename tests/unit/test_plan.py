@@ -75,3 +75,38 @@ def test_plan_of_a_sweep_file_lists_every_cell_and_touches_neither_ray_nor_mlflo
     assert len(resumed) == 1 and resumed[0].split()[0] == cell.row.name and resumed[0].split()[2] == str(cell.seed)
     delta = base_diff(spec, cell)
     assert all(f"{k}={v}" in resumed[0] for k, v in delta.items())
+
+
+def test_a_checkpoint_of_a_deleted_run_is_planned_as_train_not_resume(tmp_path, capsys, store):
+    """Checkpoints resume only in the MLflow run that wrote them: once that run is deleted, the cell trains from
+    step 0 (the trial discards them), and the plan says so instead of "resume"."""
+    from pad_core.data import prepare
+    from pad_core.integrations.cell_checkpoints import CellCheckpoints
+    from pad_core.integrations.cli import SweepArgs, base_overrides, build_parser, sweep_main
+    from pad_core.integrations.mlflow_runs import SweepRecord
+    from pad_core.provenance import code_version
+    from sweeps.mmoe_components import SWEEP
+
+    uri, storage = store, tmp_path / "storage"  # the session's MLflow server (a sweep refuses local stores)
+    argv = ["--plan", "--storage", str(storage), "--seeds", "0", "--protocols", "P1", "--mlflow-uri", uri,
+            "--sweep-name", "plan-deleted-run"]
+    ns = build_parser("x").parse_args(argv)
+    spec = SWEEP.spec(SweepArgs(ns, "plan-deleted-run", base_overrides(ns)))
+    cell = spec.cells()[-1]
+    cell = cell.identify(code_version(), prepare(cell.cfg.data, check_files=False).manifest.sha256)
+    record = SweepRecord(uri, "padsweep")
+    run_id = record.child(record.parent(spec.name, {}), cell.key, cell.run_name, {}, {}).run_id
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "state.pt").write_bytes(b"x")
+    CellCheckpoints(str(storage), spec.name, cell.key, run_id=run_id).save(str(ckpt), 3)
+
+    def status() -> str:
+        capsys.readouterr()
+        text = sweep_main("plan test", "sweeps/mmoe_components.py", get_ablation=SWEEP.spec, argv=argv)
+        line = next(ln for ln in text.splitlines() if ln.split()[:1] == [cell.row.name])
+        return line.split()[3]
+
+    assert status() == "resume"
+    record.client.delete_run(run_id)
+    assert status() == "train"
