@@ -43,7 +43,9 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     spec = declared_spec(tags, parent_id)
     ended = sweep_frame(record, parent_id, stage)  # one listing of the children for both outcomes
     finished = ended[ended["outcome"] == "completed"] if not ended.empty else ended
-    frame, superseded = latest_per_cell(spec.declared(finished)) if not finished.empty else (finished, 0)
+    declared_data = declared_data_versions(tags)
+    usable = finished if allow_mixed_data else of_declared_data(finished, declared_data)
+    frame, superseded = latest_per_cell(spec.declared(usable)) if not usable.empty else (usable, 0)
     failed = ended[ended["outcome"] == "failed"] if not ended.empty else ended
     counts = cell_counts(spec, frame, failed_set(failed, spec), deleted_children(record, parent_id, stage))
     if frame.empty:
@@ -53,10 +55,10 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
                          f"{counts.failed} failed, {counts.deleted} deleted, {counts.not_run} not run or not "
                          "finished)", "run the sweep first")
     check_code_versions(frame, tags.get("pad.code_version", ""), allow_mixed_code)
-    check_data_versions(frame, declared_data_versions(tags), allow_mixed_data)
+    check_data_versions(frame, declared_data, allow_mixed_data)
     stale = len(finished) - len(frame)
     print(f"[padsweep] building the table from {len(frame)} finished runs"
-          + (f" ({stale} runs of other configs, protocols or seeds, or superseded, left out)" if stale else ""),
+          + (f" ({stale} runs of other configs, protocols, seeds or data, or superseded, left out)" if stale else ""),
           flush=True)
     summary = summarize(frame, spec)
     failures = failed_cells(failed, spec, frame)
@@ -150,6 +152,14 @@ def declared_data_versions(tags: dict[str, str]) -> set[str] | None:
         return set(json.loads(tags["pad.data_versions"]).values())
     except (KeyError, ValueError, AttributeError, TypeError):
         return None
+
+
+def of_declared_data(finished: pd.DataFrame, declared: set[str] | None) -> pd.DataFrame:
+    """The runs trained on data the sweep declares now: after ``--allow-data-change`` the old data's runs are left
+    out (their cells count as missing until trained again), never picked as a cell's newest finished run."""
+    if declared is None or finished.empty or "data_version" not in finished:
+        return finished
+    return finished[finished["data_version"].isin(declared)]
 
 
 def check_data_versions(frame: pd.DataFrame, declared: set[str] | None, allow: bool) -> None:

@@ -22,7 +22,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from pad_core.config import config_hash, from_flat, render_value, to_flat, to_params
 from pad_core.engine import TrialStopped
 from pad_core.integrations.cell_checkpoints import note_discarded
-from pad_core.integrations.lease import Claim, Holding, claim_cell
+from pad_core.integrations.lease import Holding, claim_cell
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.run_logger import MAX_OUTAGE_S
 from pad_core.integrations.storage import storage_for
@@ -110,14 +110,15 @@ def train_driver(config: dict[str, Any]) -> None:
     name = plan["run_name"] or f"{plan['stage']}·{trial_id}"
     held = claim_cell(plan["tracking_uri"], plan["parent_id"], key, trial_id, f"cell {name}")
     if not isinstance(held, Holding):
-        return skip_cell(name, held)
+        return skip_cell(name, f"the cell is held by a live trial of another driver ({held.who()})")
     with held:
         return train_cell(plan, config, trial_id, key, name)
 
 
-def skip_cell(name: str, owner: Claim) -> None:
-    """The cell is held by a live trial of another driver: not trained here, its run not touched; said so."""
-    reason = f"not trained here: the cell is held by a live trial of another driver ({owner.who()})"
+def skip_cell(name: str, why: str) -> None:
+    """The cell is not trained here (held by a live trial of another driver, or finished by one meanwhile): its run
+    is not touched; said so."""
+    reason = f"not trained here: {why}"
     print(f"[padsweep] {name}: {reason}", flush=True)
     tune.report({"final": 0.0, SKIPPED: 1.0, "pad_reason": reason[:500]})
 
@@ -127,6 +128,8 @@ def train_cell(plan: dict[str, Any], config: dict[str, Any], trial_id: str, key:
     cfg = from_flat({**plan["flat"], **searched})
     record = SweepRecord(plan["tracking_uri"], plan["experiment"])
     child = record.child(plan["parent_id"], key, name, run_tags(plan, cfg, trial_id, searched), to_params(cfg))
+    if child.status == "FINISHED" and child.outcome == "completed":  # the claim's last holder finished it meanwhile
+        return skip_cell(name, f"another trial finished it after this sweep listed it (run {child.run_id})")
     if child.status != "RUNNING":
         record.reopen(child.run_id)
     res = Resources(**plan["resources"])
