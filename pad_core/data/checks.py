@@ -8,8 +8,11 @@ a million rows is checked in seconds, and each states what it found with counts 
   (print, replay, ...; "unknown" when not known). Bona fide rows with a species are the sign of an inverted label
   convention (1 = attack), which would train a detector of the wrong class;
 - a value of a column the benchmark's protocols select on (``subset``, ``attack_type``, ``fold``) that no protocol
-  names: its rows are left out of every protocol that selects by that column, silently (one misspelt subset
-  removed 9 % of a training set). Override: ``data.allow_unselected=true`` (the finding is then printed);
+  of the benchmark names and that the protocol being run leaves out (each selector that can take the row lists
+  the values it keeps in that column): its rows vanish silently (one misspelt subset removed 9 % of a training
+  set). A value another protocol names is this protocol's deliberate exclusion; a protocol that keeps every value
+  of the column (no list, or only an exclude list) drops nothing by it. Override: ``data.allow_unselected=true``
+  (the finding is then printed);
 - leakage between the protocol's selected train, dev and test rows: the same image file, the same image content
   under another path (preflight only, from the bytes it reads anyway), or the same subject. ``subject`` is a
   global identity: a manifest merging datasets that number their subjects independently must prefix the IDs
@@ -26,7 +29,7 @@ import pandas as pd
 
 from pad_core.data.images import ImageFacts
 from pad_core.data.manifest import file_columns
-from pad_core.data.protocols import Benchmark
+from pad_core.data.protocols import Benchmark, Protocol
 from pad_core.errors import DataError
 
 PAIRS = (("train", "dev"), ("train", "test"), ("dev", "test"))
@@ -34,14 +37,14 @@ EXAMPLES = 3  # example values per finding in a message
 
 
 def selector_columns(benchmark: Benchmark) -> dict[str, set[str]]:
-    """Every column the benchmark's protocols select on -> the values they name (empty: only excluded by)."""
+    """Every column the benchmark's protocols select on -> the values they name (to keep or to exclude)."""
     named: dict[str, set[str]] = defaultdict(set)
     for protocol in benchmark.protocols.values():
         for selector in (protocol.train, protocol.dev, protocol.test):
             for column, values in selector.items():
                 if column == "exclude":
-                    for col in values:
-                        named.setdefault(col, set())
+                    for col, excluded in values.items():
+                        named[col].update(str(v) for v in excluded)
                 else:
                     named[column].update(str(v) for v in values)
     return dict(named)
@@ -93,14 +96,15 @@ def label_convention(frame: pd.DataFrame, uri: str) -> None:
                     "(attack/spoof) and their species (print, replay, ...; 'unknown' if not known)")
 
 
-def unselected_values(frame: pd.DataFrame, benchmark: Benchmark, uri: str, allow: bool) -> list[str]:
-    """Values of selected-on columns that no protocol names (a typo drops their rows); notes when allowed."""
+def unselected_values(frame: pd.DataFrame, benchmark: Benchmark, protocol: Protocol, uri: str,
+                      allow: bool) -> list[str]:
+    """Values of selected-on columns that no protocol of the benchmark names and that ``protocol`` leaves out (a
+    typo drops their rows); notes when allowed. Rows another protocol names, or that this one keeps, are not asked
+    about: a deliberate exclusion, or nothing dropped."""
     found = []
     for column, known in sorted(selector_columns(benchmark).items()):
-        if not known:  # only ever excluded by: any value is selected somewhere
-            continue
         values = frame[column].astype(str)
-        stray = ~values.isin(known)
+        stray = ~values.isin(known) & frame["split"].isin(_filtering_splits(protocol, column))
         if not stray.any():
             continue
         per_split = pd.crosstab(values[stray], frame.loc[stray, "split"])
@@ -112,12 +116,23 @@ def unselected_values(frame: pd.DataFrame, benchmark: Benchmark, uri: str, allow
             found.append(f"and {len(per_split) - 8} more {column} values")
     if not found:
         return []
-    text = (f"values that no protocol of {benchmark.name} names, so their rows are left out of every protocol "
-            f"that selects by them: {'; '.join(found)}")
+    text = (f"values that no protocol of {benchmark.name} names, so protocol {protocol.name} leaves their rows "
+            f"out: {'; '.join(found)}")
     if allow:
         return [text + " (data.allow_unselected=true)"]
     raise DataError("data.manifest", uri, text, "correct the names in the manifest (or the protocol definition), "
                     "or set data.allow_unselected=true if those rows are meant to be left out")
+
+
+def _filtering_splits(protocol: Protocol, column: str) -> list[str]:
+    """The manifest splits whose rows every selector of ``protocol`` that can take them filters by a list of
+    ``column`` values (so an unlisted value is dropped). A split no selector takes is dropped whatever its values;
+    a selector without a list for the column (none, or only ``exclude``) keeps unlisted values."""
+    takers = {"train": [protocol.train], "dev": [protocol.dev], "test": []}
+    for split in protocol.test_splits:
+        takers.setdefault(split, []).append(protocol.test)
+    return [split for split, selectors in takers.items()
+            if selectors and all(column in selector for selector in selectors)]
 
 
 def _closest(value: str, known: set[str]) -> str:

@@ -76,7 +76,7 @@ def check_rows(cfg: DataCfg, manifest: Manifest, benchmark: Benchmark, parts: di
     frame, uri = manifest.frame, manifest.uri
     checks.duplicate_images(frame, uri)
     checks.label_convention(frame, uri)
-    notes = checks.unselected_values(frame, benchmark, uri, cfg.allow_unselected)
+    notes = checks.unselected_values(frame, benchmark, benchmark.protocol(cfg.protocol), uri, cfg.allow_unselected)
     notes += checks.shared_images(parts, uri, cfg.protocol, cfg.allow_overlap)
     return notes + checks.shared_subjects(parts, uri, cfg.protocol, cfg.allow_subject_overlap)
 

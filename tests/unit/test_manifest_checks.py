@@ -280,6 +280,74 @@ def test_carved_dev_keeps_a_subject_seen_in_several_subsets_on_one_side():
     assert (sides == 1).all() and carved.loc[carved["split"] == "dev", "subject"].nunique() == 3
 
 
+def synthetic_copy(name: str, folder: Path, mutate) -> Path:
+    """The smoke-scale synthetic ``name`` manifest, changed by ``mutate``, written to ``folder`` (rows only)."""
+    source = resolve_manifest_uri(cfg(f"synthetic:{name}").data)
+    path = folder / f"{name}.csv"
+    mutate(pd.read_csv(source, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+    return path
+
+
+def species_unknown(f):  # attacks of unknown species: what label_convention asks for ('unknown' if not known)
+    f.loc[f.index[f["label"] == "0"][::4], "attack_type"] = "unknown"
+    return f
+
+
+def another_dataset(f):  # a tenth dataset merged in, which no jfsfdb protocol names
+    f.loc[f.index[f["subset"] == "DFDC"], "subset"] = "CASIA-FASD"
+    return f
+
+
+@pytest.mark.parametrize("name, benchmark, mutate, kept, dropped, message", [
+    ("uniattack", "uniattackdata", species_unknown, "P1", "P2.1",
+     r"attack_type='unknown' \(\d+ of \d+ dev rows, \d+ of \d+ test rows, \d+ of \d+ train rows"),
+    ("jfsfdb", "jfsfdb", another_dataset, "joint", "loo.SiW",
+     r"subset='CASIA-FASD' \(\d+ of \d+ dev rows, \d+ of \d+ test rows, \d+ of \d+ train rows"),
+    ("jfsfdb", "jfsfdb", another_dataset, "joint", "joint.SiW",  # trains on every subset: only test rows dropped
+     r"subset='CASIA-FASD' \(\d+ of \d+ test rows, e.g. "),
+], ids=["uniattack unknown species", "jfsfdb extra dataset, leave-one-out", "jfsfdb extra dataset, joint.SiW"])
+def test_unnamed_values_are_judged_by_the_protocol_being_run(name, benchmark, mutate, kept, dropped, message,
+                                                             tmp_path):
+    """A value no protocol names was refused for every protocol, even one that selects every row of the column
+    (uniattackdata P1, jfsfdb joint): now only where the protocol being run leaves its rows out, per split."""
+    path = synthetic_copy(name, tmp_path, mutate)
+    data = prepare(cfg(path, benchmark=benchmark, protocol=kept).data, check_files=False)
+    assert data.notes == [], data.notes  # no list of the column: nothing dropped, nothing to say
+    assert data.train["attack_type"].eq("unknown").any() or data.train["subset"].eq("CASIA-FASD").any()  # trained
+    with pytest.raises(DataError, match=rf"no protocol of {benchmark} names, so protocol {re.escape(dropped)} leaves "
+                                        rf"their rows out: {message}.*allow_unselected") as info:
+        prepare(cfg(path, benchmark=benchmark, protocol=dropped).data, check_files=False)
+    assert "Fix:" in str(info.value)
+
+
+def test_a_value_named_by_another_protocol_is_a_deliberate_exclusion():
+    """irisgeneral P2 trains on H and F only: the other subsets' train rows are named by P1 and left out on purpose,
+    while a name no protocol knows is refused in P2 as in P1, with the closest names."""
+    from pad_core.data.checks import unselected_values
+
+    benchmark = load_benchmark("irisgeneral")
+    frame = pd.DataFrame({"path": ["a.png", "b.png", "c.png"], "subset": ["H", "Da", "Dc"],
+                          "split": ["train", "train", "train"]})
+    for protocol in ("P1", "P2"):
+        with pytest.raises(DataError, match=rf"protocol {protocol} leaves their rows out: subset='Dc' \(1 of 3 train "
+                                            r"rows, e.g. c.png\) \(did you mean \['D[ab]', 'D[ab]'\]\?\)"):
+            unselected_values(frame, benchmark, benchmark.protocol(protocol), "m.csv", allow=False)
+        assert unselected_values(frame.head(2), benchmark, benchmark.protocol(protocol), "m.csv", allow=False) == []
+
+
+def test_a_fold_only_excluded_from_training_is_kept():
+    """flash trains on every fold but the tested one (an exclude list) and tests on any split: a fold number no
+    protocol names still trains, so it is not refused; a test row of it reaches no test fold and is."""
+    from pad_core.data.checks import unselected_values
+
+    benchmark = load_benchmark("flash")
+    frame = pd.DataFrame({"path": ["a.png", "b.png"], "fold": ["10", "10"], "split": ["train", "test"]})
+    protocol = benchmark.protocol("F1")
+    assert unselected_values(frame.head(1), benchmark, protocol, "m.csv", allow=False) == []
+    notes = unselected_values(frame, benchmark, protocol, "m.csv", allow=True)
+    assert len(notes) == 1 and "fold='10' (1 of 1 test rows, e.g. b.png)" in notes[0], notes
+
+
 @pytest.mark.parametrize("name, benchmark", [("iris", "irisgeneral"), ("uniattack", "uniattackdata"),
                                              ("jfsfdb", "jfsfdb"), ("flash", "flash"), ("mmdg", "mmdg")])
 def test_every_protocol_of_the_synthetic_benchmarks_passes(name, benchmark):
