@@ -20,26 +20,32 @@ holder, whatever the timing, and a driver that waits (``--wait``) keeps its clai
 
 A claim stops counting when it is
 - released: its holder deletes it on every exit path it lives through (done, error, Ctrl-C, SIGTERM);
-- dead: made on this host (same hostname and boot id) by a process that is gone, or whose pid another process
-  now has: judged at once, so a driver SIGKILLed here is taken over by the next one at once;
+- dead: made on this host (same hostname, boot id and PID namespace) by a process that is gone, or whose pid
+  another process now has: judged at once, so a driver SIGKILLed here is taken over by the next one at once. A claim
+  made in another PID namespace (another container on the host network), or whose process /proc does not show
+  (hidepid), is judged by its heartbeat only;
 - expired: its heartbeat, rewritten every ``HEARTBEAT_S`` by a thread of the holder, is older than ``EXPIRY_S``
   (a driver SIGKILLed on another host, a host that lost power, a process stopped for that long).
 A claimant that finds such a claim below its own deletes it and says so ("taking over").
 
 Assumptions: a SQL-backed MLflow (the file store numbers versions without a transaction); the hosts' clocks agree
-within a small fraction of ``EXPIRY_S`` (only the expiry reads clocks); a hostname names one process namespace;
-the MLflow user may add versions to ``padsweep.leases`` (with basic auth: EDIT on it). A holder that cannot
-heartbeat for ``EXPIRY_S`` (an MLflow outage, a stopped process) may be taken over: its heartbeat thread then
-finds its claim gone (``Holding.lost``), and the cell claims keep its trials from training a cell that another
+within a small fraction of ``EXPIRY_S`` (only the expiry reads clocks); the MLflow user may add versions to
+``padsweep.leases`` (with basic auth: EDIT on it). A claimant beats its own claim while it waits, and a holder at
+once. Releases (and the drops of a claimant that gives up) make one quick request each with SIGINT/SIGTERM held off:
+an exit is not held up by an MLflow outage (the claim then expires), and a second Ctrl-C does not skip them. A holder
+that cannot heartbeat for ``EXPIRY_S`` (an MLflow outage, a stopped process) may be taken over: its heartbeat thread
+then finds its claim gone (``Holding.lost``), and the cell claims keep its trials from training a cell that another
 driver's live trial holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -55,6 +61,7 @@ HEARTBEAT_S = float(os.environ.get("PADSWEEP_LEASE_HEARTBEAT_S", "10"))
 EXPIRY_S = float(os.environ.get("PADSWEEP_LEASE_EXPIRY_S", "120"))
 POLL_S = 2.0  # how often a waiting claimant looks again
 GONE = "RESOURCE_DOES_NOT_EXIST"
+RELEASE_JOIN_S = 2.0  # how long a release waits for a heartbeat in flight (its thread is a daemon; it may go on)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,14 @@ def _boot_id() -> str:
         return ""
 
 
+def _pid_namespace() -> str:
+    """This process's PID namespace ("pid:[inode]"; "" where /proc cannot tell): pids mean something only within it."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 def _process_start(pid: int) -> str:
     """Start time of ``pid`` in clock ticks since boot ("" where /proc cannot tell): tells a reused pid apart."""
     try:
@@ -101,19 +116,28 @@ def holder_tags() -> dict[str, str]:
     pid = os.getpid()
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return {"pad.host": socket.gethostname(), "pad.boot": _boot_id(), "pad.pid": str(pid),
-            "pad.proc": _process_start(pid), "pad.started": started, "pad.heartbeat": f"{time.time():.3f}",
-            "pad.ray_job": _ray_job()}
+            "pad.proc": _process_start(pid), "pad.pidns": _pid_namespace(), "pad.started": started,
+            "pad.heartbeat": f"{time.time():.3f}", "pad.ray_job": _ray_job()}
 
 
 def why_not_live(claim: Claim, now: float | None = None) -> str:
     """"" while ``claim`` holds; else why it no longer does (its process is gone, or its heartbeat expired)."""
     t = claim.tags
-    if t.get("pad.host") == socket.gethostname() and t.get("pad.boot", "") == _boot_id():
-        pid = int(t.get("pad.pid", "0"))
-        if not _alive(pid) or (t.get("pad.proc") and _process_start(pid) != t["pad.proc"]):
+    if _same_pids(t):
+        pid, started = int(t.get("pad.pid", "0")), t.get("pad.proc", "")
+        now_started = _process_start(pid)  # "": /proc hides it (hidepid): alive as far as this claimant can tell
+        if not _alive(pid) or (started and now_started and now_started != started):
             return f"its process {pid} on {t['pad.host']} is gone"
     age = claim.heartbeat_age(now)
     return f"no heartbeat for {age:.0f} s (expiry {EXPIRY_S:.0f} s)" if age > EXPIRY_S else ""
+
+
+def _same_pids(tags: dict[str, str]) -> bool:
+    """The claim's pid names a process this claimant can see: same host, boot and PID namespace (two containers on
+    the host network share hostname and boot id, not their pids; a claim without a namespace is not judged)."""
+    here = _pid_namespace()
+    return (tags.get("pad.host") == socket.gethostname() and tags.get("pad.boot", "") == _boot_id()
+            and bool(here) and tags.get("pad.pidns") == here)
 
 
 def _alive(pid: int) -> bool:
@@ -185,6 +209,15 @@ class Claims:
             if err.error_code != GONE:  # released or taken over already
                 raise
 
+    def let_go(self, version: int, what: str) -> None:
+        """Release a claim on the way out: quickly whatever MLflow does (``releasing``); never raises."""
+        try:
+            with releasing():
+                self.drop(version)
+        except Exception as err:  # noqa: BLE001 - released by expiry then; the exit goes on
+            print(f"[padsweep] {what}: could not release the claim ({type(err).__name__}); it expires in "
+                  f"{EXPIRY_S:.0f} s", flush=True)
+
     def beat(self, version: int) -> bool:
         """Renew the heartbeat; False when the claim is gone (taken over after an expiry)."""
         try:
@@ -194,6 +227,24 @@ class Claims:
                 return False
             raise
         return True
+
+
+@contextlib.contextmanager
+def releasing():
+    """A release: MLflow gets one quick request (no retries, a short timeout; an outage may be why the driver ends,
+    and the claim expires anyway) and, on the main thread, SIGINT/SIGTERM wait (ignored) until it is done: a second
+    Ctrl-C must not skip it. The same setting as the end of a sweep's runs (session.end_runs)."""
+    from pad_core.integrations.run_logger import QUICK
+    from pad_core.integrations.services.base import environ
+
+    held = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)} \
+        if threading.current_thread() is threading.main_thread() else {}
+    try:
+        with environ(QUICK):
+            yield
+    finally:
+        for s, handler in held.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)  # None: a handler set outside Python
 
 
 def _matches(claim: Claim, subject: dict[str, str]) -> bool:
@@ -210,24 +261,23 @@ class Holding:
         self._thread.start()
 
     def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
+        """At once (the claim's last beat may be as old as a claimant's wait), then every ``HEARTBEAT_S``."""
+        while not self._stop.is_set():
             try:
-                if not self.claims.beat(self.claim.version):
+                if not self.claims.beat(self.claim.version) and not self._stop.is_set():
                     self.lost = (f"{self.what}: taken over by another claimant after this one sent no heartbeat for "
                                  f"{EXPIRY_S:.0f} s")
                     print(f"[padsweep] {self.lost}", flush=True)
                     return
             except Exception:  # noqa: BLE001 - MLflow unreachable: beat again next period (expiry allows for it)
-                continue
+                pass
+            self._stop.wait(HEARTBEAT_S)
 
     def release(self) -> None:
+        """Stop beating and delete the claim, quickly whatever MLflow does (``releasing``); never raises."""
         self._stop.set()
-        self._thread.join(timeout=30)
-        try:
-            self.claims.drop(self.claim.version)
-        except Exception as err:  # noqa: BLE001 - released by expiry then; the exit goes on
-            print(f"[padsweep] {self.what}: could not release the claim ({type(err).__name__}); it expires in "
-                  f"{EXPIRY_S:.0f} s", flush=True)
+        self._thread.join(timeout=RELEASE_JOIN_S)  # a beat after the drop finds the claim gone and says nothing
+        self.claims.let_go(self.claim.version, self.what)
 
     def __enter__(self) -> Holding:
         return self
@@ -268,13 +318,18 @@ def lease_sweep(tracking_uri: str, experiment_id: str, experiment: str, sweep: s
                 print(f"[padsweep] {what} is being run by another driver ({owner.who()}): waiting for it to end "
                       "(--wait)", flush=True)
                 waiting = True
-            time.sleep(POLL_S)
-            if not claims.beat(mine.version):  # this claim expired while the host slept: join the line again
-                mine = claims.add(subject, extra)
+            mine = wait_in_line(claims, subject, mine, extra)
     except BaseException:
-        claims.drop(mine.version)
+        claims.let_go(mine.version, what)
         raise
     return Holding(claims, mine, what)
+
+
+def wait_in_line(claims: Claims, subject: dict[str, str], mine: Claim, extra: dict[str, str]) -> Claim:
+    """Wait ``POLL_S`` keeping this claim's heartbeat fresh (a wait may last ``EXPIRY_S``: an unbeaten claim would be
+    taken for expired the moment it wins); one taken over meanwhile (the host slept) joins the line again."""
+    time.sleep(POLL_S)
+    return mine if claims.beat(mine.version) else claims.add(subject, extra)
 
 
 def busy(owner: Claim, sweep: str, experiment: str):
@@ -295,29 +350,43 @@ def claim_cell(tracking_uri: str, parent_id: str, key: str, trial_id: str, what:
 
     A holder that looks alive is watched until its heartbeat moves (it is alive: the cell is its) or it expires
     (a trial killed with its driver on another host): a resumed sweep does not skip the cells of a dead driver.
-    Claims of the same Tune trial (a retry, a restored search) are earlier attempts of this one."""
+    Claims of the same Tune trial made under the same driver (a retry) are earlier attempts of this one; a driver
+    that took the sweep over and restored its search reuses the trial ids, but not the driver (``pad.driver``)."""
     claims = Claims(tracking_uri)
     subject = {"pad.lease": "cell", "pad.parent": parent_id, "pad.cell": key}
-    mine = claims.add(subject, {**holder_tags(), "pad.trial": trial_id})
-    same_trial = lambda c: c.tags.get("pad.trial") == trial_id  # noqa: E731
+    extra = {**holder_tags(), "pad.trial": trial_id, "pad.driver": driver_identity()}
+    mine = claims.add(subject, extra)
+    same_attempt = lambda c: all(c.tags.get(k) == extra[k] for k in ("pad.trial", "pad.driver"))  # noqa: E731
     seen: dict[int, str] = {}
     try:
-        while (owner := standing(claims, subject, mine, what, same_trial)) is not None:
+        while (owner := standing(claims, subject, mine, what, same_attempt)) is not None:
             beat = owner.tags.get("pad.heartbeat", "")
             if seen.setdefault(owner.version, beat) != beat:
-                claims.drop(mine.version)
+                claims.let_go(mine.version, what)
                 return owner
-            time.sleep(POLL_S)
+            mine = wait_in_line(claims, subject, mine, extra)
     except BaseException:
-        claims.drop(mine.version)
+        claims.let_go(mine.version, what)
         raise
     return Holding(claims, mine, what)
+
+
+def driver_identity() -> str:
+    """The sweep driver a trial runs for: its Ray job in its Ray cluster (session), which only that driver process
+    has (a driver that takes a sweep over is another job, in this cluster or another). Outside Ray: this process."""
+    import ray
+
+    if ray.is_initialized():
+        context = ray.get_runtime_context()
+        return f"ray {context.get_session_name()} job {context.get_job_id()}"
+    return f"process {socket.gethostname()} {_boot_id()} {_pid_namespace()} {os.getpid()} {_process_start(os.getpid())}"
 
 
 def drop_cell_claims(tracking_uri: str, parent_id: str) -> None:
     """Release every cell claim under ``parent_id``: its driver ends, and with it the trials (a trial killed
     with the driver cannot release its own; on another host it would hold the cell until its claim expired)."""
     claims = Claims(tracking_uri)
-    for claim in claims.search(f"tags.`pad.parent` = '{parent_id}'"):
-        if claim.tags.get("pad.lease") == "cell":
-            claims.drop(claim.version)
+    with releasing():
+        for claim in claims.search(f"tags.`pad.parent` = '{parent_id}'"):
+            if claim.tags.get("pad.lease") == "cell":
+                claims.drop(claim.version)

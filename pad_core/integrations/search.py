@@ -23,7 +23,7 @@ from pad_core.integrations.cluster import connect, max_concurrent
 from pad_core.integrations.halving import SuccessiveHalving, milestones
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.search_checks import check_space
-from pad_core.integrations.session import Signals, check_lease, driver_signals, ending_runs, fit, sweep_lease
+from pad_core.integrations.session import Signals, check_lease, driver_signals, fit, sweep_runs
 from pad_core.integrations.storage import join
 from pad_core.integrations.sweep import (
     SweepOptions,
@@ -241,16 +241,15 @@ def search_stage(spec: SearchSpec, opts: SweepOptions, signals: Signals) -> list
     signals.reinstall()
     max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # resources exist: before MLflow
     record, versions = SweepRecord(opts.tracking_uri, opts.experiment), data_versions(digests)
-    with sweep_lease(record, opts.experiment, spec.name, opts.wait) as lease:  # a second driver stops here
-        parent_id = record.parent(spec.name, {"pad.stage": "search", "pad.objective": spec.objective})
-        check_data(record, parent_id, versions, False, fix=SEARCH_DATA_FIX)
-        record_data(record, parent_id, versions)
-        with ending_runs(record, parent_id, lease, signals):
-            fit(_restore_or_new(spec, opts, parent_id, versions[data_key(cells[0].cfg.data)]), signals)
-            check_lease(lease, spec.name)
-            configs = best_configs(record, parent_id, spec)
-            if not configs:
-                raise SweepError("search", spec.name, "no trial reported the objective",
-                                 "check the trials' errors in MLflow")
-            record.set_status(parent_id, "FINISHED")
-            return configs
+    tags = {"pad.stage": "search", "pad.objective": spec.objective}
+    with sweep_runs(record, opts.experiment, spec.name, tags, opts.wait, signals,
+                    lambda parent_id: check_data(record, parent_id, versions, False, fix=SEARCH_DATA_FIX),
+                    lambda parent_id: record_data(record, parent_id, versions)) as (parent_id, lease):
+        fit(_restore_or_new(spec, opts, parent_id, versions[data_key(cells[0].cfg.data)]), signals)
+        check_lease(lease, spec.name)
+        configs = best_configs(record, parent_id, spec)
+        if not configs:
+            raise SweepError("search", spec.name, "no trial reported the objective",
+                             "check the trials' errors in MLflow")
+        record.set_status(parent_id, "FINISHED")
+        return configs

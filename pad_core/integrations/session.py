@@ -1,10 +1,12 @@
 """Every exit of a sweep driver ends what it started, in ablation and search mode alike.
 
-Once a sweep's parent run is marked running, each way out of the driver ends it: done (FINISHED, with the
-table), an error (FAILED, ``pad.reason`` = the error: no cell finished, storage that stopped accepting writes,
-anything), Ctrl-C or SIGTERM (KILLED, ``pad.reason`` = the signal). Child runs still running end KILLED with the
-reason, and a later run of the same command reopens them and resumes their checkpoints. The sweep's lease and its
-trials' cell claims are released on every one of these paths (``pad_core/integrations/lease.py``).
+From the moment a sweep's parent run is created or marked running (``sweep_runs``; the checks that refuse an existing
+parent only read it, before), each way out of the driver ends it, a failure while recording the sweep's declaration
+and data on it included: done (FINISHED, with the table), an error (FAILED, ``pad.reason`` = the error: no cell
+finished, storage that stopped accepting writes, anything), Ctrl-C or SIGTERM (KILLED, ``pad.reason`` = the
+signal). Child runs still running end KILLED with the reason, and a later run of the same command reopens them and
+resumes their checkpoints. The sweep's lease and its trials' cell claims are released on every one of these paths
+(``pad_core/integrations/lease.py``), quickly and with signals held off whatever MLflow does.
 
 Signals. SIGINT and SIGTERM raise ``SweepInterrupted`` (a BaseException: nothing on the way mistakes it for an
 error of the sweep) wherever the driver is, except inside ``tuner.fit``: there a first Ctrl-C asks Tune to stop
@@ -29,10 +31,8 @@ from collections.abc import Callable, Iterator
 from mlflow.exceptions import MlflowException
 
 from pad_core.errors import PadError, SweepError
-from pad_core.integrations.lease import Holding, drop_cell_claims, lease_sweep
+from pad_core.integrations.lease import Holding, drop_cell_claims, lease_sweep, releasing
 from pad_core.integrations.mlflow_runs import SweepRecord
-from pad_core.integrations.run_logger import QUICK
-from pad_core.integrations.services.base import environ
 
 STOPS = (signal.SIGINT, signal.SIGTERM)
 NAMES = {signal.SIGINT: "SIGINT (Ctrl-C)", signal.SIGTERM: "SIGTERM"}
@@ -180,25 +180,45 @@ def sweep_lease(record: SweepRecord, experiment: str, sweep: str, wait: bool) ->
 
 
 @contextlib.contextmanager
-def ending_runs(record: SweepRecord, parent_id: str, lease: Holding, signals: Signals) -> Iterator[None]:
-    """The parent is marked running for the body; every exit from it ends the parent and its children in flight."""
-    record.reopen(parent_id)  # RUNNING again, without the outcome and reason of an earlier stop
-    signals.ending = lambda reason: end_runs(record, parent_id, "KILLED", reason)
+def sweep_runs(record: SweepRecord, experiment: str, sweep: str, tags: dict[str, str], wait: bool,
+               signals: Signals, check: Callable[[str], None], mark: Callable[[str], None]
+               ) -> Iterator[tuple[str, Holding]]:
+    """The sweep's lease, then its parent run for the body: ``check`` (reads only) refuses an existing parent as it
+    is; the parent is then created or reopened and ``mark`` records on it, every exit from there on ending it."""
+    with sweep_lease(record, experiment, sweep, wait) as lease:  # a second driver stops here
+        found = record.find_parent(sweep)
+        if found is not None:
+            check(found.info.run_id)
+        with ending_runs(record, lambda: record.parent(sweep, tags), lease, signals) as parent_id:
+            mark(parent_id)
+            yield parent_id, lease
+
+
+@contextlib.contextmanager
+def ending_runs(record: SweepRecord, open_parent: Callable[[], str], lease: Holding, signals: Signals
+                ) -> Iterator[str]:
+    """The parent (``open_parent``: found, or created RUNNING) is marked running for the body; every exit once it
+    exists, reopening it included, ends the parent and its children in flight."""
+    parent_id = ""
     try:
-        yield
+        parent_id = open_parent()
+        signals.ending = lambda reason: end_runs(record, parent_id, "KILLED", reason)
+        record.reopen(parent_id)  # RUNNING again, without the outcome and reason of an earlier stop
+        yield parent_id
     except BaseException as err:
         stopped = interruption(err, signals)
         if stopped is not None:
-            end_runs(record, parent_id, "KILLED", f"interrupted by {stopped.name}")
+            if parent_id:
+                end_runs(record, parent_id, "KILLED", f"interrupted by {stopped.name}")
             raise stopped from None
-        if not lease.lost:  # else the driver that took the sweep over owns its runs now
+        if parent_id and not lease.lost:  # else the driver that took the sweep over owns its runs now
             end_runs(record, parent_id, "FAILED", failure(err))
         raise
     finally:
         signals.ending = None
-        if not lease.lost:
+        if parent_id and not lease.lost:
             with contextlib.suppress(Exception):
-                drop_cell_claims(record.tracking_uri, parent_id)
+                drop_cell_claims(record.tracking_uri, parent_id)  # quickly, signals held (lease.releasing)
 
 
 def check_lease(lease: Holding, sweep: str) -> None:
@@ -215,10 +235,8 @@ def failure(err: BaseException) -> str:
 def end_runs(record: SweepRecord, parent_id: str, status: str, reason: str) -> None:
     """End the children still running (KILLED) and the parent (``status``), each with the reason. Signals wait
     meanwhile (a second Ctrl-C must not leave half of them running); MLflow gets one quick try per call."""
-    held = {s: signal.signal(s, signal.SIG_IGN) for s in STOPS} \
-        if threading.current_thread() is threading.main_thread() else {}
     try:
-        with environ(QUICK):
+        with releasing():
             for run in record.children(parent_id):
                 if run.info.status == "RUNNING":
                     record.finalize(run.info.run_id, "KILLED", INTERRUPTED, f"the sweep driver stopped while this "
@@ -227,6 +245,3 @@ def end_runs(record: SweepRecord, parent_id: str, status: str, reason: str) -> N
     except Exception as err:  # noqa: BLE001 - the error that ended the sweep is the one to report
         print(f"[padsweep] could not mark the sweep's runs ended in MLflow ({type(err).__name__}: {err}); the next "
               "run of the same command does", file=sys.stderr, flush=True)
-    finally:
-        for s, handler in held.items():
-            signal.signal(s, handler)

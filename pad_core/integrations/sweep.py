@@ -22,7 +22,7 @@ from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, co
 from pad_core.integrations.mlflow_runs import SweepRecord, check_tracking_uri
 from pad_core.integrations.publish import publish_table
 from pad_core.integrations.run_logger import MAX_OUTAGE_S
-from pad_core.integrations.session import check_lease, driver_signals, ending_runs, fit, sweep_lease
+from pad_core.integrations.session import check_lease, driver_signals, fit, sweep_runs
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.sweep_checks import (
     check_data,
@@ -92,6 +92,7 @@ def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None
 
 
 def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, allow: bool) -> None:
+    """Refuse an existing parent whose declared cells differ (reads only: a refusal leaves the sweep as it was)."""
     stored = record.client.get_run(parent_id).data.tags.get("pad.spec")
     changed = {}
     if stored and stored != spec.describe():  # titles, paper numbers and layouts may change; cells may not
@@ -101,8 +102,20 @@ def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, a
     if changed and not allow:
         raise SweepError("sweep", spec.name, f"declaration changed since it started: {changed}",
                          "pass --allow-spec-change to go on (finished cells are kept), or use a new --sweep-name")
+
+
+def check_parent(record: SweepRecord, parent_id: str, spec: AblationSpec, versions: dict[str, str],
+                 opts: SweepOptions) -> None:
+    """An existing parent's data and declaration against this run's (reads only)."""
+    check_data(record, parent_id, versions, opts.allow_data_change)
+    check_declaration(record, parent_id, spec, opts.allow_spec_change)
+
+
+def record_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, versions: dict[str, str]) -> None:
+    """What this run of the sweep declares, on its parent (inside ``ending_runs``: a failure here ends it FAILED)."""
     record.client.set_tag(parent_id, "pad.spec", spec.describe())
     record.client.set_tag(parent_id, "pad.code_version", code_version())
+    record_data(record, parent_id, versions)
 
 
 def check_reachable(opts: SweepOptions) -> None:
@@ -165,20 +178,17 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
         signals.reinstall()
         concurrent = max_concurrent(opts.resources, opts.max_concurrent, opts.autoscaling)  # before MLflow
         record, versions = SweepRecord(opts.tracking_uri, opts.experiment), data_versions(digests)
-        with sweep_lease(record, opts.experiment, spec.name, opts.wait) as lease:  # a second driver stops here
-            parent_id = record.parent(spec.name, {"pad.stage": stage})
-            check_data(record, parent_id, versions, opts.allow_data_change)
-            check_declaration(record, parent_id, spec, opts.allow_spec_change)
-            record_data(record, parent_id, versions)
-            with ending_runs(record, parent_id, lease, signals):
-                pending = cells_to_train(record, parent_id, spec, cells, opts, stage, versions)
-                if pending:
-                    fit(grid_tuner(spec, pending, opts, parent_id, stage, versions, concurrent), signals)
-                    check_lease(lease, spec.name)
-                check_some_finished(record, parent_id, spec.name)
-                table = publish_table(record, parent_id, stage)
-                record.set_status(parent_id, "FINISHED")
-                return table
+        with sweep_runs(record, opts.experiment, spec.name, {"pad.stage": stage}, opts.wait, signals,
+                        lambda parent_id: check_parent(record, parent_id, spec, versions, opts),
+                        lambda parent_id: record_declaration(record, parent_id, spec, versions)) as (parent_id, lease):
+            pending = cells_to_train(record, parent_id, spec, cells, opts, stage, versions)
+            if pending:
+                fit(grid_tuner(spec, pending, opts, parent_id, stage, versions, concurrent), signals)
+                check_lease(lease, spec.name)
+            check_some_finished(record, parent_id, spec.name)
+            table = publish_table(record, parent_id, stage)
+            record.set_status(parent_id, "FINISHED")
+            return table
 
 
 def grid_tuner(spec: AblationSpec, pending: list[Cell], opts: SweepOptions, parent_id: str, stage: str,
