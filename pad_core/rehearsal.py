@@ -140,7 +140,7 @@ def rehearse_rows(base: dict[str, Any], rows: tuple, storage_uri: str) -> tuple[
     dataset: a pretrained tag becomes the generated weights file of the row's backbone (rows that pin random
     init keep it), and a ``synthetic:`` manifest the staged ``s3://`` one."""
     from pad_core.config import from_flat
-    from pad_core.models.backbones.weights import is_tag  # one rule for tag vs file, shared with the preflight
+    from pad_core.config.weight_names import is_tag  # one rule for tag vs file, shared with the preflight
 
     base_cfg = from_flat(base)
     out = dict(base)

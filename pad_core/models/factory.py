@@ -18,11 +18,11 @@ from torch import nn
 
 from pad_core.config import ATRCfg, BackboneCfg, BigMoECfg, HeadCfg, LossCfg, RunCfg, from_flat
 from pad_core.config.moe_schema import MoECfg
+from pad_core.config.weight_names import is_weights_path
 from pad_core.errors import ConfigError, PadError
 from pad_core.models.backbones import backbone_info, create_clip, create_torchvision, is_torchvision, tokenize
 from pad_core.models.backbones.clip_weights import check_clip_pretrained
 from pad_core.models.backbones.torchvision_nets import check_torchvision_pretrained
-from pad_core.models.backbones.weights import is_weights_path
 from pad_core.models.heads import HEADS, prompt_texts
 from pad_core.models.moe.experts import ACTIVATIONS
 from pad_core.models.moe.moae import MoAE

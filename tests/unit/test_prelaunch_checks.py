@@ -22,12 +22,13 @@ from safetensors.torch import save_file
 
 from pad_core.config import RunCfg, from_flat, scale_overrides, to_flat
 from pad_core.config.fieldcheck import NOT_FINITE, type_hints
+from pad_core.config.weight_names import is_tag
 from pad_core.errors import ConfigError
 from pad_core.models import create_model, validate_model_cfg
 from pad_core.models.backbones import weight_tags
 from pad_core.models.backbones.clip_weights import _check_file
 from pad_core.models.backbones.torchvision_nets import TV_BACKBONES
-from pad_core.models.backbones.weights import is_tag, quiet_root_logger
+from pad_core.models.backbones.weights import quiet_root_logger
 from tests.refusals import ROOT, refused
 
 TINY = "pad-tiny-vit"

@@ -15,12 +15,12 @@ import open_clip
 import torch
 from torch import nn
 
+from pad_core.config.weight_names import is_tag
 from pad_core.errors import ConfigError
 from pad_core.models.backbones.weight_tags import resolve_tag, tag_cfg
 from pad_core.models.backbones.weights import (
     KEY,
     fit,
-    is_tag,
     open_clip_view,
     quiet_root_logger,
     read_state_dict,

@@ -16,8 +16,9 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
+from pad_core.config.weight_names import is_tag
 from pad_core.errors import ConfigError
-from pad_core.models.backbones.weights import fit, is_tag, read_state_dict, require_file, shapes
+from pad_core.models.backbones.weights import fit, read_state_dict, require_file, shapes
 from pad_core.registry import Registry
 
 

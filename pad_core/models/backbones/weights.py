@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pad_core.config.weight_names import WEIGHT_SUFFIXES, is_tag, is_weights_path  # noqa: F401 - re-exported
 from pad_core.errors import ConfigError
 
 KEY = "backbone.pretrained"
