@@ -83,6 +83,28 @@ def _data(args: argparse.Namespace) -> None:
     print(resolve_manifest_uri(cfg))
 
 
+def _import(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from pad_core.data.importers import IMPORTERS, ImportOptions, load_all, run_import
+
+    load_all()
+    if args.list or not args.dataset:
+        for name in IMPORTERS.list():
+            importer = IMPORTERS.get(name)
+            print(f"{name} (benchmark {importer.benchmark}; {importer.source})\n    {importer.layout}\n")
+        return
+    if not args.root:
+        raise PadError("ROOT", None, "no dataset folder given", f"python -m pad_core import {args.dataset} ROOT")
+    out = Path(args.out or Path(args.root) / "padsweep_manifest.parquet")
+    options = ImportOptions(out=out, frames_per_video=args.frames_per_video, seed=args.seed, faces=args.faces,
+                            face_margin=args.face_margin, crop_size=args.crop_size, skip_unknown=args.skip_unknown)
+    frame = run_import(args.dataset, args.root, options)
+    counts = frame.groupby(["split", "label"]).size().to_dict() if "split" in frame else {}
+    print(f"wrote {out} ({len(frame)} rows; benchmark {IMPORTERS.get(args.dataset).benchmark}); "
+          f"rows by (split, label): {counts}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pad_core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -111,6 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="generate (or find) a synthetic benchmark; prints its manifest path")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     d.set_defaults(func=_data)
+    i = sub.add_parser("import", help="turn a downloaded dataset (its published layout) into a manifest; --list "
+                       "names the importers and the layout each expects")
+    i.add_argument("dataset", nargs="?", help="importer name (see --list)")
+    i.add_argument("root", nargs="?", help="the dataset's top folder, as downloaded")
+    i.add_argument("--out", help="manifest to write, .parquet or .csv (default ROOT/padsweep_manifest.parquet); "
+                   "image paths are stored relative to its folder, which must hold them")
+    i.add_argument("--list", action="store_true", help="list the importers and their layouts")
+    i.add_argument("--frames-per-video", type=int, default=8, help="frames sampled per video (uniform, seeded)")
+    i.add_argument("--seed", type=int, default=0, help="frame-sampling seed")
+    i.add_argument("--faces", default="none", help="'shipped' (the dataset's own boxes/landmarks), a detector "
+                   "name (haar), or 'none' (images are already face crops)")
+    i.add_argument("--face-margin", type=float, default=0.2, help="crop margin around a face box (fraction)")
+    i.add_argument("--crop-size", type=int, default=256, help="side of saved crops and frames (0 = original)")
+    i.add_argument("--skip-unknown", action="store_true", help="leave files the layout does not explain out of "
+                   "the manifest (they are listed in the .problems.txt report)")
+    i.set_defaults(func=_import)
     return p
 
 

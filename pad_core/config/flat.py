@@ -126,6 +126,19 @@ def hashed_keys(cfg_cls: type = RunCfg, prefix: str = "") -> set[str]:
     return keys
 
 
+def added_defaults(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, str]:
+    """Rendered defaults of fields marked ``ADDED`` (schema.py): the hash leaves them out at these values."""
+    out: dict[str, str] = {}
+    for f in dataclasses.fields(cfg_cls):
+        hint = type_hints(cfg_cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            out |= added_defaults(hint, f"{prefix}{f.name}.")
+        elif f.metadata.get("hash") == "unless_default":
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            out[f"{prefix}{f.name}"] = render_value(default)
+    return out
+
+
 # Identity axes of a sweep cell: a row's hash is the same across its protocols and seeds.
 CELL_AXES = ("data.protocol", "train.seed")
 
@@ -133,7 +146,9 @@ CELL_AXES = ("data.protocol", "train.seed")
 def config_hash(cfg: RunCfg) -> str:
     """Stable short hash of what a run computes, excluding the seed, the protocol and runtime-only fields."""
     keep = hashed_keys() - set(CELL_AXES)
+    added = added_defaults()
     payload = {k: render_value(v) for k, v in sorted(to_flat(cfg).items()) if k in keep}
+    payload = {k: v for k, v in payload.items() if added.get(k) != v}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:HASH_LEN]
 
 

@@ -17,6 +17,9 @@ from pad_core.config.fieldcheck import check_fields, require
 from pad_core.config.moe_schema import MoECfg
 
 NOHASH = {"hash": False}
+# A field added after runs were recorded: hashed only when it differs from its default, so every config that was
+# possible before it existed keeps its hash (and its finished cells stay reusable).
+ADDED = {"hash": "unless_default"}
 MAX_SEED = 2**32 - 1  # numpy's seed range; python, numpy and torch all take it (pad_core/engine/seed.py)
 
 
@@ -29,6 +32,9 @@ def require_seed(seed: int, key: str) -> None:
 class BackboneCfg:
     name: str = "ViT-B-16-quickgelu"  # open_clip model name; OpenAI weights need the -quickgelu build (methods §1.1)
     pretrained: str = "openai"  # open_clip tag or local checkpoint path; "" = random init (tests, demo)
+    # ImageNet weights of torchvision backbones (ResNet50 / ViT-B/16 rows): a local state-dict path, "torchvision"
+    # = torchvision's standard cache file under $TORCH_HOME/hub/checkpoints (never downloaded), "" = random init
+    imagenet_weights: str = field(default="torchvision", metadata=ADDED)
     norm_stats: Literal["clip", "imagenet"] = "clip"  # input normalisation (FLIP feeds ImageNet stats to CLIP)
     train_visual: bool = True  # update the image tower (FLIP lineage trains everything)
     train_text: bool = True  # update the text tower (MoAE-CR: yes); logit_scale always trains
