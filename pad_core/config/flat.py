@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -126,6 +127,7 @@ def hashed_keys(cfg_cls: type = RunCfg, prefix: str = "") -> set[str]:
     return keys
 
 
+@functools.cache
 def added_defaults(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, str]:
     """Rendered defaults of fields marked ``ADDED`` (schema.py): the hash leaves them out at these values."""
     out: dict[str, str] = {}
