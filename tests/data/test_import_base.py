@@ -91,3 +91,10 @@ def test_bad_arguments_are_refused(tmp_path, name, out, match):
     root = tree(tmp_path / "ds", GOOD)
     with pytest.raises(Exception, match=match):
         run_import(name, root, ImportOptions(out=root / out))
+
+
+def test_an_unknown_face_step_is_refused_before_the_tree_is_scanned(tmp_path):
+    root = tree(tmp_path / "ds", GOOD + ["notes/readme.png"])  # the scan would report an unknown file
+    with pytest.raises(DataError, match="not a face step"):
+        run_import("toy-layout", root, ImportOptions(out=root / "m.csv", faces="retina"))
+    assert not (root / "m.problems.txt").exists()

@@ -97,9 +97,14 @@ def run_import(name: str, root: str | os.PathLike, options: ImportOptions) -> pd
     out = options.out.expanduser().resolve()
     if out.suffix not in (".parquet", ".csv"):
         raise DataError("--out", str(out), "unknown manifest format", "end the file name in .parquet or .csv")
+    from pad_core.data.faces import crop_faces, face_step  # imported on use: faces imports this module
+
+    if options.faces != "none":
+        face_step(options.faces)  # an unknown --faces value is refused before the (long) scan
     problems = ImportProblems()
     rows = importer.scan(root, options, problems)
     subjects_on_both_sides(rows, problems)
+    rows = crop_faces(rows, options, out.parent, problems)
     problems.raise_if_any(name, root, out.with_name(out.stem + ".problems.txt"), options.skip_unknown)
     frame = to_frame(rows, out.parent, name)
     validate_frame(frame.copy(), str(out))
