@@ -98,3 +98,12 @@ def test_an_unknown_face_step_is_refused_before_the_tree_is_scanned(tmp_path):
     with pytest.raises(DataError, match="not a face step"):
         run_import("toy-layout", root, ImportOptions(out=root / "m.csv", faces="retina"))
     assert not (root / "m.problems.txt").exists()
+
+
+@pytest.mark.parametrize("out", ["m.csv", "other_name.parquet"])
+def test_a_rerun_does_not_count_its_own_manifest_and_report_as_unknown_files(tmp_path, out):
+    root = tree(tmp_path / "ds", GOOD)
+    (root / (Path(out).stem + ".problems.txt")).touch()  # an earlier refused run's report
+    for _ in range(2):
+        frame = run_import("toy-layout", root, ImportOptions(out=root / out))
+    assert len(frame) == len(GOOD)

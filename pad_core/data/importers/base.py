@@ -103,9 +103,12 @@ def run_import(name: str, root: str | os.PathLike, options: ImportOptions) -> pd
         face_step(options.faces)  # an unknown --faces value is refused before the (long) scan
     problems = ImportProblems()
     rows = importer.scan(root, options, problems)
+    report = out.with_name(out.stem + ".problems.txt")
+    own = {str(out), str(report)}  # a rerun's own earlier outputs, wherever --out put them inside ROOT
+    problems.unknown_files = [f for f in problems.unknown_files if str(Path(f).resolve()) not in own]
     subjects_on_both_sides(rows, problems)
     rows = crop_faces(rows, options, out.parent, problems)
-    problems.raise_if_any(name, root, out.with_name(out.stem + ".problems.txt"), options.skip_unknown)
+    problems.raise_if_any(name, root, report, options.skip_unknown)
     frame = to_frame(rows, out.parent, name)
     validate_frame(frame.copy(), str(out))
     out.parent.mkdir(parents=True, exist_ok=True)

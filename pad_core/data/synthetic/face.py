@@ -2,7 +2,8 @@
 
 ``uniattack``: subjects of three ethnicities captured in four domains; bona fide faces, physical attacks
 (print, replay) and digital attacks (face swap, adversarial noise), so P1, P2.1 (unseen physical) and P2.2
-(unseen digital) are row selections (``protocol_defs/uniattackdata.json``).
+(unseen digital) are row selections by ``attack_category`` (none/physical/digital), the column the real release's
+importer fills too (``protocol_defs/uniattackdata.json``).
 ``jfsfdb``: nine subsets named after JFSFDB's (six physical-attack sets, three deepfake sets), each its own
 capture domain, for joint-training and leave-one-subset-out protocols (``protocol_defs/jfsfdb.json``).
 Subjects are disjoint across train (45 %), dev (15 %) and test (40 %).
@@ -17,14 +18,17 @@ from pathlib import Path
 import numpy as np
 
 from pad_core.data.synthetic.device import FACE_DEVICES, capture
-from pad_core.data.synthetic.face_render import ATTACKS, identity_params, render_face, sample_pose
+from pad_core.data.synthetic.face_render import ATTACKS, DIGITAL, PHYSICAL, identity_params, render_face, sample_pose
 from pad_core.data.synthetic.iris import hash_str
 from pad_core.data.synthetic.writer import write_benchmark
 
-GENERATOR_VERSION = 3  # v2: identity seeds hash the whole subject id; v3: attack strength U(0.5, 1)
+# v2: identity seeds hash the whole subject id; v3: attack strength U(0.5, 1); v4: attack_category column;
+# v5: jfsfdb's video column
+GENERATOR_VERSION = 5
 LIVE_PER_SUBJECT = 2
 SPLIT_SHARES = (("train", 0.45), ("dev", 0.15), ("test", 0.40))
 ETHNICITIES = ("east_asian", "african", "central_asian")
+CATEGORY = {"none": "none", **{a: "physical" for a in PHYSICAL}, **{a: "digital" for a in DIGITAL}}
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,10 @@ def plan_rows(layout: str, scale: float, seed: int) -> list[dict]:
             subject = f"{name}-s{i:04d}"
             kinds = [(1, "none")] * LIVE_PER_SUBJECT + [(0, a) for a in spec.attacks]
             rows += [{"subset": name, "device": spec.device, "split": _split_of(i, n), "label": label,
-                      "attack_type": species, "subject": subject, "seed": [seed, hash_str(subject), j]}
+                      "attack_type": species, "attack_category": CATEGORY[species], "subject": subject,
+                      # JFSFDB scores per video (protocol_defs/jfsfdb.json): a subject's images of one kind form one
+                      **({"video": f"{subject}/{species}"} if layout == "jfsfdb" else {}),
+                      "seed": [seed, hash_str(subject), j]}
                      for j, (label, species) in enumerate(kinds)]
     return rows
 
