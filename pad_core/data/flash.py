@@ -1,7 +1,9 @@
 """Screen-flash sequences for ATR-FAS: frame selection, differential normalisation, depth targets (methods.md §5).
 
-A manifest row is one flash sequence: column ``path`` holds a PNG strip of 8 frames stacked vertically (each
-side x side RGB, ordered by flash intensity), ``path_depth`` a greyscale depth map in [0, 1] for bona fide
+A manifest row is one flash sequence: column ``path`` holds a PNG strip of F >= n0 frames stacked vertically (each
+side x side RGB, ordered by flash intensity; F = strip height / width, so a capture of any length fits; the
+synthetic benchmark writes F = 8, the importer the frames it kept, in an optional column ``frames``),
+``path_depth`` a greyscale depth map in [0, 1] for bona fide
 rows (empty for attacks). DN runs on linear intensities scaled to [0, 1] (uint8 / 255) and keeps the sign of
 the differences, so X in [-1, 1] (methods.md §5(a).3, [I]); no mean/std normalisation happens before it.
 
@@ -21,7 +23,7 @@ from pad_core.data.files import FileSource
 from pad_core.data.images import decode
 from pad_core.errors import DataError
 
-RECORDED_FRAMES = 8  # flash frames per sequence in the benchmark's strips (covers the paper's N0 sweep 3..8)
+MIN_FRAMES = 3  # the fewest frames differential normalisation works on (n0 >= 3: two extremes and a middle one)
 ATTACK_INDEX = {"print": 0, "replay": 1, "mask3d": 2, "mask": 2}  # type-gate target; bona fide -> -1
 SPOOF_DEPTH = 0.5  # constant depth label of attacks (paper: spoof depth set to 0.5)
 
@@ -62,10 +64,43 @@ def differential_normalize(frames: torch.Tensor, mode: str) -> torch.Tensor:
     return torch.einsum("nm,...mchw->...nchw", d, frames)
 
 
-def select_frames(frames8: torch.Tensor, n0: int) -> torch.Tensor:
-    """n0 of the recorded frames (first axis), evenly spaced by intensity rank, always both extremes."""
-    index = np.round(np.linspace(0, frames8.shape[0] - 1, n0)).astype(int)
-    return frames8[torch.from_numpy(index)]
+def frame_choice(recorded: int, n0: int) -> np.ndarray:
+    """Which n0 of ``recorded`` frames a sequence uses: evenly spaced by intensity rank, always both extremes
+    (round(linspace(0, F - 1, n0)), distinct for n0 <= F); deterministic, so every epoch and run sees the same."""
+    if recorded < n0:
+        raise ValueError(f"{recorded} frames, {n0} needed")
+    return np.round(np.linspace(0, recorded - 1, n0)).astype(int)
+
+
+def select_frames(frames: torch.Tensor, n0: int) -> torch.Tensor:
+    """n0 of the recorded frames (first axis), chosen by :func:`frame_choice`."""
+    return frames[torch.from_numpy(frame_choice(frames.shape[0], n0))]
+
+
+def strip_frames(strip: np.ndarray, path: str, n0: int) -> torch.Tensor:
+    """A vertical strip (F*S x S x 3) -> F 3 S S frames; refuses a strip that is not whole square frames or that
+    holds fewer than n0 of them, naming the file."""
+    height, side = strip.shape[:2]
+    if height % side:
+        raise DataError("path", path, f"a flash strip of {height}x{side} pixels is not a stack of square frames",
+                        "write F frames of S x S pixels stacked vertically (F*S x S), as the flash importer does")
+    if height // side < n0:
+        raise DataError("atr.n0", n0, f"{path} holds {height // side} flash frames, fewer than n0",
+                        f"use atr.n0 <= {height // side}, or leave such captures out of the manifest")
+    return torch.from_numpy(strip).view(height // side, side, side, 3).permute(0, 3, 1, 2)
+
+
+def check_frame_counts(frame: pd.DataFrame, n0: int) -> None:
+    """Before any trial: every row whose ``frames`` column (written by the flash importer) is below n0 is refused,
+    with its paths. Manifests without the column are checked per strip when it is read (:func:`strip_frames`)."""
+    if "frames" not in frame.columns:
+        return
+    counts = pd.to_numeric(frame["frames"], errors="coerce")
+    short = frame.loc[~(counts >= n0), "path"].astype(str).tolist()
+    if short:
+        raise DataError("atr.n0", n0, f"{len(short)} flash sequences have fewer frames than n0 (column frames), "
+                        f"e.g. {short[:5]}", f"use atr.n0 <= {int(counts.min()) if counts.notna().any() else 3}, "
+                        "or leave those captures out of the manifest")
 
 
 def depth_bins_of(depth: torch.Tensor, bins: int) -> torch.Tensor:
@@ -112,6 +147,7 @@ class FlashSequences(Dataset):
         self.depth_paths = [f"{root}/{p}" if p else "" for p in _depth_paths(frame)]
         self.labels = frame["label"].to_numpy().astype(int)
         self.attack = attack_indices(frame)
+        check_frame_counts(frame, n0)
         # a fork-safe description of the filesystem (pad_core.data.files), never the parent's instance
         self.source = FileSource.of(fs)
         self.size, self.n0, self.dn, self.bins, self.augment = image_size, n0, dn, depth_bins, augment
@@ -121,10 +157,8 @@ class FlashSequences(Dataset):
 
     def frames(self, i: int) -> torch.Tensor:
         """The n0 selected raw frames, n0 3 S S in [0, 1] (bilinear resizing is linear, so DN still cancels)."""
-        strip = torch.from_numpy(_read(self.source, self.paths[i], "RGB"))
-        side = strip.shape[1]
-        frames = strip.view(RECORDED_FRAMES, side, side, 3).permute(0, 3, 1, 2)
-        frames = select_frames(frames, self.n0)
+        frames = select_frames(strip_frames(_read(self.source, self.paths[i], "RGB"), self.paths[i], self.n0), self.n0)
+        side = frames.shape[-1]
         if side != self.size:
             frames = F.interpolate(frames, size=(self.size,) * 2, mode="bilinear", align_corners=False, antialias=True)
         return frames

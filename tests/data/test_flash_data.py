@@ -81,6 +81,16 @@ def test_select_frames_keeps_both_extremes(n0):
     assert len(index) == n0 and index[0] == 0 and index[-1] == 7 and (index.diff() > 0).all()
 
 
+@pytest.mark.parametrize("recorded", [5, 8, 12, 31])
+def test_select_frames_from_a_capture_of_any_length(recorded):
+    """Imported captures hold any number of frames >= n0 (not only the synthetic strips' 8): both extremes are
+    always kept, the choice is evenly spaced and the same every time."""
+    for n0 in range(3, min(recorded, 8) + 1):
+        index = select_frames(torch.arange(recorded), n0)
+        assert len(index) == n0 and index[0] == 0 and index[-1] == recorded - 1 and (index.diff() > 0).all()
+    assert select_frames(torch.arange(12), 5).tolist() == [0, 3, 6, 8, 11]
+
+
 def test_benchmark_counts_and_columns(manifest):
     n_subjects = flash.MIN_SUBJECTS
     expected = {t: max(n_subjects, round(v * flash.SEQUENCES_PER_VIDEO * SCALE)) for t, v in flash.VIDEOS.items()}
