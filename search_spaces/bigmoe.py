@@ -9,12 +9,20 @@ Missing-modality results are protocols (``P2.no_depth`` ...), not rows.
 from __future__ import annotations
 
 from pad_core.ablation import Row
+from pad_core.ablation.declare import PaperBase
 
 MMDG = {"family": "bigmoe", "data.manifest": "synthetic:mmdg", "data.benchmark": "mmdg", "data.protocol": "P1.W"}
-# Unknown optimiser: AdamW 1e-4 (methods.md §3(c) fallback, a guess). The fallback's 1e-5 for block 11 would need
+UNKNOWN = "the paper body is unavailable (abstract and released code only)"
+# Every training setting is unknown: AdamW 1e-4 is methods.md §3(c)'s fallback. Its 1e-5 for block 11 would need
 # per-group learning rates, which padsweep does not have: one lr for all trainable parameters (deviation).
-BIGMOE_BASE = {**MMDG, "optim.name": "adamw", "optim.lr": 1e-4, "optim.weight_decay": 1e-4,
-               "data.augment": True}
+BIGMOE_BASE = PaperBase({
+    **MMDG, "optim.name": "adamw", "optim.lr": 1e-4, "optim.weight_decay": 1e-4, "data.batch_size": 32,
+    "train.steps": 4000, "data.augment": True,
+}, guessed={"optim.name": f"{UNKNOWN}; AdamW, the fallback for new adapter modules",
+            "optim.lr": f"{UNKNOWN}; 1e-4 for the new modules (the fallback's 1e-5 for block 11 is not applied: one "
+                        "lr for all trainable parameters)",
+            "optim.weight_decay": f"{UNKNOWN}; 1e-4", "data.batch_size": f"{UNKNOWN}; 32 as the CLIP papers",
+            "train.steps": f"{UNKNOWN}; FLIP's 4,000 steps", "data.augment": f"{UNKNOWN}; FLIP's flips + jitter"})
 
 COARSE = {"bigmoe.experts": "ffn"}
 SHARED_GATE = {"bigmoe.gate_input": "expert"}

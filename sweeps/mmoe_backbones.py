@@ -1,6 +1,7 @@
 """MMoE Tables 3-4: backbones.
 
-Rows: ResNet50, ViT-B/16, CLIP, FLIP, MMoE on P1, P2 and P3.1-P3.6 with the P3 average column.
+Rows: ResNet50, ViT-B/16, CLIP, FLIP, MMoE on P1, P2 and P3.1-P3.6 with the P3 average column. The paper's numbers:
+P1, P2 and the P3 average for every row (ACER/ACC/AUC/EER), and MMoE's per-sub-protocol ACER/EER.
 
 Runbook
   python sweeps/mmoe_backbones.py   # demo scale, synthetic benchmark (needs MLFLOW_TRACKING_URI)
@@ -11,9 +12,13 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation import TABLE_METRICS
+from pad_core.ablation.declare import GridSweep, paper_columns
 from pad_core.integrations.cli import sweep_main
-from search_spaces.mmoe import BACKBONE_PROTOCOLS, BACKBONE_ROWS, MMOE_BASE
+from search_spaces.mmoe import BACKBONE_PROTOCOLS, BACKBONE_ROWS, MMOE_BASE, PAPER_TABLES34, PAPER_TABLES34_P3_MMOE
+
+PAPER = paper_columns(PAPER_TABLES34, TABLE_METRICS)
+PAPER["mmoe"].update(PAPER_TABLES34_P3_MMOE)
 
 SWEEP = GridSweep(
     title="MMoE Tables 3-4: backbones",
@@ -21,6 +26,7 @@ SWEEP = GridSweep(
     base=MMOE_BASE,
     protocols=BACKBONE_PROTOCOLS,
     baseline="clip",
+    paper=PAPER,
 )
 
 if __name__ == "__main__":

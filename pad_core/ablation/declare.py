@@ -15,6 +15,27 @@ from pad_core.data.protocols import load_benchmark
 from pad_core.errors import SweepError
 
 
+class PaperBase(dict):
+    """A method's paper base: the flat config every row of its tables starts from (a plain dict to every consumer)
+    plus ``guessed``, the keys whose value the paper does not give, each with why that value was chosen. ``--plan``
+    marks them; docs/SCHEDULES.md lists them per paper. A guess must name a key the base sets: a guessed default
+    left implicit would be invisible where a user reads the config."""
+
+    def __init__(self, values: dict[str, Any], guessed: dict[str, str]) -> None:
+        unset = sorted(set(guessed) - set(values))
+        if unset:
+            raise SweepError("guessed", unset, "guesses of keys the base does not set",
+                             "set each guessed key in the base, with its value")
+        super().__init__(values)
+        self.guessed = dict(guessed)  # a plain dict: the base may be pickled (Tune trial configs)
+
+
+def live_guesses(base: dict[str, Any], effective: dict[str, Any]) -> dict[str, str]:
+    """The guesses of ``base`` still in force in ``effective`` (the base after scale and ``--set``): a key set to
+    another value is the user's choice, not the guess."""
+    return {k: why for k, why in getattr(base, "guessed", {}).items() if effective.get(k) == base[k]}
+
+
 @dataclass(frozen=True)
 class GridSweep:
     title: str  # table caption ("MMoE Table 6: components")
@@ -44,10 +65,10 @@ class GridSweep:
         protocols = protocols[:1] if smoke and args.protocols is None else protocols
         default_seeds = (0,) if smoke else self.paper_seeds if is_paper_scale(args.scale) else self.demo_seeds
         seeds = given(args.seeds, default_seeds)
+        base = {**self.base, **args.overrides}
         return AblationSpec(name=args.name, title=self.title, rows=self.smoke_rows() if smoke else self.rows,
-                            protocols=protocols, seeds=seeds,
-                            base={**self.base, **args.overrides}, baseline=self.baseline, metrics=self.metrics,
-                            grid=self.grid, paper=self.paper)
+                            protocols=protocols, seeds=seeds, base=base, baseline=self.baseline, metrics=self.metrics,
+                            grid=self.grid, paper=self.paper, guesses=live_guesses(self.base, base))
 
 
 def given(value, default):

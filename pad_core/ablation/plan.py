@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pad_core.ablation.cost import estimate
 from pad_core.ablation.spec import AblationSpec, Cell
-from pad_core.config import from_flat, render_value, to_flat
+from pad_core.config import RunCfg, from_flat, render_value, to_flat
 
 STATUSES = ("train", "resume", "finished", "reuse")
 
@@ -42,20 +42,45 @@ def plan_cells(spec: AblationSpec, cells: list[Cell], status: Callable[[Cell], s
     return out
 
 
+GUESS_MARK = " [guess]"
+RANDOM_INIT = "random init"
+
+
+def weights_of(cfg: RunCfg) -> str:
+    """Where the cell's pretrained parts come from: the open_clip tag or file of CLIP backbones, the ImageNet weights
+    of torchvision-style baselines (imported on use: the plan module stays free of the model layer), or none."""
+    from pad_core.models.backbones.torchvision_nets import TORCHVISION, TV_BACKBONES, is_torchvision, starts_random
+
+    name = cfg.backbone.name
+    if cfg.family == "atr" and cfg.atr.encoder == "cnn":
+        return "none (no pretrained parts)"
+    if not is_torchvision(name):
+        return cfg.backbone.pretrained or RANDOM_INIT
+    weights = cfg.backbone.imagenet_weights
+    if starts_random(name, weights):  # "" or "torchvision" for a network torchvision publishes no weights of
+        return RANDOM_INIT + (f" (torchvision has no {name} weights)" if weights else "")
+    return f"torchvision {TV_BACKBONES.get(name).imagenet}" if weights == TORCHVISION else weights
+
+
 def render_plan(spec: AblationSpec, plans: list[CellPlan], resources: str) -> str:
-    """The plan as text: the base, one line per cell, totals and the estimate's basis."""
+    """The plan as text: the base (values the paper does not give marked as guesses), one line per cell with the
+    weights it starts from, totals and the estimate's basis."""
     base = to_flat(from_flat(spec.base))
     lines = [f"Plan of sweep {spec.name!r}: {spec.title}",
              f"  {len(spec.rows)} rows x {len(spec.protocols)} protocols x {len(spec.seeds)} seeds = {len(plans)} "
              f"cells; each holds {resources}",
-             "  base: " + ", ".join(f"{k}={render_value(base[k])}" for k in _headline_keys(base)), ""]
-    header = f"  {'row':<18} {'protocol':<9} {'seed':>4}  {'status':<10} {'GPU-h':>7}  config vs base"
+             "  base: " + ", ".join(f"{k}={render_value(base[k])}{GUESS_MARK * (k in spec.guesses)}"
+                                    for k in _headline_keys(base)), *_guess_lines(spec, base), ""]
+    width = max([len(weights_of(p.cell.cfg)) for p in plans] + [len("weights")])
+    header = (f"  {'row':<18} {'protocol':<9} {'seed':>4}  {'status':<10} {'GPU-h':>7}  {'weights':<{width}}  "
+              "config vs base")
     lines += [header, "  " + "-" * (len(header) + 20)]
     for p in plans:
         delta = base_diff(spec, p.cell)
         hours = f"{p.gpu_hours:7.2f}" if p.gpu_hours is not None else "      ?"
         shown = ", ".join(f"{k}={v}" for k, v in delta.items()) or "(the base)"
-        lines.append(f"  {p.cell.row.name:<18} {p.cell.protocol:<9} {p.cell.seed:>4}  {p.status:<10} {hours}  {shown}")
+        lines.append(f"  {p.cell.row.name:<18} {p.cell.protocol:<9} {p.cell.seed:>4}  {p.status:<10} {hours}  "
+                     f"{weights_of(p.cell.cfg):<{width}}  {shown}")
     lines += ["", *_totals(plans)]
     basis = {p.basis for p in plans if p.gpu_hours is not None}
     lines += [f"  estimate basis: {b}" for b in sorted(basis)]
@@ -64,6 +89,19 @@ def render_plan(spec: AblationSpec, plans: list[CellPlan], resources: str) -> st
         lines.append(f"  no throughput figure for {unknown} (shown as ?): measure it (bench/gpu_throughput.py) and add "
                      "it to pad_core/ablation/cost.py")
     return "\n".join(lines)
+
+
+def _guess_lines(spec: AblationSpec, base: dict) -> list[str]:
+    """One line per value of the base that the paper does not give, with why it was chosen."""
+    if not spec.guesses:
+        return []
+    return ["  guesses (the paper does not give these values; docs/SCHEDULES.md):",
+            *(f"    {k}={_short(render_value(base[k]))}: {why}" for k, why in sorted(spec.guesses.items())
+              if k in base)]
+
+
+def _short(text: str, limit: int = 48) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _totals(plans: list[CellPlan]) -> list[str]:
@@ -76,5 +114,6 @@ def _totals(plans: list[CellPlan]) -> list[str]:
 
 def _headline_keys(flat: dict) -> list[str]:
     keys = ("family", "backbone.name", "backbone.pretrained", "moe.kind", "data.manifest", "data.batch_size",
-            "train.steps", "train.eval_every", "train.precision", "optim.name", "optim.lr", "data.num_workers")
+            "train.steps", "train.eval_every", "train.precision", "optim.name", "optim.lr", "optim.weight_decay",
+            "data.num_workers")
     return [k for k in keys if k in flat]

@@ -69,6 +69,9 @@ class AblationSpec:
     metrics: tuple[str, ...] = TABLE_METRICS  # columns per protocol
     paper: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> table column -> the paper's number
     grid: tuple[str, ...] = ()  # two flat keys the rows cross (MoAE-CR Table 5): also printed as a key1 x key2 grid
+    # base keys whose value the paper does not give -> why this value (shown by --plan; not in the declaration, so
+    # recorded sweeps keep theirs)
+    guesses: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [r.name for r in self.rows]

@@ -110,3 +110,36 @@ def test_a_checkpoint_of_a_deleted_run_is_planned_as_train_not_resume(tmp_path, 
     assert status() == "resume"
     record.client.delete_run(run_id)
     assert status() == "train"
+
+
+def test_paper_plan_shows_each_rows_weights_and_marks_the_guessed_values(monkeypatch):
+    """MMoE Tables 3-4 at the paper scale: CLIP rows start from the openai tag, torchvision rows from torchvision's
+    ImageNet file, and the values MMoE does not give (FLIP's batch, steps, weight decay) are marked as guesses."""
+    from pad_core.integrations.cli import sweep_main
+    from sweeps.mmoe_backbones import SWEEP
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    argv = ["--scale", "paper", "--plan", "--seeds", "0", "--protocols", "P1", "--set", "optim.weight_decay=1e-5"]
+    text = sweep_main("plan test", "sweeps/mmoe_backbones.py", get_ablation=SWEEP.spec, argv=argv)
+    lines = {ln.split()[0]: ln for ln in text.splitlines() if ln.strip().split(" ")[0] in {r.name for r in SWEEP.rows}}
+    assert " weights " in text
+    for row in ("clip", "flip", "mmoe"):
+        assert lines[row].split()[5] == "openai"
+    assert "torchvision ResNet50_Weights.IMAGENET1K_V1" in lines["resnet50"]
+    assert "torchvision ViT_B_16_Weights.IMAGENET1K_V1" in lines["vit_b16"]
+    assert "train.steps=4000 [guess]" in text and "data.batch_size=32 [guess]" in text
+    assert "optim.lr=1e-06," in text  # MMoE prints its lr: not a guess
+    assert "optim.weight_decay=1e-05," in text and "optim.weight_decay=1e-05 [guess]" not in text  # the user's value
+    assert "    train.steps=4000: MMoE does not say" in text
+
+
+def test_weights_column_for_models_without_pretrained_parts():
+    from pad_core.ablation.plan import weights_of
+    from search_spaces.atr_fas import ATR_BASE
+
+    assert weights_of(from_flat(dict(ATR_BASE))) == "none (no pretrained parts)"
+    assert weights_of(from_flat({**ATR_BASE, "atr.encoder": "clip"})) == "openai"  # its CLIP encoder is pretrained
+    assert weights_of(from_flat({"backbone.pretrained": ""})) == "random init"
+    mesonet = {"backbone.name": "meso4", "head.kind": "linear"}
+    assert weights_of(from_flat(mesonet)) == "random init (torchvision has no meso4 weights)"
+    assert weights_of(from_flat({**mesonet, "backbone.imagenet_weights": "/w/meso4.pt"})) == "/w/meso4.pt"
