@@ -156,3 +156,27 @@ def completeness_note(counts: CellCounts) -> str:
 def incomplete_mark(counts: CellCounts) -> str:
     """Added to the captions when cells are missing: a partial table never reads as the finished one."""
     return f" [INCOMPLETE: {counts.missing}/{counts.declared} cells missing]" if counts.missing else ""
+
+
+def score_level_note(frame: pd.DataFrame, spec: TableSpec) -> str:
+    """The footnote's scoring unit, per protocol column: runs scored per video log ``frames_per_video_min/max``
+    with their test metrics; runs without them (every run before video scoring) scored per frame."""
+    said: dict[str, list[str]] = {}
+    for protocol in spec.protocols:
+        runs = frame[frame["protocol"] == protocol] if "protocol" in frame else frame.iloc[:0]
+        low = runs.get(metric_key("test", protocol, "frames_per_video_min"), pd.Series(dtype=float)).dropna()
+        high = runs.get(metric_key("test", protocol, "frames_per_video_max"), pd.Series(dtype=float)).dropna()
+        if runs.empty:
+            continue
+        if low.empty:
+            unit = "per frame"
+        else:
+            k = f"{low.min():g}" if low.min() == high.max() else f"{low.min():g}–{high.max():g}"
+            unit = f"per video (mean of {k} frames)" + ("" if len(low) == len(runs) else
+                                                        f" in {len(low)} of {len(runs)} runs, per frame in the rest")
+        said.setdefault(unit, []).append(protocol)
+    if not said:
+        return ""
+    if len(said) == 1:
+        return f" Scores: {next(iter(said))}."
+    return " Scores: " + "; ".join(f"{unit} on {', '.join(names)}" for unit, names in said.items()) + "."

@@ -190,6 +190,7 @@ class EvalCfg:
     tpr_positive: Literal["live", "attack"] = "live"  # positive class of TPR@FPR (logged with it)
     tpr_at_fpr: tuple[float, ...] = (0.01, 0.1)  # FPR budgets for TPR@FPR ("at most")
     batch_size: int = field(default=128, metadata=NOHASH)  # evaluation batch size
+    score_level: Literal["protocol", "frame", "video"] = field(default="protocol", metadata=ADDED)  # unit of metrics
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -17,7 +17,13 @@ a million rows is checked in seconds, and each states what it found with counts 
   under another path (preflight only, from the bytes it reads anyway), or the same subject. ``subject`` is a
   global identity: a manifest merging datasets that number their subjects independently must prefix the IDs
   (e.g. ``W/001``). An empty subject is "unknown" and is not compared. Overrides, for a protocol that shares data
-  on purpose: ``data.allow_overlap=true`` (images), ``data.allow_subject_overlap=true`` (subjects).
+  on purpose: ``data.allow_overlap=true`` (images), ``data.allow_subject_overlap=true`` (subjects);
+- per-protocol membership columns (``split@<protocol>``, or a protocol's ``split_column``) that name no protocol of
+  the benchmark, or that a protocol declares and the manifest lacks: the protocol would silently fall back to
+  ``split``. The leakage checks above run on each protocol's own membership;
+- videos (``video`` column): frames of one video that disagree on label, attack type, subject or subset (one video
+  has one truth; ids reused by two source datasets look the same), one video in two of the protocol's splits
+  (``data.allow_overlap=true``), and scoring per video without video ids.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from collections import defaultdict
 import pandas as pd
 
 from pad_core.data.images import ImageFacts
-from pad_core.data.manifest import file_columns
+from pad_core.data.manifest import SPLIT_PREFIX, VIDEO, file_columns
 from pad_core.data.protocols import Benchmark, Protocol
 from pad_core.errors import DataError
 
@@ -215,3 +221,74 @@ def _leak(found: list[str], uri: str, protocol: str, allow: bool, flag: str, fix
         return [f"{text} (data.{flag}=true)"]
     raise DataError("data.manifest", uri, text,
                     f"{fix}, or set data.{flag}=true if protocol {protocol} shares them between splits on purpose")
+
+
+def membership_columns(frame: pd.DataFrame, benchmark: Benchmark, uri: str) -> None:
+    """Every ``split@<name>`` column names a protocol of the benchmark, and every declared ``split_column`` exists."""
+    found = []
+    for column in (c for c in frame.columns if c.startswith(SPLIT_PREFIX)):
+        name = column[len(SPLIT_PREFIX):]
+        if name in benchmark.groups:
+            found.append(f"{column!r} names the group {name}, which has no membership of its own (give each member "
+                         f"its column: {[SPLIT_PREFIX + m for m in benchmark.groups[name]]})")
+        elif name not in benchmark.protocols:
+            found.append(f"{column!r} names no protocol of {benchmark.name}{_closest(name, set(benchmark.protocols))}")
+    for protocol in benchmark.protocols.values():
+        if protocol.split_column and protocol.split_column not in frame.columns:
+            found.append(f"protocol {protocol.name} takes its membership from column {protocol.split_column!r}, "
+                         "which the manifest lacks")
+    if found:
+        raise DataError("data.manifest", uri, "per-protocol split columns do not match the benchmark's protocols: "
+                        + "; ".join(found), "name each column split@<protocol> after a protocol of "
+                        f"{benchmark.name} (or set data.benchmark to the manifest's benchmark), and add the columns "
+                        "the protocol definitions name")
+
+
+def video_consistency(frame: pd.DataFrame, uri: str) -> None:
+    """The frames of one video agree on label, attack type, subject and subset."""
+    if VIDEO not in frame.columns:
+        return
+    rows = frame[frame[VIDEO] != ""]
+    facts = [c for c in ("label", "attack_type", "subject", "subset") if c in rows.columns]
+    differ = rows.groupby(VIDEO)[facts].nunique() > 1
+    found = []
+    for column in facts:
+        ids = differ.index[differ[column]]
+        if len(ids):
+            example = rows.loc[rows[VIDEO] == ids[0], ["path", column]].drop_duplicates(column).head(2)
+            found.append(f"{len(ids)} videos have frames with different {column}, e.g. {ids[:EXAMPLES].tolist()} "
+                         f"({ids[0]!r}: {list(zip(example['path'], example[column]))})")
+    if found:
+        raise DataError("data.manifest", uri, "; ".join(found),
+                        "give every frame of a video its video's label, attack type, subject and subset; ids reused "
+                        "by two source datasets need a prefix (e.g. SiW/001)")
+
+
+def shared_videos(parts: dict[str, pd.DataFrame], uri: str, protocol: str, allow: bool) -> list[str]:
+    """Frames of one video in two of the protocol's splits: the same recording on both sides."""
+    if any(VIDEO not in frame.columns for frame in parts.values()):
+        return []
+    videos = {name: pd.Index(frame.loc[frame[VIDEO] != "", VIDEO].unique()) for name, frame in parts.items()}
+    found = [f"{len(common)} videos in both {a} and {b}, e.g. {common[:EXAMPLES].tolist()}"
+             for a, b in PAIRS if len(common := videos[a].intersection(videos[b]))]
+    return _leak(found, uri, protocol, allow, "allow_overlap", "give each video one split")
+
+
+def score_level_data(parts: dict[str, pd.DataFrame], level: str, uri: str, protocol: str,
+                     said: tuple[str, str]) -> list[str]:
+    """Scoring per video needs video ids on the rows it scores (dev, test); still images among them score alone.
+    ``said``: the (key, value) that asked for the level (``eval.score_level``, or the protocol's definition)."""
+    if level != "video":
+        return []
+    fix = ("import the videos with their ids (python -m pad_core import ... carries a 'video' column) or score per "
+           "frame (eval.score_level=frame)")
+    scored = pd.concat([parts["dev"], parts["test"]])
+    if VIDEO not in scored.columns:
+        raise DataError(*said, f"protocol {protocol} is scored per video, but the manifest {uri} has no "
+                        f"{VIDEO!r} column", fix)
+    stills = int((scored[VIDEO] == "").sum())
+    if stills == len(scored):
+        raise DataError(*said, f"protocol {protocol} is scored per video, but none of its {len(scored)} "
+                        f"dev/test rows of {uri} has a video id", fix)
+    return [f"{stills} dev/test rows of protocol {protocol} have no video id: each scores as a video of one frame"
+            ] if stills else []

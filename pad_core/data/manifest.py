@@ -3,12 +3,14 @@
 Columns: ``path`` (relative to the manifest's folder), ``label`` (1 = bona fide, 0 = attack; the
 words live/bonafide/real/genuine and attack/spoof/fake are accepted, in any case), ``attack_type`` (species;
 "none" for bona fide and only for bona fide), ``subset``, ``device``, ``split`` (train/dev/test, any case),
-``subject`` (a global identity, for disjoint splits; empty = unknown). CSV (``,``; a ``;``, tab or ``|``
-separated header is recognised and read so) or Parquet by file suffix. Rows with several files (BIG-MoE
-modalities, ATR-FAS depth maps) add more file columns named ``path_<what>`` (e.g. ``path_ir``, ``path_depth``);
-an empty entry there means the file is absent (a missing modality, no depth label). Other extra columns are
-kept. Spaces around names and cells are dropped, paths are normalised (``./a//b.png`` = ``a/b.png``).
-What is checked against the benchmark and between splits: :mod:`pad_core.data.checks`; image files:
+``subject`` (a global identity, for disjoint splits; empty = unknown). Optional: ``split@<protocol>`` columns
+(one protocol's own train/dev/test membership, empty = not in it; ``split`` may then be empty: a row needs a split
+in at least one split column) and ``video`` (the video a frame row was sampled from; empty for still images).
+CSV (``,``; a ``;``, tab or ``|`` separated header is recognised and read so) or Parquet by file suffix. Rows
+with several files (BIG-MoE modalities, ATR-FAS depth maps) add more file columns named ``path_<what>`` (e.g.
+``path_ir``, ``path_depth``); an empty entry there means the file is absent (a missing modality, no depth label).
+Other extra columns are kept. Spaces around names and cells are dropped, paths are normalised (``./a//b.png`` =
+``a/b.png``). What is checked against the benchmark and between splits: :mod:`pad_core.data.checks`; image files:
 :mod:`pad_core.data.images`.
 """
 
@@ -34,6 +36,8 @@ from pad_core.errors import DataError
 
 REQUIRED_COLUMNS = ("path", "label", "attack_type", "subset", "device", "split", "subject")
 SPLITS = ("train", "dev", "test")
+SPLIT_PREFIX = "split@"  # per-protocol membership columns (pad_core.data.protocols)
+VIDEO = "video"  # optional: id of the video a frame row was sampled from
 PREFLIGHT_THREADS = 16  # parallel reads of the remote preflight: enough to hide S3 latency, few for a driver
 LABEL_WORDS = {"1": 1, "1.0": 1, "live": 1, "bonafide": 1, "bona_fide": 1, "bona fide": 1, "real": 1, "genuine": 1,
                "0": 0, "0.0": 0, "attack": 0, "spoof": 0, "fake": 0}
@@ -54,7 +58,10 @@ class Manifest:
         return posixpath.join(self.root, rel)
 
 
-def read_manifest(uri: str, storage_options: dict[str, Any] | None = None) -> Manifest:
+def read_manifest(uri: str, storage_options: dict[str, Any] | None = None,
+                  split_columns: tuple[str, ...] = ()) -> Manifest:
+    """The validated manifest; ``split_columns``: membership columns a benchmark names beyond ``split`` and
+    ``split@<protocol>`` (``"split_column"`` in its protocol definitions)."""
     try:
         fs, path = fsspec.core.url_to_fs(uri, **(storage_options or {}))
         with fs.open(path, "rb") as fh:
@@ -67,7 +74,7 @@ def read_manifest(uri: str, storage_options: dict[str, Any] | None = None) -> Ma
         raise DataError("data.manifest", uri, f"cannot read the manifest ({err.__class__.__name__}: {err})",
                         "give an existing CSV/Parquet path or s3:// URI, or synthetic:iris") from None
     frame = _parse(raw, path, uri)
-    frame = validate_frame(frame, uri)
+    frame = validate_frame(frame, uri, split_columns)
     return Manifest(frame, uri, fs, posixpath.dirname(path), hashlib.sha256(raw).hexdigest())
 
 
@@ -101,7 +108,12 @@ def csv_delimiter(raw: bytes) -> str:
     return best
 
 
-def validate_frame(frame: pd.DataFrame, uri: str) -> pd.DataFrame:
+def split_columns_of(frame: pd.DataFrame, named: tuple[str, ...] = ()) -> list[str]:
+    """``split``, every ``split@<protocol>`` column and the ``named`` membership columns the frame has."""
+    return ["split"] + [c for c in frame.columns if c != "split" and (c.startswith(SPLIT_PREFIX) or c in named)]
+
+
+def validate_frame(frame: pd.DataFrame, uri: str, split_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError("data.manifest", uri, f"missing columns {missing} (it has {list(frame.columns)[:12]})",
@@ -109,12 +121,15 @@ def validate_frame(frame: pd.DataFrame, uri: str) -> pd.DataFrame:
     if frame.empty:
         raise DataError("data.manifest", uri, "the manifest has a header but no rows",
                         "write one row per image (or point data.manifest at the full manifest)")
-    frame = _clean_strings(frame)
+    splits = split_columns_of(frame, tuple(split_columns))
+    frame = _clean_strings(frame, splits + ([VIDEO] if VIDEO in frame.columns else []))
     frame["label"] = _labels(frame, uri)
-    frame["split"] = frame["split"].str.lower()  # "Train" means train; a misspelt split is refused below
+    for col in splits:
+        frame[col] = frame[col].str.lower()  # "Train" means train; a misspelt split is refused below
     frame.loc[frame["attack_type"].str.lower() == "none", "attack_type"] = "none"  # protocols select "none"
     for col in file_columns(frame):
         frame[col] = normalise_paths(frame[col])
+    _check_splits(frame, uri, splits)
     _check_values(frame, uri)
     return frame.reset_index(drop=True)
 
@@ -126,11 +141,12 @@ def _close_columns(missing: list[str], frame: pd.DataFrame) -> str:
     return f" (column names are case-sensitive; close: {near})" if near else ""
 
 
-def _clean_strings(frame: pd.DataFrame) -> pd.DataFrame:
-    """Required columns as text; text cells stripped of surrounding spaces; absent cells (Parquet None/NaN) as ""."""
+def _clean_strings(frame: pd.DataFrame, text: list[str]) -> pd.DataFrame:
+    """Required and ``text`` columns as text (a Parquet video id may be an integer, an all-empty split column
+    float NaN); text cells stripped of surrounding spaces; absent cells (Parquet None/NaN) as ""."""
     frame = frame.copy()
     for col in frame.columns:
-        if col in REQUIRED_COLUMNS or not pd.api.types.is_numeric_dtype(frame[col]):
+        if col in REQUIRED_COLUMNS or col in text or not pd.api.types.is_numeric_dtype(frame[col]):
             cells = frame[col].astype(object)
             frame[col] = cells.where(cells.notna(), "").astype(str).str.strip()
     return frame
@@ -159,12 +175,30 @@ def _labels(frame: pd.DataFrame, uri: str) -> pd.Series:
     return words.map(LABEL_WORDS).astype(int)
 
 
+def _check_splits(frame: pd.DataFrame, uri: str, columns: list[str]) -> None:
+    """Every split word is train/dev/test (empty = not in that column's protocol, when split@ columns exist), and
+    every row has a split in at least one split column (a row in no protocol is a row nothing would use)."""
+    found = []
+    for col in columns:
+        cells = frame[col]
+        allowed = SPLITS if len(columns) == 1 else (*SPLITS, "")
+        bad = ~cells.isin(allowed)
+        if bad.any():
+            words = sorted(cells[bad].unique())[:5]
+            found.append(f"unknown split values {words} in column {col!r} ({int(bad.sum())} rows, e.g. "
+                         f"{frame.loc[bad, 'path'].head(3).tolist()})")
+    if len(columns) > 1:
+        nowhere = (frame[columns] == "").all(axis=1)
+        if nowhere.any():
+            found.append(f"{int(nowhere.sum())} rows have no split in any of {columns} (in no protocol), e.g. "
+                         f"{frame.loc[nowhere, 'path'].head(3).tolist()}")
+    if found:
+        raise DataError("data.manifest", uri, "; ".join(found),
+                        f"use {list(SPLITS)} (dev = validation); in split@<protocol> columns leave a row empty to "
+                        "keep it out of that protocol; remove rows that belong to no protocol")
+
+
 def _check_values(frame: pd.DataFrame, uri: str) -> None:
-    bad_split = frame["split"][~frame["split"].isin(SPLITS)].value_counts()
-    if len(bad_split):
-        raise DataError("data.manifest", uri,
-                        f"unknown split values {sorted(bad_split.index)[:5]} in {int(bad_split.sum())} rows",
-                        f"use {list(SPLITS)} (dev = validation)")
     empty = frame.index[frame["path"] == ""]
     if len(empty):
         raise DataError("data.manifest", uri, f"empty path in {len(empty)} rows, e.g. rows {empty[:5].tolist()}",
@@ -181,21 +215,28 @@ def file_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c == "path" or c.startswith("path_")]
 
 
-def carve_dev(frame: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
+def carve_dev(frame: pd.DataFrame, fraction: float, seed: int, policy: str = "if_none") -> pd.DataFrame:
     """Move ``fraction`` of each subset's train subjects to a dev split (identity-disjoint), if none exists.
 
+    ``policy`` (the benchmark's ``carve_dev``): "if_none" carves only when no row is dev; "missing_subsets" carves
+    every subset without dev rows of its own (JFSFDB mixes FF++, which ships a dev split, with SiW, which does not).
     Subsets that share subjects (the flash benchmark's ambient-light scenes: one person filmed in several) are
     carved together, so a person is dev in all of them or in none; carved per subset, the same person landed in
-    train through one scene and in dev through another. Subsets with their own subjects carve as before."""
-    if (frame["split"] == "dev").any() or fraction == 0:
+    train through one scene and in dev through another. A row without a subject is its own unit: counted as one
+    subject, every subject-less image of a subset went to dev together or not at all."""
+    is_dev = frame["split"] == "dev"
+    if fraction == 0 or (policy == "if_none" and is_dev.any()):
         return frame
+    has_dev = set(frame.loc[is_dev, "subset"])
     frame = frame.copy()
-    train = frame[frame["split"] == "train"]
+    train = frame[(frame["split"] == "train") & ~frame["subset"].isin(has_dev)]
     for name, rows in _subject_sharing_groups(train):
-        subjects = np.array(sorted(rows["subject"].unique()))
+        own = rows["path"] if "path" in rows else pd.Series(rows.index.astype(str), index=rows.index)
+        units = rows["subject"].where(rows["subject"] != "", "\0" + own)
+        subjects = np.array(sorted(units.unique()))
         rng = np.random.default_rng([seed, int(hashlib.md5(name.encode()).hexdigest()[:8], 16)])
         chosen = rng.choice(subjects, size=int(round(len(subjects) * fraction)), replace=False)
-        frame.loc[rows.index[rows["subject"].isin(chosen)], "split"] = "dev"
+        frame.loc[rows.index[units.isin(chosen)], "split"] = "dev"
     return frame
 
 

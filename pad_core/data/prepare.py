@@ -9,8 +9,16 @@ import pandas as pd
 from pad_core.config.schema import DataCfg
 from pad_core.data import checks, synthetic
 from pad_core.data.images import PROBLEMS, ImageFacts
-from pad_core.data.manifest import Manifest, carve_dev, check_files_exist, file_columns, inspect_files, read_manifest
-from pad_core.data.protocols import Benchmark, Protocol, load_benchmark
+from pad_core.data.manifest import (
+    VIDEO,
+    Manifest,
+    carve_dev,
+    check_files_exist,
+    file_columns,
+    inspect_files,
+    read_manifest,
+)
+from pad_core.data.protocols import Benchmark, Protocol, load_benchmark, resolve_score_level
 from pad_core.errors import DataError
 
 
@@ -23,6 +31,7 @@ class ProtocolData:
     test: pd.DataFrame
     skipped: list[str] = field(default_factory=list)  # unreadable files left out (data.on_corrupt=skip)
     notes: list[str] = field(default_factory=list)  # findings that did not refuse (overridden, unknown subjects)
+    membership: str = "split"  # the manifest column the protocol's train/dev/test came from (split@<protocol>)
 
     def split(self, name: str) -> pd.DataFrame:
         return {"train": self.train, "dev": self.dev, "test": self.test}[name]
@@ -34,30 +43,41 @@ def resolve_manifest_uri(cfg: DataCfg) -> str:
     return cfg.manifest
 
 
-def _require_classes(frame: pd.DataFrame, split: str, protocol: str, uri: str, needed: bool) -> None:
+def _require_classes(frame: pd.DataFrame, split: str, protocol: str, uri: str, needed: bool, column: str) -> None:
     if frame.empty:
-        raise DataError("data.protocol", protocol, f"the {split} split selects no rows of {uri}",
-                        "check the manifest's split/subset columns against the protocol definition")
+        raise DataError("data.protocol", protocol, f"the {split} split selects no rows of {uri} (membership from "
+                        f"column {column!r})", "check the manifest's split/subset columns (or split@" + protocol
+                        + ") against the protocol definition")
     if needed and frame["label"].nunique() < 2:
         only = frame["label"].iloc[0]
         raise DataError("data.protocol", protocol, f"the {split} split of {uri} has only label {only}",
                         f"the {split} rows need both bona fide (1) and attack (0) samples")
 
 
+def membership_view(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The manifest as one protocol sees it: ``split`` holds that protocol's membership (its ``split@`` column), so
+    carving dev, selecting rows and every check work on it unchanged; "" = not in the protocol."""
+    return frame if column == "split" else frame.assign(split=frame[column])
+
+
 def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True,
             verify_images: bool = True) -> ProtocolData:
-    """Read and validate the manifest, carve dev if missing, select the protocol's rows, check them (pad_core.data
-    .checks: duplicates, labels, unselected values, leakage) and their files. Findings that do not refuse
+    """Read and validate the manifest, take the protocol's membership column, carve dev if missing, select the
+    protocol's rows, check them (pad_core.data.checks: duplicates, labels, unselected values, leakage of images,
+    subjects and videos) and their files, and print the protocol's counts. Findings that do not refuse
     (overridden ones, unknown subjects) are printed and kept in ``notes``."""
-    manifest = read_manifest(resolve_manifest_uri(cfg))
     benchmark = load_benchmark(cfg.benchmark)
     protocol = benchmark.protocol(cfg.protocol)
+    manifest = read_manifest(resolve_manifest_uri(cfg), split_columns=tuple(sorted(benchmark.split_columns())))
     checks.require_selector_columns(manifest.frame, benchmark, manifest.uri)
-    manifest.frame = carve_dev(manifest.frame, cfg.dev_fraction, cfg.synth_seed)
+    checks.membership_columns(manifest.frame, benchmark, manifest.uri)
+    column = protocol.membership(manifest.frame.columns)
+    manifest.frame = carve_dev(membership_view(manifest.frame, column), cfg.dev_fraction, cfg.synth_seed,
+                               benchmark.carve_dev)
     parts = {split: protocol.rows(manifest.frame, split) for split in ("train", "dev", "test")}
-    _require_classes(parts["train"], "train", cfg.protocol, manifest.uri, needed=True)
-    _require_classes(parts["test"], "test", cfg.protocol, manifest.uri, needed=True)
-    _require_classes(parts["dev"], "dev", cfg.protocol, manifest.uri, needed=need_dev)
+    _require_classes(parts["train"], "train", cfg.protocol, manifest.uri, True, column)
+    _require_classes(parts["test"], "test", cfg.protocol, manifest.uri, True, column)
+    _require_classes(parts["dev"], "dev", cfg.protocol, manifest.uri, need_dev, column)
     notes = check_rows(cfg, manifest, benchmark, parts)
     skipped: list[str] = []
     if check_files:
@@ -66,9 +86,32 @@ def prepare(cfg: DataCfg, *, check_files: bool = True, need_dev: bool = True,
         if verify_images or cfg.on_corrupt == "skip":
             parts, skipped, facts = corrupt_policy(manifest, parts, cfg.on_corrupt, sample=cfg.verify_sample)
             notes += checks.shared_content(parts, facts, manifest.uri, cfg.protocol, cfg.allow_overlap)
+    print(f"[padsweep] data: {protocol_counts(parts, cfg.protocol, column)}", flush=True)
     for note in notes:
         print(f"[padsweep] data: {note}", flush=True)
-    return ProtocolData(manifest, protocol, **parts, skipped=skipped, notes=notes)
+    return ProtocolData(manifest, protocol, **parts, skipped=skipped, notes=notes, membership=column)
+
+
+def protocol_counts(parts: dict[str, pd.DataFrame], protocol: str, column: str) -> str:
+    """``protocol P2.1 (membership: split@P2.1): train 120 rows, 12 subjects, 60 bona fide / 60 attack; ...``"""
+    said = []
+    for name, frame in parts.items():
+        live = int((frame["label"] == 1).sum())
+        videos = f", {frame.loc[frame[VIDEO] != '', VIDEO].nunique()} videos" if VIDEO in frame.columns else ""
+        said.append(f"{name} {len(frame)} rows, {frame.loc[frame['subject'] != '', 'subject'].nunique()} subjects"
+                    f"{videos}, {live} bona fide / {len(frame) - live} attack")
+    return f"protocol {protocol} (membership: {column}): {'; '.join(said)}"
+
+
+def score_level(cfg, data: ProtocolData) -> str:
+    """The unit a run's metrics count (``eval.score_level``, "protocol" = the protocol's own), checked against the
+    prepared rows: scoring per video needs video ids (refused before any trial otherwise)."""
+    level = resolve_score_level(cfg.eval.score_level, data.protocol)
+    said = ("eval.score_level", level) if cfg.eval.score_level != "protocol" else ("data.protocol", cfg.data.protocol)
+    for note in checks.score_level_data({"dev": data.dev, "test": data.test}, level, data.manifest.uri,
+                                        data.protocol.name, said):
+        print(f"[padsweep] data: {note}", flush=True)
+    return level
 
 
 def check_rows(cfg: DataCfg, manifest: Manifest, benchmark: Benchmark, parts: dict[str, pd.DataFrame]) -> list[str]:
@@ -76,8 +119,10 @@ def check_rows(cfg: DataCfg, manifest: Manifest, benchmark: Benchmark, parts: di
     frame, uri = manifest.frame, manifest.uri
     checks.duplicate_images(frame, uri)
     checks.label_convention(frame, uri)
+    checks.video_consistency(frame, uri)
     notes = checks.unselected_values(frame, benchmark, benchmark.protocol(cfg.protocol), uri, cfg.allow_unselected)
     notes += checks.shared_images(parts, uri, cfg.protocol, cfg.allow_overlap)
+    notes += checks.shared_videos(parts, uri, cfg.protocol, cfg.allow_overlap)
     return notes + checks.shared_subjects(parts, uri, cfg.protocol, cfg.allow_subject_overlap)
 
 

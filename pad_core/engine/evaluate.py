@@ -1,4 +1,5 @@
-"""Scoring a split: each rank scores its own shard (no padding duplicates), then ranks exchange scores."""
+"""Scoring a split: each rank scores its own shard (no padding duplicates), then ranks exchange scores; per row or,
+at video level, per video (pad_core.metrics.thresholds.ScoreSet.units)."""
 
 from __future__ import annotations
 
@@ -48,5 +49,8 @@ def _assemble(rows: list, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return scores, routing
 
 
-def score_set(split: str, frame: pd.DataFrame, scores: np.ndarray) -> ScoreSet:
-    return ScoreSet(split, scores, frame["label"].to_numpy(), frame["attack_type"].to_numpy())
+def score_set(split: str, frame: pd.DataFrame, scores: np.ndarray, level: str = "frame") -> ScoreSet:
+    """The split's row scores; at ``level`` "video" they carry the rows' video ids, so thresholds and metrics
+    count videos (mean frame score per video: ``ScoreSet.units``) while the row scores stay for the score file."""
+    videos = frame["video"].astype(str).to_numpy() if level == "video" else None
+    return ScoreSet(split, scores, frame["label"].to_numpy(), frame["attack_type"].to_numpy(), videos=videos)

@@ -23,7 +23,7 @@ from pad_core.config.schema import RunCfg
 from pad_core.data.dataset import StepBatchSampler, to_device
 from pad_core.data.families import make_split_datasets
 from pad_core.data.loaders import close_eval_loaders, loader_options
-from pad_core.data.prepare import prepare
+from pad_core.data.prepare import prepare, score_level
 from pad_core.engine import chaos, checkpoint, precision
 from pad_core.engine import distributed as dist
 from pad_core.engine.distributed import FiniteWatch
@@ -77,6 +77,7 @@ class TrainingRun:
         self.protocol = cfg.data.protocol
         self.data = prepare(cfg.data, verify_images=not self.ctx.images_verified)
         self.datasets = make_split_datasets(cfg, self.data)
+        self.score_level = score_level(cfg, self.data)  # "frame" or "video" (refused here without video ids)
         seed_everything(cfg.train.seed, self.ctx.rank)
         if cfg.train.cpu_heap_reuse and torch.device(self.ctx.device).type == "cpu":
             release_freed_memory()  # what an earlier run in this process (a reused trial) freed
@@ -199,7 +200,7 @@ class TrainingRun:
         raw, routing = score_rows(self.model, self.datasets[split], batch_size=eval_cfg.batch_size,
                                   device=self.ctx.device, rank=self.ctx.rank, world=self.ctx.world_size,
                                   num_workers=self.cfg.data.num_workers, precision=self.cfg.train.precision)
-        return score_set(split, self.data.split(split), raw), routing
+        return score_set(split, self.data.split(split), raw, self.score_level), routing
 
     def evaluate_and_report(self, train_means: dict[str, float]) -> None:
         dev, routing = self.scores("dev")
@@ -277,7 +278,8 @@ class TrainingRun:
 
         parts = []
         for s in score_sets:
-            frame = self.data.split(s.split)[["path", "subset", "device", "attack_type", "label"]].copy()
+            video = ["video"] if self.score_level == "video" else []  # the figures then score per video too
+            frame = self.data.split(s.split)[["path", "subset", "device", "attack_type", "label", *video]].copy()
             parts.append(frame.assign(split=s.split, score=s.scores))
         path = os.path.join(self.workdir, "scores.csv")
         pd.concat(parts).to_csv(path, index=False)

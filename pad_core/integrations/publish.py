@@ -26,10 +26,12 @@ from pad_core.ablation.table import (
     completeness_note,
     incomplete_mark,
     long_form,
+    score_level_note,
     summarize,
 )
 from pad_core.errors import SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+from pad_core.metrics.thresholds import ScoreSet
 
 UNRECORDED = "unrecorded"  # data version of runs that predate pad.data_version
 
@@ -62,8 +64,8 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
           flush=True)
     summary = summarize(frame, spec)
     failures = failed_cells(failed, spec, frame)
-    footnote = (provenance(frame, spec, parent_id, stale - superseded, superseded) + failure_note(failures)
-                + completeness_note(counts))
+    footnote = (provenance(frame, spec, parent_id, stale - superseded, superseded) + score_level_note(frame, spec)
+                + failure_note(failures) + completeness_note(counts))
     rendered = render(summary, long_form(frame, spec), spec, footnote, failures, incomplete_mark(counts))
     return rendered, summary, spec, frame
 
@@ -240,6 +242,13 @@ def write_figures(record: SweepRecord, summary: pd.DataFrame, spec: TableSpec, f
         roc_det(curves, title, os.path.join(folder, "roc_det_best_row.png"))
 
 
+def video_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """Score and label per video (mean of its frames' scores) of a run's ``scores.csv`` rows."""
+    units = ScoreSet("test", rows["score"].to_numpy(float), rows["label"].to_numpy(int), np.full(len(rows), ""),
+                     videos=rows["video"].fillna("").astype(str).to_numpy()).units
+    return pd.DataFrame({"score": units.scores, "label": units.labels})
+
+
 def best_row_scores(record: SweepRecord, runs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``"<protocol> s<seed>"`` -> (test scores, labels) from each run's ``scores.csv`` artifact."""
     curves = {}
@@ -251,6 +260,8 @@ def best_row_scores(record: SweepRecord, runs: pd.DataFrame) -> dict[str, tuple[
             except Exception:  # noqa: BLE001 - a run without scores (older code) just has no curve
                 continue
             test = pd.read_csv(path).query("split == 'test'")
+            if "video" in test:  # a run scored per video: its curve counts videos, as its metrics do
+                test = video_scores(test)
             curves[f"{run['protocol']} s{run['seed']}"] = (test["score"].to_numpy(), test["label"].to_numpy())
             os.remove(path)
     return curves

@@ -16,6 +16,7 @@ from pad_core.audit import audit_spec
 from pad_core.config import render_value, to_flat
 from pad_core.data import prepare
 from pad_core.data.families import make_split_datasets
+from pad_core.data.prepare import score_level
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, connect, max_concurrent
@@ -64,6 +65,8 @@ def manifest_digests(cells: list[Cell]) -> dict:
     for data_cfg in {c.cfg.data for c in cells}:
         data = prepare(data_cfg)
         digests[data_cfg] = data.manifest.sha256
+        for level_cfg in {c.cfg.eval.score_level: c.cfg for c in cells if c.cfg.data == data_cfg}.values():
+            score_level(level_cfg, data)  # scoring per video without video ids: refused before any trial
         for cfg in {c.cfg.family: c.cfg for c in cells if c.cfg.data == data_cfg}.values():
             make_split_datasets(cfg, data)
     return digests

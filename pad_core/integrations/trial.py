@@ -97,10 +97,17 @@ def run_tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any])
     axes = {**plan.get("axes", {}), **{k: render_value(v) for k, v in searched.items()}}
     return {"pad.sweep": plan["sweep"], "pad.stage": plan["stage"], "pad.row": plan["row"] or trial_id,
             "pad.protocol": cfg.data.protocol, "pad.seed": str(cfg.train.seed), "pad.config_hash": config_hash(cfg),
-            "pad.code_version": code_version(),
+            "pad.code_version": code_version(), "pad.score_level": _score_level(cfg),
             "pad.trial_id": trial_id, **({"pad.identity": plan["identity"]} if plan.get("identity") else {}),
             **({"pad.data_version": plan["data_version"]} if plan.get("data_version") else {}),
             **{f"axis.{k}": v for k, v in axes.items()}}
+
+
+def _score_level(cfg) -> str:
+    """The unit the run's metrics count: "frame" or "video" (eval.score_level, else the protocol's own)."""
+    from pad_core.data.protocols import load_benchmark, resolve_score_level
+
+    return resolve_score_level(cfg.eval.score_level, load_benchmark(cfg.data.benchmark).protocol(cfg.data.protocol))
 
 
 def train_driver(config: dict[str, Any]) -> None:

@@ -69,11 +69,16 @@ COMPACT = ("eer", "auc", "acer", "apcer", "bpcer", "acc", "threshold")  # what e
 
 
 def split_metrics(scores: ScoreSet, protocol: str, tau: float, cfg: EvalCfg, compact: bool = False) -> dict[str, float]:
-    """Threshold-free metrics plus decision metrics at ``tau``, keyed ``split/protocol/metric``; ``compact`` keeps
-    the few that training curves need (the full set is logged once, with the final result)."""
+    """Threshold-free metrics plus decision metrics at ``tau`` over the set's units (rows, or videos: ``n`` counts
+    them; at video level ``n_frames`` and ``frames_per_video_min``/``_max`` too), keyed ``split/protocol/metric``;
+    ``compact`` keeps the few that training curves need (the full set is logged once, with the final result)."""
+    scores = scores.units  # rows, or videos at video level: every metric counts these
     values = threshold_free(scores, cfg)
     values.update(decision_metrics(scores.scores, scores.labels, scores.species, tau, cfg.apcer_mode))
     values["n"] = float(len(scores.labels))
+    if scores.frames is not None:  # per video: how many frames each score averaged (the table's footnote)
+        values.update(n_frames=float(scores.frames.sum()), frames_per_video_min=float(scores.frames.min()),
+                      frames_per_video_max=float(scores.frames.max()))
     if compact:
         values = {k: v for k, v in values.items() if k in COMPACT}
     return {metric_key(scores.split, protocol, k): v for k, v in values.items()}

@@ -18,6 +18,7 @@ from pad_core.data import checks, prepare
 from pad_core.data.flash import make_flash_dataset, strip_frames
 from pad_core.data.importers import ImportOptions, load_all, run_import
 from pad_core.data.manifest import carve_dev
+from pad_core.data.protocols import load_benchmark
 from pad_core.data.video import FrameSampling, decode_frames, header_frame_count, sample_indices, sample_video
 from pad_core.errors import DataError
 from tests.fixtures.layouts import flash as flash_layout
@@ -106,7 +107,7 @@ def test_dev_is_carved_for_subsets_without_their_own():
     """FF++ ships a val split, SiW does not: SiW used to get no dev at all once any subset had one."""
     rows = [{"subset": s, "subject": f"{s}{i}", "split": split, "label": i % 2}
             for s, splits in (("FF++", ("train", "dev")), ("SiW", ("train",))) for i in range(20) for split in splits]
-    carved = carve_dev(pd.DataFrame(rows), 0.25, seed=0)
+    carved = carve_dev(pd.DataFrame(rows), 0.25, seed=0, policy=load_benchmark("jfsfdb").carve_dev)
     siw = carved[carved["subset"] == "SiW"]
     assert siw.groupby("split")["subject"].nunique().to_dict() == {"dev": 5, "train": 15}
     assert carved[carved["subset"] == "FF++"]["split"].value_counts().to_dict() == {"train": 20, "dev": 20}

@@ -10,7 +10,6 @@ from pad_core.config import RunCfg, config_hash, from_flat
 from pad_core.config.flat import added_defaults, hashed_keys
 from pad_core.config.schema import ADDED
 
-
 # A value other than the default for every ADDED field (a new ADDED field must be listed here).
 OFF_DEFAULT = {"backbone.imagenet_weights": ""}
 

@@ -288,8 +288,9 @@ def synthetic_copy(name: str, folder: Path, mutate) -> Path:
     return path
 
 
-def species_unknown(f):  # attacks of unknown species: what label_convention asks for ('unknown' if not known)
-    f.loc[f.index[f["label"] == "0"][::4], "attack_type"] = "unknown"
+def species_unknown(f):  # attacks of unknown species ('unknown', as label_convention asks) in a category no
+    # uniattackdata protocol names (its P2 protocols select by attack_category)
+    f.loc[f.index[f["label"] == "0"][::4], ["attack_type", "attack_category"]] = ["unknown", "mask"]
     return f
 
 
@@ -300,7 +301,7 @@ def another_dataset(f):  # a tenth dataset merged in, which no jfsfdb protocol n
 
 @pytest.mark.parametrize("name, benchmark, mutate, kept, dropped, message", [
     ("uniattack", "uniattackdata", species_unknown, "P1", "P2.1",
-     r"attack_type='unknown' \(\d+ of \d+ dev rows, \d+ of \d+ test rows, \d+ of \d+ train rows"),
+     r"attack_category='mask' \(\d+ of \d+ dev rows, \d+ of \d+ test rows, \d+ of \d+ train rows"),
     ("jfsfdb", "jfsfdb", another_dataset, "joint", "loo.SiW",
      r"subset='CASIA-FASD' \(\d+ of \d+ dev rows, \d+ of \d+ test rows, \d+ of \d+ train rows"),
     ("jfsfdb", "jfsfdb", another_dataset, "joint", "joint.SiW",  # trains on every subset: only test rows dropped
@@ -378,3 +379,21 @@ def test_a_million_row_manifest_is_checked_in_seconds(tmp_path, capsys):
     total = time.monotonic() - started
     with capsys.disabled():
         print(f"\n[measure] 1M-row manifest: read + validated {read:.1f} s, all row checks {total - read:.1f} s")
+
+
+def test_dev_is_carved_per_image_where_subjects_are_unknown():
+    """IrisGeneral subsets without subject ids: counted as one subject, all of a subset's images went to dev or
+    none of them."""
+    frame = pd.DataFrame({"subset": "Da", "split": "train", "subject": "", "path": [f"{i}.png" for i in range(100)]})
+    carved = carve_dev(frame, 0.15, 0)
+    assert (carved["split"] == "dev").sum() == 15
+
+
+@pytest.mark.parametrize("policy, carved_subsets", [("if_none", set()), ("missing_subsets", {"SiW"})])
+def test_dev_carving_of_subsets_without_their_own_dev_is_the_benchmarks_declared_policy(policy, carved_subsets):
+    splits = ["train"] * 16 + ["dev"] * 4 + ["train"] * 20
+    frame = pd.DataFrame({"subset": ["FF++"] * 20 + ["SiW"] * 20, "split": splits,
+                          "subject": [f"s{i}" for i in range(40)], "path": [f"{i}.png" for i in range(40)]})
+    carved = carve_dev(frame, 0.25, 0, policy)
+    gained = set(carved.loc[(carved["split"] == "dev") & (frame["split"] == "train"), "subset"])
+    assert gained == carved_subsets
