@@ -141,6 +141,7 @@ def rehearse_rows(base: dict[str, Any], rows: tuple, storage_uri: str) -> tuple[
     init keep it), and a ``synthetic:`` manifest the staged ``s3://`` one."""
     from pad_core.config import from_flat
     from pad_core.config.weight_names import is_tag  # one rule for tag vs file, shared with the preflight
+    from pad_core.models.backbones.torchvision_nets import is_torchvision
 
     base_cfg = from_flat(base)
     out = dict(base)
@@ -152,11 +153,26 @@ def rehearse_rows(base: dict[str, Any], rows: tuple, storage_uri: str) -> tuple[
         out["data.manifest"] = staged.uri
     if is_tag(base_cfg.backbone.pretrained):
         out["backbone.pretrained"] = weights_file(base_cfg.backbone.name)
+    out.update(staged_imagenet(out, base_cfg.backbone.name))
     new_rows = []
     for row in rows:
         name = row.delta.get("backbone.name", base_cfg.backbone.name)
         pretrained = row.delta.get("backbone.pretrained", out.get("backbone.pretrained", ""))
-        if name != base_cfg.backbone.name and (is_tag(pretrained) or pretrained == out.get("backbone.pretrained")):
+        if is_torchvision(name):  # torchvision rows read backbone.imagenet_weights
+            row = replace(row, delta={**row.delta, **staged_imagenet({**out, **row.delta}, name)})
+        elif name != base_cfg.backbone.name and (is_tag(pretrained) or pretrained == out.get("backbone.pretrained")):
             row = replace(row, delta={**row.delta, "backbone.pretrained": weights_file(name)})
         new_rows.append(row)
     return out, tuple(new_rows)
+
+
+def staged_imagenet(flat: dict[str, Any], name: str) -> dict[str, Any]:
+    """``backbone.imagenet_weights`` of a torchvision network that reads torchvision's cache at paper scale, pointed
+    at the generated file of ``name`` (the paper path through a local file); {} for anything else."""
+    from pad_core.models.backbones.torchvision_nets import TORCHVISION, TV_BACKBONES, is_torchvision
+
+    if not is_torchvision(name) or not TV_BACKBONES.get(name).imagenet:
+        return {}
+    if flat.get("backbone.imagenet_weights", TORCHVISION) != TORCHVISION:
+        return {}
+    return {"backbone.imagenet_weights": weights_file(name)}

@@ -76,8 +76,10 @@ def _bigmoe_inactive(big) -> list[str]:
 
 def inactive_prefixes(cfg: RunCfg) -> list[str]:
     out = _moe_inactive(cfg) + _loss_inactive(cfg) + _head_inactive(cfg) + _family_inactive(cfg)
-    if is_torchvision(cfg.backbone.name):
-        out += ["moe.", "backbone.train_text"]
+    if is_torchvision(cfg.backbone.name):  # torchvision networks take ImageNet weights, open_clip ones pretrained
+        out += ["moe.", "backbone.train_text", "backbone.pretrained"]
+    else:
+        out.append("backbone.imagenet_weights")
     if cfg.optim.schedule != "exponential":
         out += ["optim.decay_gamma", "optim.decay_steps"]
     if cfg.eval.threshold_policy != "fixed":

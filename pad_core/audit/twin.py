@@ -44,7 +44,8 @@ def twin_overrides(cfg: RunCfg) -> dict[str, Any]:
 def _backbone_twin(cfg: RunCfg) -> dict[str, Any]:
     name = cfg.backbone.name
     if is_torchvision(name):
-        return {"backbone.name": TORCHVISION_TWINS.get(name, name), "backbone.pretrained": ""}
+        return {"backbone.name": TORCHVISION_TWINS.get(name, name), "backbone.pretrained": "",
+                "backbone.imagenet_weights": ""}
     info = backbone_info(name)
     out: dict[str, Any] = {"backbone.name": _register_twin(info.visual_layers, info.text_layers),
                            "backbone.pretrained": "", "moe.soft.slots_per_expert": 4, "moe.moae.slots_per_expert": 4}

@@ -20,15 +20,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pad_core.config import parse_assignments, scale_overrides
+from pad_core.config import from_flat, parse_assignments, scale_overrides
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.cli_inputs import check_name, name_list, parse, seed_list, typed_flags
 from pad_core.integrations.cli_overrides import (
     FLAG_KEYS,
+    WEIGHT_FLAGS,
     absolute_paths,
     always_drawn,
     assignments,
     check_mode_flags,
+    given_weights,
+    row_weights,
     storage_uri,
 )
 from pad_core.integrations.endpoints import check_ray_form, check_tracking_form
@@ -51,7 +54,13 @@ def build_parser(description: str) -> argparse.ArgumentParser:
                    "then exit (starts no Ray, writes nothing to MLflow)")
     g = p.add_argument_group("what to train")
     g.add_argument("--backbone", help="open_clip model name, e.g. ViT-B-16-quickgelu")
-    g.add_argument("--pretrained", help="open_clip tag (openai) or a local checkpoint path; '' = random init")
+    g.add_argument("--pretrained", help="weights of open_clip (CLIP) rows: an open_clip tag (openai) or a local "
+                   "checkpoint path; '' = random init. Reaches every CLIP row")
+    g.add_argument("--imagenet-weights", help="ImageNet weights of torchvision rows (ResNet50, ViT-B/16, BIG-MoE as "
+                   "released): a local state-dict path, 'torchvision' (default: torchvision's IMAGENET1K_V1 file in "
+                   "$TORCH_HOME/hub/checkpoints, never downloaded) or '' = random init. Reaches every torchvision row")
+    g.add_argument("--allow-random-init", action="store_true",
+                   help="at --scale paper/rehearsal, let rows train from random init (refused otherwise)")
     g.add_argument("--data", help="manifest CSV/Parquet path or s3:// URI (default: synthetic:iris)")
     g.add_argument("--protocols", type=name_list("--protocols"),
                    help="comma-separated protocols or groups, each once, e.g. P1,P2 or P3 (= P3.1..P3.6)")
@@ -202,13 +211,17 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
         if get_ablation is None:
             raise PadError("--mode", "ablation", "this file declares no ablation rows", "use --mode search")
         spec = get_ablation(args)
-        shadowed = spec.shadowed(parse_assignments(args.set))
+        shadowed = spec.shadowed(set(parse_assignments(args.set)) - set(WEIGHT_FLAGS.values()))  # weights: row_weights
         if shadowed:
             raise PadError("--set", shadowed, "every row of this sweep sets these keys itself: --set changes nothing",
                            "drop them, or run your own rows (sweeps/rows.py --rows module:ROWS)")
+        base, rows = with_weights(args, spec.base, spec.rows)
+        spec = replace(spec, base=base, rows=rows)
         if args.scale == "rehearsal":
             base, rows = rehearse_rows(spec.base, spec.rows, opts.storage_path)
             spec = replace(spec, base=base, rows=rows)
+        configs = {r.name: spec.row_config(r, spec.protocols[0], spec.seeds[0]) for r in spec.rows}
+        check_weights(args, configs)
         if args.plan:
             from pad_core.integrations.planning import print_plan
 
@@ -219,8 +232,10 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
     search = get_search(args)
     check_search_inputs(args, search)
+    search = replace(search, base=with_weights(args, search.base, ())[0])
     if args.scale == "rehearsal":
         search = replace(search, base=rehearse_rows(search.base, (), opts.storage_path)[0])
+    check_weights(args, {"search base": from_flat(search.base)})
     if args.plan:
         raise PadError("--plan", "--mode search", "a search's cells are drawn while it runs, so there is no plan "
                        "of them", "plan the confirmed configurations as rows (sweeps/rows.py --plan)")
@@ -232,6 +247,23 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
     best, table = run_search(search, opts)
     print(f"\nBest configurations: {best}")
     return table, f"{search.name}-confirm"
+
+
+def with_weights(args: SweepArgs, base: dict[str, Any], rows: tuple) -> tuple[dict[str, Any], tuple]:
+    """The weights the command line names, over every row (cli_overrides.row_weights)."""
+    from pad_core.models.backbones import is_torchvision
+
+    return row_weights(base, rows, given_weights(args.ns, args.overrides), run_scale(args.ns), is_torchvision)
+
+
+def check_weights(args: SweepArgs, configs: dict[str, Any]) -> None:
+    """Before anything is recorded or started: no row starts from random init at a paper scale (unless
+    --allow-random-init), and, when the sweep will run, every row's weights are there and fit (sweep_checks)."""
+    from pad_core.integrations.sweep_checks import check_random_init, check_row_weights
+
+    check_random_init(configs, run_scale(args.ns), args.allow_random_init)
+    if not args.plan:  # a plan may be made away from the machines and files the sweep will run on
+        check_row_weights(configs)
 
 
 def check_search_inputs(args: SweepArgs, search) -> None:

@@ -7,7 +7,7 @@
   item, nothing named twice. Ranges (``0-2``) are refused with the list to write instead: the grid's seeds are
   then always written out in full, and ``-1`` (refused as negative) cannot be misread as a range.
 - Text: an empty value is refused unless '' is the flag's documented meaning or its default (``--pretrained ''``
-  is random init); an empty value would otherwise fall back to a default without a word.
+  and ``--imagenet-weights ''`` are random init); an empty value would otherwise fall back to a default without a word.
 - Names that MLflow filter strings and Tune folder names carry (``--sweep-name``, row names): ``NAME_RULE``.
 """
 
@@ -75,7 +75,8 @@ NUMBERS = {  # dest -> rule, for every numeric flag of the shared command line
                                        "(docs/BENCHMARKS.md §6)"),
     "sampler_seed": SEED,
 }
-EMPTY_MEANS_SOMETHING = {"pretrained", "mlflow_uri"}  # '' = random init; '' = no server (refused with its reason)
+# '' = random init (--pretrained, --imagenet-weights); '' = no server (refused with its reason)
+EMPTY_MEANS_SOMETHING = {"pretrained", "imagenet_weights", "mlflow_uri"}
 
 
 def _named(convert: Callable, name: str) -> Callable:

@@ -4,9 +4,11 @@ folder (each refusal is ``<key>=<value>: <problem>. Fix: ...``, before anything 
 - ``--set``: each key once; never a key the sweep sets itself per cell (``CELL_AXES``: the protocol and the seed
   come from ``--protocols`` / ``--seeds``); never a key whose own flag (``--data`` ...) is given as well.
 - Flags that the chosen ``--mode`` does not read (``--num-samples`` in an ablation, ``--seeds`` in a search).
-- Local paths (``--data``, a ``--pretrained`` file, ``--storage``): made absolute here, on the driver, because the
-  preflight reads them from this folder while trials run in another one; URIs (``s3://``), ``synthetic:`` data
-  and open_clip tags (``openai``) are kept as they are.
+- Weights (``--pretrained``, ``--imagenet-weights``, or ``--set`` of their keys) reach every row: they are put over
+  a row's own delta (:func:`row_weights`), so no row can shadow them.
+- Local paths (``--data``, a ``--pretrained`` or ``--imagenet-weights`` file, ``--storage``): made absolute here,
+  on the driver, because the preflight reads them from this folder while trials run in another one; URIs
+  (``s3://``), ``synthetic:`` data, open_clip tags (``openai``) and ``torchvision`` (its cache) are kept as they are.
 - S3 URIs: refused when no credentials can be found at all (not in the environment, a profile or an instance
   role), instead of a traceback from the first trial or from Tune.
 """
@@ -20,11 +22,14 @@ from collections import Counter
 from typing import Any
 
 from pad_core.config import CELL_AXES, parse_assignments
+from pad_core.config.scales import torchvision_scale_overrides
 from pad_core.config.weight_names import is_weights_path
 from pad_core.errors import ConfigError, SweepError
 from pad_core.integrations.storage import check_credentials
 
-FLAG_KEYS = {"backbone": "backbone.name", "pretrained": "backbone.pretrained", "data": "data.manifest"}
+WEIGHT_FLAGS = {"pretrained": "backbone.pretrained", "imagenet_weights": "backbone.imagenet_weights"}
+FLAG_KEYS = {"backbone": "backbone.name", **WEIGHT_FLAGS, "data": "data.manifest"}
+TORCHVISION_CACHE = "torchvision"  # backbone.imagenet_weights naming torchvision's own cache file, not a path
 AXIS_FLAGS = {"data.protocol": "--protocols (a search: --search-protocol)",
               "train.seed": "--seeds (a search: --confirm-seeds)"}
 SEARCH_ONLY = ("num_samples", "top_k", "confirm_seeds", "search_protocol", "scheduler", "grace_period",
@@ -93,13 +98,42 @@ def absolute_paths(flat: dict[str, Any]) -> dict[str, Any]:
     manifest = out.get("data.manifest")
     if isinstance(manifest, str) and manifest and is_local(manifest):
         out["data.manifest"] = absolute(manifest)
-    pretrained = out.get("backbone.pretrained")
-    if isinstance(pretrained, str) and names_a_file(pretrained):
-        out["backbone.pretrained"] = absolute(pretrained)
-    for key in ("data.manifest", "backbone.pretrained"):
+    for key in WEIGHT_FLAGS.values():
+        weights = out.get(key)
+        if isinstance(weights, str) and weights != TORCHVISION_CACHE and names_a_file(weights):
+            out[key] = absolute(weights)
+    for key in ("data.manifest", *WEIGHT_FLAGS.values()):
         if isinstance(out.get(key), str):
             check_credentials(out[key], key)
     return out
+
+
+def given_weights(ns: argparse.Namespace, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The weight keys the command line names (a flag, or ``--set`` of its key), with their checked values."""
+    named = {key for dest, key in WEIGHT_FLAGS.items() if getattr(ns, dest, None) is not None}
+    named |= set(parse_assignments(ns.set)) & set(WEIGHT_FLAGS.values())
+    return {key: overrides[key] for key in named}
+
+
+def row_weights(base: dict[str, Any], rows: tuple, given: dict[str, Any], scale: str,
+                is_torchvision) -> tuple[dict[str, Any], tuple]:
+    """``base`` and ``rows`` with the command line's weights (``given``) put over every row's delta, so no row
+    shadows ``--pretrained`` / ``--imagenet-weights``; at the CPU scales a config on a torchvision backbone that names
+    no ImageNet weights of its own gets the scale's (random init, scales.TORCHVISION_SCALES)."""
+    from dataclasses import replace
+
+    from pad_core.config.schema import BackboneCfg
+
+    name = base.get("backbone.name", BackboneCfg.name)
+    tv_scale = {k: v for k, v in torchvision_scale_overrides(scale).items() if k not in given}
+    out = {**base, **(tv_scale if is_torchvision(name) else {}), **given}
+    new_rows = []
+    for row in rows:
+        own = {k: v for k, v in tv_scale.items() if k not in row.delta}
+        scaled = own if is_torchvision(row.delta.get("backbone.name", name)) else {}
+        pinned = {k: v for k, v in given.items() if k in row.delta}  # the others inherit the flag from the base
+        new_rows.append(replace(row, delta={**row.delta, **scaled, **pinned}))
+    return out, tuple(new_rows)
 
 
 def storage_uri(uri: str) -> str:

@@ -22,7 +22,7 @@ from pad_core.config.weight_names import is_weights_path
 from pad_core.errors import ConfigError, PadError
 from pad_core.models.backbones import backbone_info, create_clip, create_torchvision, is_torchvision, tokenize
 from pad_core.models.backbones.clip_weights import check_clip_pretrained
-from pad_core.models.backbones.torchvision_nets import check_torchvision_pretrained
+from pad_core.models.backbones.torchvision_nets import check_imagenet_weights, starts_random, trained_from_scratch
 from pad_core.models.heads import HEADS, prompt_texts
 from pad_core.models.moe.experts import ACTIVATIONS
 from pad_core.models.moe.moae import MoAE
@@ -86,9 +86,11 @@ def validate_model_cfg(cfg: RunCfg) -> None:
     key and the fix): the rules that need the backbone's shape, the pretrained weights (tag known and obtainable,
     or the file read and matched against the architecture), and a build of the whole model on the meta device."""
     check_shape_rules(cfg)
-    _dry_build(cfg.family, replace(cfg.backbone, pretrained=""), cfg.moe, cfg.head, cfg.bigmoe, cfg.atr, cfg.loss)
-    if reads_backbone(cfg):
-        check_backbone_weights(cfg.backbone.name, cfg.backbone.pretrained)
+    _dry_build(cfg.family, replace(cfg.backbone, pretrained="", imagenet_weights=""), cfg.moe, cfg.head, cfg.bigmoe,
+               cfg.atr, cfg.loss)
+    key = weights_key(cfg)
+    if key:
+        check_backbone_weights(cfg.backbone.name, weights_value(cfg), key)
 
 
 def reads_backbone(cfg: RunCfg) -> bool:
@@ -96,14 +98,42 @@ def reads_backbone(cfg: RunCfg) -> bool:
     return not (cfg.family == "atr" and cfg.atr.encoder == "cnn")
 
 
-def check_backbone_weights(name: str, pretrained: str) -> None:
+PRETRAINED, IMAGENET = "backbone.pretrained", "backbone.imagenet_weights"
+WEIGHT_KEYS = (PRETRAINED, IMAGENET)
+
+
+def weights_key(cfg: RunCfg) -> str:
+    """The key the model's initial weights come from: ``backbone.imagenet_weights`` for torchvision networks (the
+    ResNet50 / ViT-B/16 baselines, BIG-MoE as released), ``backbone.pretrained`` for open_clip models (CLIP rows,
+    BIG-MoE and ATR-FAS on CLIP); "" for ATR-FAS's own CNN, which has no pretrained parts."""
+    if not reads_backbone(cfg):
+        return ""
+    return IMAGENET if is_torchvision(cfg.backbone.name) else PRETRAINED
+
+
+def weights_value(cfg: RunCfg) -> str:
+    """The value of :func:`weights_key` ('' when the model reads none)."""
+    return {PRETRAINED: cfg.backbone.pretrained, IMAGENET: cfg.backbone.imagenet_weights}.get(weights_key(cfg), "")
+
+
+def starts_from_random_init(cfg: RunCfg) -> bool:
+    """A backbone no weights are loaded into, where its paper starts from pretrained ones (ATR-FAS's CNN and MesoNet
+    have no pretrained parts: they are not)."""
+    key = weights_key(cfg)
+    if key == IMAGENET:
+        name = cfg.backbone.name
+        return starts_random(name, cfg.backbone.imagenet_weights) and not trained_from_scratch(name)
+    return key == PRETRAINED and not cfg.backbone.pretrained
+
+
+def check_backbone_weights(name: str, weights: str, key: str = PRETRAINED) -> None:
     """The weights a trial will load, checked on the driver; a file must be named by an absolute path, since trials
     run in folders of their own (the check itself also runs where the weights load, see create_clip)."""
-    if is_weights_path(pretrained) and "://" not in pretrained and not os.path.isabs(pretrained):
-        guess = os.path.abspath(os.path.expanduser(pretrained))
-        raise ConfigError("backbone.pretrained", pretrained, "a relative path: trials run in another folder, where it "
-                          "names nothing", f"give the absolute path ({guess}?)")
-    (check_torchvision_pretrained if is_torchvision(name) else check_clip_pretrained)(name, pretrained)
+    if is_weights_path(weights) and "://" not in weights and not os.path.isabs(weights):
+        guess = os.path.abspath(os.path.expanduser(weights))
+        raise ConfigError(key, weights, "a relative path: trials run in another folder, where it names nothing",
+                          f"give the absolute path ({guess}?)")
+    (check_imagenet_weights if is_torchvision(name) else check_clip_pretrained)(name, weights)
 
 
 @functools.lru_cache(maxsize=64)
@@ -214,7 +244,7 @@ def build_clip_model(cfg: RunCfg) -> PADModel:
 
 def build_classifier_model(cfg: RunCfg) -> ClassifierModel:
     info = backbone_info(cfg.backbone.name)
-    net = create_torchvision(cfg.backbone.name, cfg.backbone.pretrained)
+    net = create_torchvision(cfg.backbone.name, cfg.backbone.imagenet_weights)
     return ClassifierModel(net, _head(cfg, info.visual_width, info.visual_width))
 
 

@@ -14,7 +14,9 @@ VARIANTS: Registry[dict[str, Any]] = Registry("model variant")
 
 MMOE_RATES = (0.0, 0.1, 0.1, 0.1)  # MMoE Table 5, Rate 1 (the paper's default)
 FACE_TEMPLATES = ("This is an image of a {} face",)  # La-SoftMoE's best template (T-8), MoAE-CR lineage
-IMAGENET_BASELINE = {"backbone.pretrained": "", "backbone.norm_stats": "imagenet", "head.kind": "linear"}
+# The rows pin no weights: torchvision rows read backbone.imagenet_weights (--imagenet-weights), CLIP rows
+# backbone.pretrained (--pretrained), so the command line reaches every row.
+IMAGENET_BASELINE = {"backbone.norm_stats": "imagenet", "head.kind": "linear"}
 
 _VARIANTS: dict[str, dict[str, Any]] = {
     # CLIP baselines (MMoE Tables 3-4, MoAE-CR Table 1, SUEDE Table I)
@@ -38,7 +40,7 @@ _VARIANTS: dict[str, dict[str, Any]] = {
     "both_sue": {"moe.kind": "sue", "moe.tower": "both"},
     # BIG-MoE (paper 001) on CLIP (figure wiring) and as released (torchvision ViT-B/16, code wiring)
     "bigmoe": {"family": "bigmoe"},
-    "bigmoe_released": {"family": "bigmoe", "backbone.name": "vit_b_16", "backbone.pretrained": "",
+    "bigmoe_released": {"family": "bigmoe", "backbone.name": "vit_b_16",
                         "backbone.norm_stats": "imagenet", "bigmoe.faithful_code_wiring": True,
                         "bigmoe.fix_transpose": False, "bigmoe.cpb_residual": False, "bigmoe.pos_embed": "new"},
     # ATR-FAS (paper 003): the full MEMM-DGM, and its CLIP adaptation

@@ -200,7 +200,7 @@ def test_torchvision_baselines_train_with_a_linear_head(name, tmp_path):
     assert out.logits.shape == (4, 2) and all(p.grad is not None for p in model.parameters())
     path = tmp_path / "w.pt"
     torch.save(model.backbone.state_dict(), path)
-    again = build("resnet50", **{"backbone.name": name, "backbone.pretrained": str(path)}).eval()
+    again = build("resnet50", **{"backbone.name": name, "backbone.imagenet_weights": str(path)}).eval()
     torch.testing.assert_close(again.backbone(images(2)), model.eval().backbone(images(2)))
 
 

@@ -291,6 +291,23 @@ def test_pretrained_tags_and_uris_are_kept_and_files_made_absolute(given, kept):
     assert flat.get("data.manifest", "synthetic:iris") == "synthetic:iris"
 
 
+@pytest.mark.parametrize("given, kept", [("torchvision", True), ("", True), ("IMAGENET1K_V1", True),
+                                         ("resnet50-0676ba61.pth", False), ("./w", False), ("~/w.pth", False)])
+def test_imagenet_weights_keep_torchvision_and_make_files_absolute(given, kept):
+    """--imagenet-weights is parsed like --pretrained ('' = random init is accepted): 'torchvision' (its cache) and
+    words are kept (a word is refused by the preflight with the values it takes), files made absolute."""
+    ns = parse(build_parser("x"), ["--imagenet-weights", given])
+    flat = base_overrides(ns)
+    assert (flat["backbone.imagenet_weights"] == given) is kept
+    assert kept or os.path.isabs(flat["backbone.imagenet_weights"])
+
+
+def test_weight_flags_and_their_set_keys_are_not_given_twice():
+    ns = parse(build_parser("x"), ["--imagenet-weights", "torchvision", "--set", "backbone.imagenet_weights="])
+    with pytest.raises(PadError, match=r"--imagenet-weights is given too"):
+        base_overrides(ns)
+
+
 @pytest.fixture(scope="module")
 def local_ray():
     """A local Ray instance of this process, with its dashboard (token auth as Ray sets it up by default)."""

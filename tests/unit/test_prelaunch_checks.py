@@ -363,15 +363,16 @@ def test_torchvision_weights_are_matched_and_loaded(tmp_path):
     full = TV_BACKBONES.get("resnet-tiny").build()  # headless; add the classifier a torchvision file carries
     state = {**full.state_dict(), "fc.weight": torch.zeros(1000, 512), "fc.bias": torch.zeros(1000)}
     torch.save(state, tmp_path / "resnet.pt")
-    base = {**SMOKE, "backbone.name": "resnet-tiny", "head.kind": "linear", "backbone.pretrained": ""}
-    cfg = from_flat({**base, "backbone.pretrained": str(tmp_path / "resnet.pt")})
+    base = {**SMOKE, "backbone.name": "resnet-tiny", "head.kind": "linear", "backbone.imagenet_weights": ""}
+    cfg = from_flat({**base, "backbone.imagenet_weights": str(tmp_path / "resnet.pt")})
     validate_model_cfg(cfg)
     torch.testing.assert_close(create_model(cfg).backbone.conv1.weight, state["conv1.weight"], rtol=0, atol=0)
     torch.save(TV_BACKBONES.get("vit-tiny").build().state_dict(), tmp_path / "vit.pt")
     with pytest.raises(ConfigError, match=r"do not fit resnet-tiny: \d+ missing.*\d+ unexpected"):
-        validate_model_cfg(from_flat({"backbone.pretrained": str(tmp_path / "vit.pt")}, cfg))
-    with pytest.raises(ConfigError, match=r"backbone.pretrained='openai'.*no pretrained tags"):
-        validate_model_cfg(from_flat({"backbone.pretrained": "openai"}, cfg))
+        validate_model_cfg(from_flat({"backbone.imagenet_weights": str(tmp_path / "vit.pt")}, cfg))
+    with pytest.raises(ConfigError, match=r"backbone.imagenet_weights='openai'.*neither a weights file path nor"):
+        validate_model_cfg(from_flat({"backbone.imagenet_weights": "openai"}, cfg))
+    validate_model_cfg(from_flat({"backbone.pretrained": "openai"}, cfg))  # the CLIP rows' key: not read here
 
 
 # --- a model that cannot be built ----------------------------------------------------------------------------------

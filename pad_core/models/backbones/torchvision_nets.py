@@ -1,7 +1,19 @@
-"""ImageNet-style baselines of the papers' tables (ResNet50, ViT-B/16 with a linear head), built with
-torchvision and random init; real weights load from a local state-dict path (nothing is downloaded), matched
-against the headless network's shapes before any trial (:func:`check_torchvision_pretrained`).
-Tiny twins (``resnet-tiny``, ``vit-tiny``) keep CPU tests and demos fast.
+"""ImageNet-style baselines of the papers' tables (ResNet50, ViT-B/16 with a linear head), built with torchvision.
+
+Their weights come from ``backbone.imagenet_weights`` (``backbone.pretrained`` is the CLIP rows' key):
+
+- ``"torchvision"``: the file torchvision's own ``weights="IMAGENET1K_V1"`` API keeps in its hub cache,
+  ``$TORCH_HOME/hub/checkpoints/<file>`` (``torch.hub.get_dir()``); never downloaded. IMAGENET1K_V1 for both
+  networks: the original torchvision recipe that ``pretrained=True`` gave before torchvision 0.13, which is what the
+  papers' code lineage (FLIP, 2023) loads; ViT-B/16 has no other 224-px ImageNet-1k set. A cache holding only
+  ResNet50's V2 file is refused, naming it: two tensor sets under one config value would make a result depend on
+  the machine's cache, so another set is passed as a path (and so recorded in the config).
+- a local state-dict path (a whole classifier's: its ImageNet layer is dropped), matched against the headless
+  network's shapes before any trial (:func:`check_imagenet_weights`);
+- ``""``: random init.
+
+Tiny twins (``resnet-tiny``, ``vit-tiny``) keep CPU tests and demos fast; torchvision publishes no weights for them,
+so ``"torchvision"`` there is random init (refused at the paper scales like ``""``, see :func:`starts_random`).
 """
 
 from __future__ import annotations
@@ -21,6 +33,9 @@ from pad_core.errors import ConfigError
 from pad_core.models.backbones.weights import fit, read_state_dict, require_file, shapes
 from pad_core.registry import Registry
 
+KEY = "backbone.imagenet_weights"
+TORCHVISION = "torchvision"  # the value that names torchvision's own cache file
+
 
 @dataclass(frozen=True)
 class TorchvisionSpec:
@@ -28,6 +43,8 @@ class TorchvisionSpec:
     feature_dim: int  # width of the pooled feature
     image_size: int  # input side the network expects
     depth: int  # residual stages (ResNet) or encoder blocks (ViT)
+    imagenet: str = ""  # torchvision's weights entry that "torchvision" names ("" = it publishes none)
+    scratch: bool = False  # trained from scratch in its paper (MesoNet): random init is its paper's start
 
 
 TV_BACKBONES: Registry[TorchvisionSpec] = Registry("torchvision backbone")
@@ -44,8 +61,9 @@ def _headless_vit(net: torchvision.models.VisionTransformer) -> nn.Module:
 
 
 TV_BACKBONES.register("resnet50")(TorchvisionSpec(lambda: _headless_resnet(torchvision.models.resnet50()), 2048,
-                                                  224, 4))
-TV_BACKBONES.register("vit_b_16")(TorchvisionSpec(lambda: _headless_vit(torchvision.models.vit_b_16()), 768, 224, 12))
+                                                  224, 4, "ResNet50_Weights.IMAGENET1K_V1"))
+TV_BACKBONES.register("vit_b_16")(TorchvisionSpec(lambda: _headless_vit(torchvision.models.vit_b_16()), 768, 224, 12,
+                                                  "ViT_B_16_Weights.IMAGENET1K_V1"))
 TV_BACKBONES.register("resnet-tiny")(TorchvisionSpec(lambda: _headless_resnet(ResNet(BasicBlock, [1, 1, 1, 1])), 512,
                                                      64, 4))
 TV_BACKBONES.register("vit-tiny")(TorchvisionSpec(lambda: _headless_vit(torchvision.models.VisionTransformer(
@@ -67,35 +85,83 @@ def meta_torchvision(name: str) -> nn.Module:
         return TV_BACKBONES.get(name).build()
 
 
-def check_torchvision_pretrained(name: str, pretrained: str) -> None:
-    """ConfigError unless ``pretrained`` is '' or a local state dict that fits the headless ``name`` (checked once
-    per file version and process: a sweep's cells share it)."""
-    if not pretrained:
+def cache_file(entry: str) -> str:
+    """Where torchvision's ``weights=`` API keeps ``entry`` ("ResNet50_Weights.IMAGENET1K_V1"): its URL's file name
+    under ``torch.hub.get_dir()/checkpoints`` ($TORCH_HOME/hub, default ~/.cache/torch/hub), as
+    ``load_state_dict_from_url`` names it."""
+    url = torchvision.models.get_weight(entry).url
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
+
+
+def fill_command(name: str, entry: str) -> str:
+    return f"python -c \"import torchvision; torchvision.models.{name}(weights='{entry.split('.')[-1]}')\""
+
+
+def starts_random(name: str, weights: str) -> bool:
+    """True when ``weights`` leaves the torchvision network ``name`` at random init."""
+    return not weights or (weights == TORCHVISION and not TV_BACKBONES.get(name).imagenet)
+
+
+def trained_from_scratch(name: str) -> bool:
+    """A network its paper trains from random init (no pretrained parts): not refused at the paper scales."""
+    return TV_BACKBONES.get(name).scratch
+
+
+def resolve_imagenet_weights(name: str, weights: str) -> str:
+    """The local file ``weights`` names for ``name`` ('' = random init); ConfigError when torchvision's cache file is
+    missing (with the path looked for and the two ways to fill it) or the value is neither a path nor 'torchvision'."""
+    if starts_random(name, weights):
+        return ""
+    if weights != TORCHVISION:
+        if is_tag(weights):  # a word such as IMAGENET1K_V2 or openai, not a path
+            raise ConfigError(KEY, weights, "neither a weights file path nor 'torchvision' (torchvision baselines "
+                              "take no tags; their weights are never downloaded)", "give a local state-dict path, "
+                              "'torchvision' for torchvision's cached ImageNet file, or '' for random init")
+        return weights
+    entry = TV_BACKBONES.get(name).imagenet
+    path = cache_file(entry)
+    if os.path.isfile(path):
+        return path
+    others = [cache_file(e) for e in _other_entries(entry) if os.path.isfile(cache_file(e))]
+    found = f"; the cache holds {others} (another weight set: pass it as a path to use it)" if others else ""
+    raise ConfigError(KEY, weights, f"torchvision's {entry} file is not in its cache: looked for {path}{found}; "
+                      "nothing is downloaded", f"pass --imagenet-weights /abs/path/to/{os.path.basename(path)}, or "
+                      f"fill the cache once on a machine with internet ({fill_command(name, entry)}) and copy "
+                      f"{os.path.dirname(path)} to every node (TORCH_HOME moves it)")
+
+
+def _other_entries(entry: str) -> list[str]:
+    enum = torchvision.models.get_weight(entry).__class__
+    return [f"{enum.__name__}.{member.name}" for member in enum if f"{enum.__name__}.{member.name}" != entry]
+
+
+def check_imagenet_weights(name: str, weights: str) -> None:
+    """ConfigError unless ``weights`` is random init or a local state dict (or torchvision's cache file) that fits the
+    headless ``name`` (checked once per file version and process: a sweep's cells share it)."""
+    path = resolve_imagenet_weights(name, weights)
+    if not path:
         return
-    if is_tag(pretrained):
-        raise ConfigError("backbone.pretrained", pretrained, f"torchvision baselines ({name}) have no pretrained "
-                          "tags: their weights are never downloaded", "give a local torchvision state-dict path "
-                          "(e.g. torchvision's resnet50 ImageNet file) or '' for random init")
-    require_file(pretrained)
-    stat = os.stat(pretrained)
-    _check_file(name, os.path.abspath(pretrained), stat.st_size, stat.st_mtime_ns, pretrained)
+    require_file(path, KEY)
+    stat = os.stat(path)
+    _check_file(name, os.path.abspath(path), stat.st_size, stat.st_mtime_ns, weights)
 
 
 @functools.lru_cache(maxsize=16)
 def _check_file(name: str, path: str, size: int, mtime_ns: int, shown: str) -> None:
-    found = shapes(read_state_dict(path))
+    found = shapes(read_state_dict(path, key=KEY))
     result = fit(shapes(meta_torchvision(name).state_dict()), found, ignore=CLASSIFIER_PREFIXES)
     if not result.ok:
-        raise ConfigError("backbone.pretrained", shown, f"the weights in {path} do not fit {name}: "
-                          f"{result.describe()}", f"give a state dict saved from torchvision's {name}")
+        raise ConfigError(KEY, shown, f"the weights in {path} do not fit {name}: {result.describe()}",
+                          f"give a state dict saved from torchvision's {name} (torch.save(model.state_dict(), path))")
 
 
-def create_torchvision(name: str, pretrained: str) -> nn.Module:
-    """The headless network; ``pretrained`` is "" (random init) or a local torchvision state-dict path."""
+def create_torchvision(name: str, weights: str) -> nn.Module:
+    """The headless network ``name`` with ``weights`` loaded: "" = random init, "torchvision" = torchvision's cached
+    ImageNet file, else a local state-dict path. Checked here too: the trial's node may lack the file."""
     net = TV_BACKBONES.get(name).build()
-    if not pretrained:
-        return net
-    check_torchvision_pretrained(name, pretrained)
-    state = read_state_dict(pretrained, data=True)
-    net.load_state_dict({k: v for k, v in state.items() if not k.startswith(CLASSIFIER_PREFIXES)})
+    check_imagenet_weights(name, weights)
+    path = resolve_imagenet_weights(name, weights)
+    if path:
+        state = read_state_dict(path, data=True, key=KEY)
+        net.load_state_dict({k: v for k, v in state.items() if not k.startswith(CLASSIFIER_PREFIXES)})
     return net

@@ -44,6 +44,12 @@ def quiet_root_logger() -> Iterator[None]:
         root.setLevel(level)
 
 
+# What else each key takes, for the fix of a path that names no file.
+OTHER_VALUES = {KEY: "an open_clip tag, or '' for random init",
+                "backbone.imagenet_weights": "'torchvision' (torchvision's cached ImageNet file), or '' for random "
+                                             "init"}
+
+
 def require_file(path: str, key: str = KEY) -> None:
     if "://" in path:
         raise ConfigError(key, path, "a URL: weights load from a local file (open_clip opens no URLs)",
@@ -54,8 +60,8 @@ def require_file(path: str, key: str = KEY) -> None:
                           "give the checkpoint file itself (e.g. .../open_clip_model.safetensors)")
     if not os.path.isfile(path):
         raise ConfigError(key, path, "checkpoint file not found",
-                          "give an existing local checkpoint path (absolute: trials run in another folder), an "
-                          "open_clip tag, or '' for random init")
+                          "give an existing local checkpoint path (absolute: trials run in another folder), "
+                          f"{OTHER_VALUES.get(key, OTHER_VALUES[KEY])}")
     if path.lower().endswith((".npz", ".npy")):
         raise ConfigError(key, path, "numpy (big_vision) weights load into SigLIP models only",
                           "give a PyTorch (.pt/.pth/.bin) or .safetensors state dict of the backbone")

@@ -82,7 +82,7 @@ def clip_trunk(cfg: BackboneCfg) -> Trunk:
 
 @TRUNKS.register("torchvision")
 def torchvision_trunk(cfg: BackboneCfg) -> Trunk:
-    net = create_torchvision(cfg.name, cfg.pretrained)
+    net = create_torchvision(cfg.name, cfg.imagenet_weights)  # ImageNet weights, as the released code
     width = net.hidden_dim
     return Trunk(net.conv_proj, torch.zeros(width), net.encoder.pos_embedding[0].detach().clone(), nn.Identity(),
                  list(net.encoder.layers), nn.Identity(), TorchvisionBlockOps, width, net.image_size, net.patch_size)
