@@ -57,7 +57,8 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     g.add_argument("--pretrained", help="weights of open_clip (CLIP) rows: an open_clip tag (openai) or a local "
                    "checkpoint path; '' = random init. Reaches every CLIP row")
     g.add_argument("--imagenet-weights", help="ImageNet weights of torchvision rows (ResNet50, ViT-B/16, BIG-MoE as "
-                   "released): a local state-dict path, 'torchvision' (default: torchvision's IMAGENET1K_V1 file in "
+                   "released, DeepPixBiS): a local state-dict path, a folder holding one file per network "
+                   "(torchvision's cache names or <network>.pth), 'torchvision' (default: IMAGENET1K_V1 files in "
                    "$TORCH_HOME/hub/checkpoints, never downloaded) or '' = random init. Reaches every torchvision row")
     g.add_argument("--allow-random-init", action="store_true",
                    help="at --scale paper/rehearsal, let rows train from random init (refused otherwise)")

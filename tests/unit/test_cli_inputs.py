@@ -244,7 +244,7 @@ def spec_of(file: str, argv: list[str]):
     return kinds["get_ablation"](SweepArgs(ns, "t", base_overrides(ns))), ns
 
 
-GROUPS = {"irisgeneral": "P3", "flash": "F", "uniattackdata": "P2", "mmdg": "P1"}
+GROUPS = {"irisgeneral": "P3", "flash": "F", "uniattackdata": "P2", "mmdg": "P1", "jfsfdb": "separate-intra"}
 
 
 @pytest.mark.parametrize("file", sorted(p.name for p in (ROOT / "sweeps").glob("*.py") if p.name != "hpo.py"))

@@ -114,6 +114,28 @@ def test_torchvision_rows_load_imagenet_weights_from_a_file(name, tmp_path):
     assert_same(create_model(cfg).backbone.state_dict(), saved)
 
 
+def test_one_weights_folder_serves_rows_of_several_networks(tmp_path):
+    """A table with ResNet and ViT rows cannot share one file path: a folder holds each network's file (torchvision's
+    cache name or <name>.pth), and a network it holds nothing for is refused with the names looked for."""
+    folder = tmp_path / "imagenet"
+    saved = {name: torchvision_state(name) for name in ("resnet-tiny", "vit-tiny")}
+    save(saved["resnet-tiny"], folder / "resnet-tiny.pth")
+    save(saved["vit-tiny"], folder / "vit-tiny.safetensors.pt")  # not a name the folder rule reads
+    for name in ("resnet-tiny", "vit-tiny"):
+        cfg = from_flat({**SMOKE, **VARIANTS.get("resnet50"), "backbone.name": name,
+                         "backbone.imagenet_weights": str(folder)})
+        if name == "vit-tiny":
+            with pytest.raises(ConfigError, match=r"holds no weights for vit-tiny.*vit-tiny\.pth"):
+                validate_model_cfg(cfg)
+            save(saved[name], folder / "vit-tiny.pth")
+            validate_model_cfg(cfg)
+        assert_same(create_model(cfg).backbone.state_dict(), saved[name])
+    meso = from_flat({**SMOKE, **VARIANTS.get("resnet50"), "backbone.name": "meso4",
+                      "backbone.imagenet_weights": str(folder)})
+    assert not starts_from_random_init(meso)  # trained from scratch by its paper: nothing to look for, no refusal
+    validate_model_cfg(meso)
+
+
 def test_torchvision_cache_file_is_read_as_torchvision_names_it(tmp_path):
     """'torchvision' (the default) is the IMAGENET1K_V1 file torchvision's weights= API keeps in $TORCH_HOME."""
     path = cache_file("ResNet50_Weights.IMAGENET1K_V1")

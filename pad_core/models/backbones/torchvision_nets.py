@@ -99,7 +99,24 @@ def fill_command(name: str, entry: str) -> str:
 
 def starts_random(name: str, weights: str) -> bool:
     """True when ``weights`` leaves the torchvision network ``name`` at random init."""
+    if weights and os.path.isdir(weights):
+        return not folder_file(name, weights)
     return not weights or (weights == TORCHVISION and not TV_BACKBONES.get(name).imagenet)
+
+
+def folder_candidates(name: str) -> list[str]:
+    """File names a weights folder may hold for ``name``: torchvision's own cache name for its ImageNet set (a copy of
+    $TORCH_HOME/hub/checkpoints works as it is), then ``<name>.safetensors|.pth|.pt`` for any network."""
+    entry = TV_BACKBONES.get(name).imagenet
+    own = [os.path.basename(cache_file(entry))] if entry else []
+    return own + [f"{name}{suffix}" for suffix in (".safetensors", ".pth", ".pt")]
+
+
+def folder_file(name: str, folder: str) -> str:
+    """The file ``folder`` holds for ``name`` ('' when none): one folder serves a table whose rows use several
+    networks (ResNet50, ViT-B/16, DenseNet161 in DeepPixBiS), where one file path cannot."""
+    return next((os.path.join(folder, f) for f in folder_candidates(name) if os.path.isfile(os.path.join(folder, f))),
+                "")
 
 
 def trained_from_scratch(name: str) -> bool:
@@ -110,6 +127,13 @@ def trained_from_scratch(name: str) -> bool:
 def resolve_imagenet_weights(name: str, weights: str) -> str:
     """The local file ``weights`` names for ``name`` ('' = random init); ConfigError when torchvision's cache file is
     missing (with the path looked for and the two ways to fill it) or the value is neither a path nor 'torchvision'."""
+    if weights and os.path.isdir(weights):
+        path = folder_file(name, weights)
+        if path or trained_from_scratch(name):
+            return path
+        raise ConfigError(KEY, weights, f"the folder holds no weights for {name}: looked for "
+                          f"{folder_candidates(name)}", f"put {name}'s state dict there under one of those names, "
+                          "give its file path instead, or --allow-random-init with '' for random init")
     if starts_random(name, weights):
         return ""
     if weights != TORCHVISION:
