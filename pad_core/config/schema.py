@@ -118,6 +118,7 @@ class DataCfg:
     allow_overlap: bool = field(default=False, metadata=NOHASH)
     allow_subject_overlap: bool = field(default=False, metadata=NOHASH)
     allow_unselected: bool = field(default=False, metadata=NOHASH)
+    allow_missing_values: bool = field(default=False, metadata=NOHASH)  # protocol values with no row (notes list them)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -13,6 +13,10 @@ a million rows is checked in seconds, and each states what it found with counts 
   set). A value another protocol names is this protocol's deliberate exclusion; a protocol that keeps every value
   of the column (no list, or only an exclude list) drops nothing by it. Override: ``data.allow_unselected=true``
   (the finding is then printed);
+- a value a protocol's train or test selector keeps (a member set, an attack type) that selects no row of its split:
+  the protocol would run on the rest as if it were the paper's (an import without 3DMAD, a DFDC without test
+  videos). Values the published dataset has no rows of in that split are declared in the benchmark's JSON
+  (``absent_by_design``). Override: ``data.allow_missing_values=true`` (the absent values are printed and noted);
 - leakage between the protocol's selected train, dev and test rows: the same image file, the same image content
   under another path (preflight only, from the bytes it reads anyway), or the same subject. ``subject`` is a
   global identity: a manifest merging datasets that number their subjects independently must prefix the IDs
@@ -35,7 +39,7 @@ import pandas as pd
 
 from pad_core.data.images import ImageFacts
 from pad_core.data.manifest import SPLIT_PREFIX, VIDEO, file_columns
-from pad_core.data.protocols import Benchmark, Protocol
+from pad_core.data.protocols import Benchmark, Protocol, select_rows
 from pad_core.errors import DataError
 
 PAIRS = (("train", "dev"), ("train", "test"), ("dev", "test"))
@@ -128,6 +132,41 @@ def unselected_values(frame: pd.DataFrame, benchmark: Benchmark, protocol: Proto
         return [text + " (data.allow_unselected=true)"]
     raise DataError("data.manifest", uri, text, "correct the names in the manifest (or the protocol definition), "
                     "or set data.allow_unselected=true if those rows are meant to be left out")
+
+
+def absent_values(frame: pd.DataFrame, benchmark: Benchmark, protocol: Protocol, parts: dict[str, pd.DataFrame],
+                  uri: str, allow: bool) -> list[str]:
+    """Values a protocol's selectors keep (a member set, an attack type) that select no row of their split, given
+    the selector's other columns: the protocol would run on what is there and its table row would sit next to the
+    paper's numbers as if it were the paper's protocol (a JFSFDB import without 3DMAD trains joint.intra on three
+    sets). Train and test are checked: they define the table. Dev is padsweep's tuning split (carved per subset,
+    so a small subset may get none, and a dev selector may list alternatives, e.g. UniAttackData P2.x's dev takes
+    the named category or "unknown"). A split that selects nothing at all is left to the empty-split refusal."""
+    found, by_design = [], benchmark.absent_by_design
+    for split, selector, splits in (("train", protocol.train, ("train",)), ("test", protocol.test,
+                                                                            protocol.test_splits)):
+        if parts[split].empty:
+            continue
+        rows = frame[frame["split"].isin(splits)]
+        for column, values in selector.items():
+            if column == "exclude":
+                continue
+            others = select_rows(rows, {c: v for c, v in selector.items() if c != column})
+            known_absent = {str(v) for v in by_design.get(split, {}).get(column, ())}
+            absent = sorted({str(v) for v in values} - set(others[column].astype(str)) - known_absent)
+            if absent:
+                found.append(f"{split}: {column} {absent} (of {sorted(str(v) for v in values)})")
+    if not found:
+        return []
+    text = (f"protocol {protocol.name} names values that select no row of their split, so it would run without "
+            f"them: {'; '.join(found)}")
+    if allow:
+        return [text + " (data.allow_missing_values=true: report these with the results, the protocol is not the "
+                "paper's)"]
+    raise DataError("data.protocol", protocol.name, f"{text} in {uri}",
+                    "import the missing sets or values (or correct their names in the manifest), or set "
+                    "data.allow_missing_values=true to run on the rest (the absent values are then printed and kept "
+                    "in the run's notes: footnote them)")
 
 
 def _filtering_splits(protocol: Protocol, column: str) -> list[str]:

@@ -6,7 +6,8 @@ where it leaves the image), resized to ``crop_size``. Aligned modalities (``path
 ``path_*``) are cropped with the RGB image's box, so they must have its size. An image where no face is found
 is refused with its path, never kept uncropped. Crops are cached under
 ``<manifest folder>/padsweep_import/crops/<detector>-<hash of its settings>/``: a rerun with the same settings
-reuses them (and the boxes, from ``index.json``), other settings write new ones.
+reuses them (and the boxes, from ``index.json``, whose entry per RGB image records the shipped box and the path, size
+and modification time of every file column: a change to any of them crops again), other settings write new ones.
 """
 
 from __future__ import annotations
@@ -116,9 +117,9 @@ def crop_row(row: dict, detector: FaceDetector, options: ImportOptions, folder: 
     rel = relative(source, folder)
     columns = [c for c in row if (c == "path" or c.startswith("path_")) and row[c]]
     targets = {c: cache / f"{relative(row[c], folder)}.png" for c in columns}
-    stamp = stat_of(source)
+    stamp = crop_inputs(row, columns, detector)
     known = index.get(rel)
-    if known and known["stat"] == stamp and all(t.is_file() for t in targets.values()):
+    if known and known.get("inputs") == stamp and all(t.is_file() for t in targets.values()):
         return with_crops(row, targets, known["box"], rel)
     image = read_image(source)
     if image is None:
@@ -133,7 +134,7 @@ def crop_row(row: dict, detector: FaceDetector, options: ImportOptions, folder: 
                     f"{image.shape[1]}x{image.shape[0]}, so the RGB face box cannot be applied to it")
         target.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(target), crop(other, box, options))
-    index[rel] = {"box": list(box), "stat": stamp}
+    index[rel] = {"box": list(box), "inputs": stamp}
     return with_crops(row, targets, box, rel)
 
 
@@ -149,7 +150,7 @@ def face_box(row: dict, image: np.ndarray, detector: FaceDetector) -> Box | str:
 
 def parse_box(text: str, image: np.ndarray) -> Box | str:
     if not text:
-        return "no shipped face box (this dataset ships none for it)"
+        return "no shipped face box on its row (face_box is empty: its importer read none for it)"
     try:
         x0, y0, x1, y1 = (int(round(float(v))) for v in str(text).split(","))
     except ValueError:
@@ -198,6 +199,14 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
     return image
+
+
+def crop_inputs(row: dict, columns: list[str], detector: FaceDetector) -> dict:
+    """Everything a row's crops are made from: each file column's path, size and modification time, and the shipped
+    box. A cache entry is reused only when all of them are unchanged (a corrected face_box, or a depth or IR file
+    replaced under the same RGB image, used to return the old crop)."""
+    files = {c: [str(row[c]), *stat_of(Path(row[c]))] for c in columns}
+    return {"files": files, "face_box": str(row.get("face_box", "")) if detector is SHIPPED else ""}
 
 
 def stat_of(path: Path) -> list[int]:

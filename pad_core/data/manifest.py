@@ -222,8 +222,9 @@ def carve_dev(frame: pd.DataFrame, fraction: float, seed: int, policy: str = "if
     every subset without dev rows of its own (JFSFDB mixes FF++, which ships a dev split, with SiW, which does not).
     Subsets that share subjects (the flash benchmark's ambient-light scenes: one person filmed in several) are
     carved together, so a person is dev in all of them or in none; carved per subset, the same person landed in
-    train through one scene and in dev through another. A row without a subject is its own unit: counted as one
-    subject, every subject-less image of a subset went to dev together or not at all."""
+    train through one scene and in dev through another. The carving unit is the subject, else the row's video
+    (frames of one recording stay on one side: Celeb-DF has no subject by design, and carved per frame its videos
+    were split between train and dev, which shared_videos then refused), else the image itself."""
     is_dev = frame["split"] == "dev"
     if fraction == 0 or (policy == "if_none" and is_dev.any()):
         return frame
@@ -231,13 +232,23 @@ def carve_dev(frame: pd.DataFrame, fraction: float, seed: int, policy: str = "if
     frame = frame.copy()
     train = frame[(frame["split"] == "train") & ~frame["subset"].isin(has_dev)]
     for name, rows in _subject_sharing_groups(train):
-        own = rows["path"] if "path" in rows else pd.Series(rows.index.astype(str), index=rows.index)
-        units = rows["subject"].where(rows["subject"] != "", "\0" + own)
+        units = carving_units(rows)
         subjects = np.array(sorted(units.unique()))
         rng = np.random.default_rng([seed, int(hashlib.md5(name.encode()).hexdigest()[:8], 16)])
         chosen = rng.choice(subjects, size=int(round(len(subjects) * fraction)), replace=False)
         frame.loc[rows.index[units.isin(chosen)], "split"] = "dev"
     return frame
+
+
+def carving_units(rows: pd.DataFrame) -> pd.Series:
+    """Per row, what moves to dev as one: its subject, else its video, else its own path (prefixes keep the kinds
+    apart, so a video id never equals a subject)."""
+    own = rows["path"].astype(str) if "path" in rows else pd.Series(rows.index.astype(str), index=rows.index)
+    units = "\0" + own
+    if VIDEO in rows:
+        video = rows[VIDEO].fillna("").astype(str)
+        units = units.where(video == "", "\1" + video)
+    return rows["subject"].where(rows["subject"] != "", units)
 
 
 def _subject_sharing_groups(train: pd.DataFrame):

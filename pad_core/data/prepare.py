@@ -120,7 +120,9 @@ def check_rows(cfg: DataCfg, manifest: Manifest, benchmark: Benchmark, parts: di
     checks.duplicate_images(frame, uri)
     checks.label_convention(frame, uri)
     checks.video_consistency(frame, uri)
-    notes = checks.unselected_values(frame, benchmark, benchmark.protocol(cfg.protocol), uri, cfg.allow_unselected)
+    protocol = benchmark.protocol(cfg.protocol)
+    notes = checks.unselected_values(frame, benchmark, protocol, uri, cfg.allow_unselected)  # a typo first: says which
+    notes += checks.absent_values(frame, benchmark, protocol, parts, uri, cfg.allow_missing_values)
     notes += checks.shared_images(parts, uri, cfg.protocol, cfg.allow_overlap)
     notes += checks.shared_videos(parts, uri, cfg.protocol, cfg.allow_overlap)
     return notes + checks.shared_subjects(parts, uri, cfg.protocol, cfg.allow_subject_overlap)

@@ -73,6 +73,9 @@ class Benchmark:
     # "missing_subsets" = for every subset without dev rows of its own (a benchmark mixing member sets that ship a
     # dev split with sets that do not, JFSFDB). Declared per benchmark: changing it moves rows between splits.
     carve_dev: str = "if_none"
+    # split -> column -> values the published dataset has no rows of in that split (IrisGeneral's Ab: no training
+    # part); a protocol naming them there is not refused for their absence (pad_core.data.checks.absent_values)
+    absent_by_design: dict[str, dict[str, list]] = field(default_factory=dict)
 
     def protocol(self, name: str) -> Protocol:
         if name not in self.protocols:
@@ -131,7 +134,8 @@ def _parse_benchmark(spec: dict[str, Any]) -> Benchmark:
     carve = spec.get("carve_dev", "if_none")
     if carve not in CARVE_POLICIES:
         raise ConfigError(f"{name}.json carve_dev", carve, "unknown dev-carving policy", f"use one of {CARVE_POLICIES}")
-    return Benchmark(name=name, protocols=protocols, groups=groups, carve_dev=carve)
+    absent = {split: cols for split, cols in spec.get("absent_by_design", {}).items() if split in ("train", "test")}
+    return Benchmark(name=name, protocols=protocols, groups=groups, carve_dev=carve, absent_by_design=absent)
 
 
 @functools.cache

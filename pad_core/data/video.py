@@ -3,7 +3,9 @@
 A video becomes k manifest rows, one per sampled frame: the frame count is split into k equal intervals and one
 frame is drawn inside each, at an offset seeded by (seed, the video's id), so a re-import picks the same frames
 and two videos do not share a phase. Frames are written as PNG (short side resized to ``crop_size`` when > 0)
-under ``<manifest folder>/padsweep_import/frames/<k..-seed..-size..>/<video id>/<frame index>.png``: the folder
+under ``<manifest folder>/padsweep_import/frames/<root>-<hash>/<k..-seed..-size..>/<video id>/<frame index>.png``:
+``<root>-<hash>`` names the resolved dataset root (two imports of different roots into one manifest folder have
+videos with the same ids, and shared one cache folder, each overwriting the other's frames), and the next folder
 name holds every setting that changes which pixels are written, so a re-import with the same settings reuses them
 (a ``done.json`` marker, written last, says a video's frames are complete and records the source file's size and
 modification time, so a replaced video is sampled again) and other settings never mix.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,13 @@ class SampledVideo:
     video: str  # the video's id (its path relative to the dataset root)
     frames: tuple[tuple[int, Path], ...]  # (frame index in the video, written PNG)
     total: int  # frames the video decodes to
+
+
+def root_key(root: Path) -> str:
+    """The cache folder of one dataset root: its name (readable) and a short hash of its resolved path (unique)."""
+    resolved = Path(root).resolve()
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", resolved.name) or "root"
+    return f"{name}-{hashlib.sha256(str(resolved).encode()).hexdigest()[:8]}"
 
 
 def stable_hash(text: str) -> int:
@@ -193,6 +203,7 @@ class VideoJob:
     path: Path  # the video file
     video: str  # its id: the path relative to the dataset root (posix)
     row: dict  # the manifest columns every frame of it shares (label, subset, split, subject, ...)
+    root: Path  # the dataset root ``video`` is relative to (part of the frame cache's key, see root_key)
 
 
 def own_outputs(out: Path) -> set[Path]:
@@ -223,7 +234,7 @@ def frame_rows(jobs: list[VideoJob], out_root: Path, sampling: FrameSampling, ot
     rows, short = [], []
     for n, job in enumerate(jobs, 1):
         try:
-            sampled = sample_video(job.path, job.video, out_root, sampling)
+            sampled = sample_video(job.path, job.video, out_root / root_key(job.root), sampling)
         except VideoError as err:
             other.append(f"{job.path}: {err}")
             continue

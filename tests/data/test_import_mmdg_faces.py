@@ -212,9 +212,10 @@ def test_haar_refuses_an_image_without_a_face_with_the_pre_cropping_fix(bench):
 
 
 def test_shipped_faces_without_boxes_and_unknown_steps_are_refused(bench):
-    root, lists = bench
+    root, _ = bench
     message = refused(root, faces="shipped")
-    assert "no shipped face box" in message and lists["C-train.txt"][0].split()[0] in message
+    assert "the mmdg importer reads no shipped face boxes: none of the MMDG sets ships face boxes" in message
+    assert "--faces haar" in message and not (root / "padsweep_import").exists()  # refused before the scan
     assert "['none', 'shipped', 'haar']" in refused(root, faces="mtcnn")
 
 

@@ -209,3 +209,21 @@ def test_the_sweep_preflight_checks_every_protocol_it_runs(folder, store, capsys
     err = refused("mask_rates.py", ["--data", str(path), "--protocols", "P1,P2"], store, capsys)
     print(f"\n[measure] refused 'a subject leak in split@P2 (sweep of P1,P2)' in {time.monotonic() - started:.2f} s")
     assert "protocol P2 leaks between its splits" in err and "Fix:" in err and str(path) in err
+
+
+def test_dev_carving_keeps_each_video_on_one_side():
+    """Rows without a subject (Celeb-DF's by design) carve by their video, else by image: carved per frame, a video's
+    frames landed in train and dev, and shared_videos then refused the protocol blaming the manifest."""
+    from pad_core.data import checks
+    from pad_core.data.manifest import carve_dev
+
+    frames = [{"path": f"v{v}/{i}.png", "video": f"v{v}.mp4" if v < 10 else "", "subject": "", "subset": "Celeb-DF",
+               "split": "train", "label": v % 2} for v in range(12) for i in range(4)]
+    carved = carve_dev(pd.DataFrame(frames), 0.3, seed=0)
+    videos = carved[carved["video"] != ""]
+    assert (videos.groupby("video")["split"].nunique() == 1).all()
+    stills = carved[carved["video"] == ""]  # no subject, no video: each image is its own unit
+    units_in_dev = videos.loc[videos["split"] == "dev", "video"].nunique() + int((stills["split"] == "dev").sum())
+    assert units_in_dev == round((10 + 8) * 0.3)  # 10 videos + 8 stills
+    parts = {s: carved[carved["split"] == s] for s in ("train", "dev")} | {"test": carved.iloc[:0]}
+    assert checks.shared_videos(parts, "m", "p", allow=False) == []

@@ -179,10 +179,10 @@ def test_overrides_let_a_protocol_share_data_and_say_so(good_manifest, capsys):
     shared = copy_in_test(train_subjects_in_test(subset_typo(good_frame(good_manifest))))
     shared.to_csv(good_manifest / "shared.csv", index=False)
     data = prepare(cfg(good_manifest / "shared.csv", allow_overlap=True, allow_subject_overlap=True,
-                      allow_unselected=True).data)
-    assert len(data.notes) == 3 and "extra/copy.png" in set(data.test["path"])
+                      allow_unselected=True, allow_missing_values=True).data)  # Da, Lb misspelt: absent as named
+    assert len(data.notes) == 4 and "extra/copy.png" in set(data.test["path"])
     printed = capsys.readouterr().out
-    for flag in ("allow_overlap", "allow_subject_overlap", "allow_unselected"):
+    for flag in ("allow_overlap", "allow_subject_overlap", "allow_unselected", "allow_missing_values"):
         assert f"data.{flag}=true" in printed
     assert not set(data.train["subset"]) & {"DA", "Lbb"}  # allowed, not selected: the rows are still left out
 
@@ -192,7 +192,7 @@ def test_overrides_do_not_change_the_config_hash():
 
     base = from_flat(scale_overrides("smoke"))
     allowed = from_flat({**scale_overrides("smoke"), "data.allow_overlap": True, "data.allow_subject_overlap": True,
-                         "data.allow_unselected": True})
+                         "data.allow_unselected": True, "data.allow_missing_values": True})
     assert config_hash(base) == config_hash(allowed) and to_flat(allowed)["data.allow_overlap"] is True
 
 

@@ -79,6 +79,10 @@ class Importer:
     layout: str  # the folder layout and protocol-file syntax it reads, as published
     source: str  # where that layout is published (paper, download page, challenge)
     scan: Callable[[Path, ImportOptions, ImportProblems], list[dict]]  # root -> manifest rows (absolute paths)
+    # whether its rows carry the dataset's own face boxes (face_box) for --faces shipped, and, when they do not,
+    # what the dataset ships and why padsweep does not read it (said when --faces shipped is refused)
+    reads_face_boxes: bool = False
+    faces_note: str = "the layout it reads carries no face boxes that padsweep knows of"
 
 
 IMPORTERS: Registry[Importer] = Registry("dataset importer")
@@ -97,10 +101,13 @@ def run_import(name: str, root: str | os.PathLike, options: ImportOptions) -> pd
     out = options.out.expanduser().resolve()
     if out.suffix not in (".parquet", ".csv"):
         raise DataError("--out", str(out), "unknown manifest format", "end the file name in .parquet or .csv")
-    from pad_core.data.faces import crop_faces, face_step  # imported on use: faces imports this module
+    from pad_core.data.faces import PRE_CROP_FIX, crop_faces, face_step  # on use: faces imports this module
 
     if options.faces != "none":
         face_step(options.faces)  # an unknown --faces value is refused before the (long) scan
+    if options.faces == "shipped" and not importer.reads_face_boxes:  # before the scan too, saying what is shipped
+        raise DataError("--faces", "shipped", f"the {name} importer reads no shipped face boxes: "
+                        f"{importer.faces_note}", PRE_CROP_FIX)
     problems = ImportProblems()
     rows = importer.scan(root, options, problems)
     report = out.with_name(out.stem + ".problems.txt")
@@ -128,8 +135,10 @@ def to_frame(rows: list[dict], folder: Path, name: str) -> pd.DataFrame:
 
 
 def relative(path: str | os.PathLike, folder: Path) -> str:
-    rel = os.path.relpath(Path(path).resolve(), folder)
-    if rel.startswith(".."):
+    # abspath, not resolve(): a file reached through a followed symbolic link keeps the path it was reached by, so
+    # a download linked in from another disk stays under the manifest's folder; a real ".." escape is still refused
+    rel = os.path.relpath(os.path.abspath(path), folder)
+    if rel == ".." or rel.startswith("../"):
         raise DataError("--out", str(folder), f"the manifest's folder does not hold {path} (manifest paths are "
                         "relative to it and may not leave it)", "write the manifest into the dataset's root folder "
                         "or one above it (the default --out is ROOT/padsweep_manifest.parquet)")
@@ -152,10 +161,24 @@ def subjects_on_both_sides(rows: Iterable[dict], problems: ImportProblems) -> No
                 problems.split_subjects.append(f"{column} {subject}: {where}")
 
 
-def files_under(root: Path, suffixes: tuple[str, ...] = ()) -> list[Path]:
-    """Every regular file under ``root`` (sorted; hidden files and our own outputs excluded)."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
+def files_under(root: Path, suffixes: tuple[str, ...] = (), problems: ImportProblems | None = None) -> list[Path]:
+    """Every regular file under ``root`` (sorted; hidden files and our own outputs excluded).
+
+    Symbolic links to folders are followed (downloads spread over several disks are linked into one tree), and
+    each file keeps the path it was reached by. A folder reached a second time (a link to a folder already walked,
+    or a loop back to an ancestor) is not walked again; it is reported in ``problems`` when given, since its files
+    then count under the first path only (two subset folders linking one download would otherwise look complete)."""
+    out: list[Path] = []
+    walked: dict[str, str] = {}  # resolved folder -> the path it was first walked by
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in walked:  # a second link to one folder, or a loop: os.walk would go round it forever
+            dirnames[:] = []
+            if problems is not None:
+                problems.other.append(f"{dirpath}: the same folder as {walked[real]} (through a symbolic link); its "
+                                      "files are read once, under the first path: remove the extra link")
+            continue
+        walked[real] = dirpath
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != OUTPUT_DIR)
         for f in sorted(filenames):
             if f.startswith(".") or f.startswith("padsweep_manifest"):

@@ -27,7 +27,7 @@ from pad_core.data.importers.base import (
     files_under,
     register,
 )
-from pad_core.data.video import VideoError, fingerprint, own_outputs, pick_frames, unopenable
+from pad_core.data.video import VideoError, fingerprint, own_outputs, pick_frames, root_key, unopenable
 
 SPECIES = {"live": "none", "print": "print", "replay": "replay", "3d": "mask3d", "mask3d": "mask3d"}
 DEPTH = "depth"  # a frame folder's depth map is depth.<ext>; a video's is <capture>_depth.<ext>
@@ -41,7 +41,8 @@ LAYOUT = """padsweep's own (ATR-FAS's dataset is unreleased; no published layout
 Every live capture needs its depth map (greyscale, near = bright; ATR-FAS's depth target); attacks have none. A
 capture of F >= 3 frames keeps k = --frames-per-video of them (all if F <= k), evenly spaced with both extremes;
 frames are centre-cropped square and resized to --crop-size, stacked into one PNG strip (k*S x S) under
-padsweep_import/flash/. Columns: frames (kept), fold = subject rank mod 10, split train (dev is carved by subject)."""
+padsweep_import/flash/<root>-<hash>/ (one cache per dataset root). Columns: frames (kept), fold = subject rank mod
+10, split train (dev is carved by subject)."""
 
 
 def natural_key(name: str) -> list:
@@ -60,7 +61,7 @@ def captures(root: Path, problems: ImportProblems, skip: set[Path] = frozenset()
     """Every capture: {"species", "subject", "frames": [paths] | "video": path, "depth": path | None, "name"};
     files in ``skip`` (the import's own manifest and report) are not dataset files."""
     found: dict[Path, dict] = {}
-    for path in files_under(root):
+    for path in files_under(root, problems=problems):
         if path.resolve() in skip:
             continue
         rel = path.relative_to(root)
@@ -146,7 +147,8 @@ def scan(root: Path, options: ImportOptions, problems: ImportProblems) -> list[d
     if problems.kinds(options.skip_unknown):
         return []  # a wrong tree or a file that is no video is refused before any capture is decoded
     k, size = max(options.frames_per_video, MIN_FRAMES), options.crop_size
-    out = options.out.expanduser().resolve().parent / OUTPUT_DIR / "flash" / f"k{k}-size{size}"
+    # keyed by the root too: captures are named by their path under ROOT, which two roots can share
+    out = options.out.expanduser().resolve().parent / OUTPUT_DIR / "flash" / root_key(root) / f"k{k}-size{size}"
     fold = {s: i % FOLDS for i, s in enumerate(sorted({c["subject"] for c in found}, key=natural_key))}
     rows = []
     for capture in found:

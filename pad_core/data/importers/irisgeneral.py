@@ -77,7 +77,7 @@ SOURCE = ("MMoE paper (IrisGeneral subsets and devices); LivDet-Iris 2013/2015/2
 
 def scan(root: Path, options: ImportOptions, problems: ImportProblems) -> list[dict]:
     rows = []
-    for path in files_under(root):
+    for path in files_under(root, problems=problems):
         row = place(path, root, problems)
         if row is not None:
             rows.append(row)

@@ -34,10 +34,12 @@ frame, column `video` = the video's path under ROOT, `subject` = <set>:<id from 
       data manager of JFSFDB co-author R. Cai, github.com/RizhaoCai/FAS_DataManager; field order from
       github.com/petrmiculek/Face_Presentation_Attack_Detection); JFSFDB's code tests on all ROSE-Youtu videos,
       padsweep's cross protocols on its test folder.
-  FF++/original_sequences/youtube/{raw,c23,c40}/videos/<id>.mp4 and
+  FF++/original_sequences/youtube/<c>/videos/<id>.mp4 and
       FF++/manipulated_sequences/{Deepfakes,Face2Face,FaceSwap,NeuralTextures,FaceShifter}/<c>/videos/<t>_<s>.mp4
-      (FaceForensics download script); split by FF++/splits/{train,val,test}.json, copied from the FaceForensics
-      repository's dataset/splits (pairs of ids; val = dev). actors/DeepFakeDetection and masks are not read.
+      (FaceForensics download script), <c> one of raw/c23/c40, one compression per import (several are refused:
+      each clip would count once per compression); split by FF++/splits/{train,val,test}.json, copied from the
+      FaceForensics repository's dataset/splits (pairs of ids; val = dev). actors/DeepFakeDetection and masks are
+      not read.
   Celeb-DF/{Celeb-real,YouTube-real,Celeb-synthesis}/*.mp4 + Celeb-DF/List_of_testing_videos.txt ("<1|0> <path>",
       1 = real): listed videos are test, the rest train. Its split shares celebrities across train and test, so
       `subject` is left empty and the celebrity goes to column `identity`.
@@ -92,6 +94,9 @@ def report_splits(jobs: list[VideoJob]) -> None:
 
 IMPORTER = register(Importer(
     name="jfsfdb", benchmark="jfsfdb", layout=LAYOUT, scan=scan,
+    faces_note="SiW and MSU-MFSD ship a .face file of face boxes next to each video, but padsweep does not read them "
+               "yet (their per-frame format is known only from third-party readers, not from the releases' own "
+               "description); ROSE-Youtu, FF++, Celeb-DF and DFDC ship none",
     source="JFSFDB: Yu et al., TDSC 2024 (arXiv 2208.05401; github.com/ZitongYu/Benchmarking); member layouts: SiW "
            "(cvlab.cse.msu.edu, bob.db.siw), ROSE-Youtu (third-party readers, see layout), MSU-MFSD (Wen et al. "
            "TIFS 2015 release), FaceForensics++ (its download script and dataset/splits), Celeb-DF v2 (its release "

@@ -15,11 +15,11 @@ from pathlib import Path
 from pad_core.data.importers.base import VIDEO_SUFFIXES, ImportProblems, files_under
 from pad_core.data.video import VideoJob
 
-COMPANIONS = (".face",)  # per-video face boxes SiW and MSU-MFSD ship next to each video (not read here)
+COMPANIONS = (".face",)  # per-video face boxes SiW and MSU-MFSD ship next to each video (not read: see jfsfdb.py)
 
 
 def _job(path: Path, root: Path, **row) -> VideoJob:
-    return VideoJob(path, path.relative_to(root).as_posix(), row)
+    return VideoJob(path, path.relative_to(root).as_posix(), row, root)
 
 
 def _is_video(path: Path) -> bool:
@@ -54,7 +54,7 @@ def msu_mfsd(folder: Path, root: Path, problems: ImportProblems) -> list[VideoJo
     for client in sorted(lists["train"] & lists["test"]):
         problems.other.append(f"{folder}: client {client:03d} is in both train_sub_list.txt and test_sub_list.txt")
     jobs, seen = [], set()
-    for path in files_under(folder):
+    for path in files_under(folder, problems=problems):
         rel = path.relative_to(folder)
         if rel.as_posix() in MSU_LISTS or path.suffix.lower() in COMPANIONS:
             continue
@@ -91,7 +91,7 @@ SIW_SPLITS = {"Train": "train", "Test": "test"}
 
 def siw(folder: Path, root: Path, problems: ImportProblems) -> list[VideoJob]:
     jobs = []
-    for path in files_under(folder):
+    for path in files_under(folder, problems=problems):
         rel = path.relative_to(folder)
         if path.suffix.lower() in COMPANIONS:
             continue
@@ -123,7 +123,7 @@ def rose_youtu(folder: Path, root: Path, problems: ImportProblems) -> list[Video
     """Labels from the file name's leading code (G genuine; Ps/Pq printed still/quivering; Vl/Vm video on a Lenovo
     or Mac screen; Mc/Mf/Mu/Ml paper masks: cropped, full, upper, lower); split from the train/test folder."""
     jobs = []
-    for path in files_under(folder):
+    for path in files_under(folder, problems=problems):
         rel = path.relative_to(folder)
         fields = path.stem.split("_")
         subject = ROSE_SUBJECT.match(rel.parts[1]) if len(rel.parts) == 3 else None
@@ -170,7 +170,8 @@ def ff_plus_plus(folder: Path, root: Path, problems: ImportProblems) -> list[Vid
     if not split_of:
         return []
     jobs, used = [], set()
-    for path in files_under(folder):
+    compressions: dict[str, set[str]] = {}  # compression -> its folders (original_sequences/youtube/c23, ...)
+    for path in files_under(folder, problems=problems):
         rel = path.relative_to(folder)
         if rel.parts[0] == "splits" and rel.name in FF_SPLITS and len(rel.parts) == 2:
             continue
@@ -187,11 +188,25 @@ def ff_plus_plus(folder: Path, root: Path, problems: ImportProblems) -> list[Vid
             problems.missing_files.append(f"{path}: video id {missing[0]} is in no split file")
             continue
         used.update(ids)
+        compressions.setdefault(parts[2], set()).add(str(folder.joinpath(*parts[:3])))
         jobs.append(_job(path, root, label=int(real), attack_type="none" if real else parts[1].lower(),
                          subset="FF++", split=split_of[ids[0]], task="forgery", device=f"ff++-{parts[2]}",
                          subject=f"FF++:{ids[0]}"))  # the target video's person: its pair shares the split
     problems.missing_files += [f"{folder}/splits: video id {v} has no video" for v in sorted(set(split_of) - used)]
+    one_compression(folder, compressions, problems)
     return jobs
+
+
+def one_compression(folder: Path, compressions: dict[str, set[str]], problems: ImportProblems) -> None:
+    """FF++ ships each clip in raw, c23 and c40: with several present, every clip would be imported once per
+    compression, as separate videos of one subject (three times the weight, and a clip's copies on both sides of a
+    dev carve). One compression per import; the folders of the others are named to move out."""
+    if len(compressions) < 2:
+        return
+    listed = "; ".join(f"{c}: {sorted(f)}" for c, f in sorted(compressions.items()))
+    problems.other.append(f"{folder}: videos in {len(compressions)} compressions {sorted(compressions)}, so each clip "
+                          f"would be imported once per compression; keep one compression and "
+                          f"move the folders of the others out of ROOT ({listed})")
 
 
 # ---- Celeb-DF (v2): Celeb-real/, YouTube-real/, Celeb-synthesis/ + List_of_testing_videos.txt ------------------
@@ -215,7 +230,7 @@ def celeb_df(folder: Path, root: Path, problems: ImportProblems) -> list[VideoJo
             continue
         listed[words[1]] = int(words[0])
     jobs, tested = [], set(listed)
-    for path in files_under(folder):
+    for path in files_under(folder, problems=problems):
         rel = path.relative_to(folder).as_posix()
         if rel == CELEB_LIST:
             continue
@@ -244,7 +259,8 @@ DFDC_SPLITS = {"train": "train", "test": "test", "val": "dev", "validation": "de
 def dfdc(folder: Path, root: Path, problems: ImportProblems) -> list[VideoJob]:
     """Each part folder's metadata.json maps a video file name to {"label": REAL|FAKE, "split", "original"}."""
     meta: dict[Path, dict] = {}
-    for path in sorted(folder.rglob("metadata.json")):
+    files = files_under(folder, problems=problems)  # one walk: links followed, every file by the path it was reached
+    for path in [f for f in files if f.name == "metadata.json"]:
         try:
             entries = json.loads(path.read_text())
         except ValueError as err:
@@ -252,7 +268,7 @@ def dfdc(folder: Path, root: Path, problems: ImportProblems) -> list[VideoJob]:
             continue
         meta.update({path.parent / name: entry for name, entry in entries.items()})
     jobs = []
-    for path in files_under(folder):
+    for path in files:
         if path.name == "metadata.json":
             continue
         entry = meta.pop(path, None)

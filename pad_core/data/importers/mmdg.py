@@ -41,8 +41,9 @@ BENCHMARK_SOURCE = ("MMDG benchmark lists (Lin et al., 'Suppress and Rebalance',
                     "mmdg_plus_plus MMDG-Benchmark/; set naming: github.com/liuajian/CASIA-FAS-Dataset (CeFA), "
                     "CASIA-SURF and WMCA papers")
 
-register(Importer("mmdg", "mmdg", BENCHMARK_LAYOUT, BENCHMARK_SOURCE, scan_benchmark))
-register(Importer("casia-surf", "mmdg", SURF_LAYOUT, SURF_SOURCE, scan_surf))
+NO_BOXES = "none of the MMDG sets ships face boxes (their images are face regions already where that is published)"
+register(Importer("mmdg", "mmdg", BENCHMARK_LAYOUT, BENCHMARK_SOURCE, scan_benchmark, faces_note=NO_BOXES))
+register(Importer("casia-surf", "mmdg", SURF_LAYOUT, SURF_SOURCE, scan_surf, faces_note=NO_BOXES))
 
 UNCONFIRMED = {
     "cefa": ("CASIA-SURF CeFA's own download (ChaLearn CVPR 2020 release: <AF|CA|EA>/<R>-<ID>/<video>/"

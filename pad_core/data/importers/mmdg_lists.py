@@ -99,7 +99,7 @@ def once_each(rows: list[dict], where: list[str], problems: ImportProblems) -> l
 def unlisted(root: Path, rows: list[dict], skip: set[Path], problems: ImportProblems) -> None:
     """Files under ``root`` that no list line names (lists and ``skip`` folders aside) -> unknown files."""
     named = {p for r in rows for c in ("path", "path_depth", "path_ir") if (p := r.get(c))}
-    for f in files_under(root):
+    for f in files_under(root, problems=problems):
         if str(f) not in named and not any(f.is_relative_to(s) for s in skip):
             problems.unknown_files.append(str(f))
 

@@ -62,7 +62,7 @@ def scan(root: Path, options: ImportOptions, problems: ImportProblems) -> list[d
     entries, reported = read_lists(bases, problems)
     explained = {lst for base in bases for lst in list_files(base)} | reported
     rows = []
-    for path in files_under(root):
+    for path in files_under(root, problems=problems):
         if path in explained:
             continue
         entry = entries.pop(path, None)
@@ -73,6 +73,9 @@ def scan(root: Path, options: ImportOptions, problems: ImportProblems) -> list[d
                                   "labels it")
         else:
             rows.append(row_of(path, entry))
+    # a listed file the walk never reached (a hidden folder, a second link to one folder) would vanish silently
+    problems.missing_files += [f"{entry.where}: {path} is listed and exists but was not reached walking ROOT "
+                               "(hidden or repeated folder)" for path, entry in sorted(entries.items())]
     return rows
 
 
@@ -88,8 +91,9 @@ def list_files(base: Path) -> list[Path]:
 
 
 def read_lists(bases: list[Path], problems: ImportProblems) -> tuple[dict[Path, Entry], set[Path]]:
-    """(resolved image path -> its entry, files whose list line was reported); labelled lists win over unlabelled
-    ones for the same file. A file with a bad line is reported for that line only, not again as unlisted."""
+    """(listed image path, under its phase folder -> its entry, files whose list line was reported); labelled lists
+    win over unlabelled ones for the same file. A file with a bad line is reported for that line only, not again as
+    unlisted."""
     entries: dict[Path, Entry] = {}
     reported: set[Path] = set()
     for base in bases:
