@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--skip-unknown", action="store_true", help="leave files the layout does not explain out of "
                    "the manifest (they are listed in the .problems.txt report)")
     i.set_defaults(func=_import)
+    from pad_core.pretrain.command import add_parser as add_pretrain
+
+    add_pretrain(sub)  # python -m pad_core pretrain
     return p
 
 

@@ -1,8 +1,9 @@
 """MMoE mask-rate ablation (paper 000, Table 5) and a per-expert mask-rate search.
 
 Runbook
-  Local demo (CPU, synthetic iris benchmark, 4M-parameter CLIP, ~20 min on 2 cores):
-      python sweeps/mask_rates.py
+  Local demo (CPU, synthetic iris benchmark, 4M-parameter CLIP fine-tuned from its pretrained file; ~13 min on 2
+  shared cores; scripts/demo.sh does both steps):
+      python sweeps/mask_rates.py --pretrained "$(python -m pad_core pretrain)"
   Smoke test (seconds per trial):
       python sweeps/mask_rates.py --smoke-test [--mode search]
   The paper path rehearsed on a CPU (ViT-B/16, bf16, S3 data and checkpoints, 2 steps; scripts/rehearse.sh):
@@ -46,7 +47,8 @@ def get_ablation(args) -> AblationSpec:
 
 def get_search(args) -> SearchSpec:
     smoke = args.smoke_test
-    lr_range = (3e-7, 3e-5) if is_paper_scale(args.scale) else (3e-4, 3e-3)
+    # demo: around the demo's fine-tuning lr 3e-4 (1e-3 already overwrites the pretrained tiny backbone; scales.py)
+    lr_range = (3e-7, 3e-5) if is_paper_scale(args.scale) else (1e-4, 1e-3)
     space = functools.partial(mask_rate_space, expert0_free=args.expert0 == "free", lr_range=lr_range)
     base = {**MMOE_BASE, **args.overrides}
     return SearchSpec(name=args.name + "-search", title="MMoE mask-rate search", base=base,

@@ -135,13 +135,21 @@ def check_random_init(configs: dict[str, RunCfg], scale: str, allow: bool) -> No
     the papers' (every method fine-tunes pretrained weights). ATR-FAS's own CNN has no pretrained parts: not one."""
     from pad_core.models.factory import starts_from_random_init, weights_key
 
-    if allow or not is_paper_scale(scale):
+    if allow or not (is_paper_scale(scale) or scale == "demo"):
         return
     random = {row: weights_key(cfg) for row, cfg in configs.items() if starts_from_random_init(cfg)}
+    if scale == "demo":  # the demo fine-tunes its CLIP rows (lr, both towers); its torchvision rows are random init
+        random = {row: key for row, key in random.items() if key == "backbone.pretrained"}
     if not random:
         return
     shown = ", ".join(_random_row(row, key, configs[row]) for row, key in random.items())
     flags = " or ".join(dict.fromkeys(WEIGHT_FLAG[key] for key in random.values()))
+    if scale == "demo":
+        raise SweepError("--scale", scale, f"the demo scale fine-tunes pretrained CLIP rows (lr 3e-4, text tower "
+                         f"trained), but these would start from random init, where the text prototypes collapse: "
+                         f"{shown}", "pass the demo backbone: --pretrained \"$(python -m pad_core pretrain)\" (built "
+                         "once, cached; scripts/demo.sh does this), or --allow-random-init --set "
+                         "backbone.train_text=false --set optim.lr=1e-3 for the from-scratch regime")
     raise SweepError("--scale", scale, f"rows would start from random init: {shown}", f"give their weights with "
                      f"{flags}, or pass --allow-random-init to train them from scratch on purpose")
 

@@ -276,12 +276,19 @@ def test_flags_reach_rows_that_pin_their_own_weights(tmp_path):
     assert plan_weights(out) == {"clip": clip, "resnet": vit, "pinned": vit}, out
 
 
-def test_demo_scale_keeps_random_init(store):
+def test_demo_scale_fine_tunes_its_clip_rows_and_keeps_torchvision_rows_random(store, tmp_path):
+    """The demo fine-tunes CLIP rows (lr 3e-4, text tower trained): from random init their prompts collapse, so a
+    demo CLIP row without --pretrained is refused naming the pretraining command; torchvision rows stay random."""
     code, out, err, _ = run_cli("rows.py", [*ROWS_ARGS, "--plan"])
+    assert code == 2 and "python -m pad_core pretrain" in err and "clip" in err and "resnet" not in err, err
+    code, out, err, _ = run_cli("rows.py", [*ROWS_ARGS, "--plan", "--allow-random-init"])
     assert code in (0, None), err
     assert plan_weights(out) == dict.fromkeys(("clip", "resnet", "pinned"), "random init"), out
-    code, out, err, _ = run_cli("mmoe_backbones.py", ["--plan", "--protocols", "P1"])
-    assert code in (0, None) and set(plan_weights(out).values()) == {"random init"}, out
+    clip = save(clip_state(), tmp_path / "clip.bin")
+    code, out, err, _ = run_cli("mmoe_backbones.py", ["--plan", "--protocols", "P1", "--pretrained", clip])
+    weights = plan_weights(out)
+    assert code in (0, None) and weights["resnet50"] == weights["vit_b16"] == "random init", out
+    assert weights["clip"] == weights["mmoe"] == clip, out
 
 
 def test_missing_or_wrong_torchvision_cache_file_is_refused_with_its_path(tmp_path, store):
