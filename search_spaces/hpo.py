@@ -28,7 +28,7 @@ class HpoSpace:
     space: Callable  # define-by-run: space(trial, lr_range=...) -> constants
     protocol: str  # protocol searched by default
     paper_lr: tuple[float, float] = (3e-7, 3e-5)  # lr range at the paper scale (pretrained CLIP)
-    demo_lr: tuple[float, float] = (3e-4, 3e-3)  # lr range at the demo scale (random init)
+    demo_lr: tuple[float, float] = (1e-4, 1e-3)  # lr range at the demo scale (fine-tuning the pretrained tiny CLIP)
     notes: dict[str, Any] = field(default_factory=dict)
 
 
