@@ -138,3 +138,11 @@ def test_cli_prints_the_weights_path(cache):
     assert out.returncode == 0, out.stderr
     path = Path(out.stdout.strip())
     assert path.is_file() and path == weights_path(replace(DEMO_PRETRAIN, steps=1))
+
+
+def test_local_train_at_demo_scale_without_the_demo_backbone_is_refused():
+    """`python -m pad_core train` at the demo scale (its default) fine-tunes like the sweeps do: from random init
+    the trained text prototypes collapse, so it refuses and names the pretraining command."""
+    proc = subprocess.run([sys.executable, "-m", "pad_core", "train", "--variant", "clip"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2 and "python -m pad_core pretrain" in proc.stderr, proc.stderr
