@@ -262,7 +262,11 @@ def check_weights(args: SweepArgs, configs: dict[str, Any]) -> None:
     --allow-random-init), and, when the sweep will run, every row's weights are there and fit (sweep_checks)."""
     from pad_core.integrations.sweep_checks import check_random_init, check_row_weights
 
-    check_random_init(configs, run_scale(args.ns), args.allow_random_init)
+    scale = run_scale(args.ns)
+    # The demo scale's own "" means "no weights were given"; a user who names random init (--pretrained '' or --set
+    # backbone.pretrained=) asked for it, as the tests of the sweep machinery do at demo-sized settings.
+    deliberate = scale == "demo" and "backbone.pretrained" in given_weights(args.ns, args.overrides)
+    check_random_init(configs, scale, args.allow_random_init or deliberate)
     if not args.plan:  # a plan may be made away from the machines and files the sweep will run on
         check_row_weights(configs)
 

@@ -281,9 +281,10 @@ def test_demo_scale_fine_tunes_its_clip_rows_and_keeps_torchvision_rows_random(s
     demo CLIP row without --pretrained is refused naming the pretraining command; torchvision rows stay random."""
     code, out, err, _ = run_cli("rows.py", [*ROWS_ARGS, "--plan"])
     assert code == 2 and "python -m pad_core pretrain" in err and "clip" in err and "resnet" not in err, err
-    code, out, err, _ = run_cli("rows.py", [*ROWS_ARGS, "--plan", "--allow-random-init"])
-    assert code in (0, None), err
-    assert plan_weights(out) == dict.fromkeys(("clip", "resnet", "pinned"), "random init"), out
+    for deliberate in (["--allow-random-init"], ["--pretrained", ""], ["--set", "backbone.pretrained="]):
+        code, out, err, _ = run_cli("rows.py", [*ROWS_ARGS, "--plan", *deliberate])  # random init asked for by name
+        assert code in (0, None), err
+        assert plan_weights(out) == dict.fromkeys(("clip", "resnet", "pinned"), "random init"), out
     clip = save(clip_state(), tmp_path / "clip.bin")
     code, out, err, _ = run_cli("mmoe_backbones.py", ["--plan", "--protocols", "P1", "--pretrained", clip])
     weights = plan_weights(out)
