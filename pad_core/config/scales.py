@@ -65,9 +65,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "atr.levels": 3,
         "train.steps": 160,
         "train.eval_every": 40,
-        # Checkpoints by wall time (not hashed): a 160-step demo cell writes one at its end instead of four
-        # (each is the model, Adam state and best weights); a stopped demo cell loses at most a minute.
-        "train.checkpoint_minutes": 1.0,
+        # A checkpoint at every evaluation (the default 0): writing one at the end only saved 0.1 s of a 52 s cell
+        # (docs/BENCHMARKS.md §10), and a demo cell stopped mid-fit then resumes from its last evaluation.
         "data.batch_size": 32,
         "data.num_workers": 0,
     },

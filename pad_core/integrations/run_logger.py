@@ -97,21 +97,22 @@ class RunLogger:
             shutil.rmtree(os.path.dirname(self.artifacts.pop(0)), ignore_errors=True)
 
     def _send(self, report: Report) -> None:
-        if not self._final_logged(report):
-            ordered = sorted(report.metrics.items(), key=lambda item: item[0] == FINAL)  # FINAL in the last batch
+        ordered = sorted(report.metrics.items(), key=lambda item: item[0] == FINAL)  # FINAL in the last batch
+        if ordered and not self._logged_at_step(report, marker=ordered[-1][0]):
             log_metrics(self.client, self.run_id, [Metric(k, v, report.timestamp, report.step) for k, v in ordered])
         if report.tags:
             self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in report.tags.items()])
 
-    def _final_logged(self, report: Report) -> bool:
-        """Whether the run holds a final report at this step already. A final report travels in no checkpoint: a
-        trial retried after it was sent (its artifact upload failed, say) scores the end again, with a new
-        timestamp, and MLflow would keep both. The first one stands; ``final`` is sent in the last batch, so
-        its presence means the whole report arrived. (Evaluation reports resend with their first timestamp:
-        MLflow ignores an identical metric.)"""
-        if FINAL not in report.metrics:
-            return False
-        return any(m.step == report.step for m in self.client.get_metric_history(self.run_id, FINAL))
+    def _logged_at_step(self, report: Report, marker: str) -> bool:
+        """Whether the run holds this report's step already (the first one stands: one value per key and step).
+
+        A trial resumes from its last checkpoint, which may be older than its last report: checkpoints are written by
+        wall time (every 2 minutes at paper scale, dozens of evaluations apart), and a final report travels in no
+        checkpoint. The steps between are trained and reported again with new timestamps, and MLflow would keep both
+        values. ``marker`` is the key sent last (``final`` when present), so its presence at the step means the whole
+        report arrived. (A resend of a queued report carries its first timestamp: MLflow ignores an identical metric
+        either way.)"""
+        return any(m.step == report.step for m in self.client.get_metric_history(self.run_id, marker))
 
     def _outage(self, err: Exception) -> bool:
         now = self.clock()

@@ -62,3 +62,17 @@ def test_a_rejected_request_is_not_queued(store):
     uri, _, _ = store
     with pytest.raises(MlflowException):
         RunLogger(uri, "no-such-run").log({"dev/p1/eer": 0.5}, step=3)
+
+
+def test_a_step_the_run_holds_already_is_not_logged_again(store):
+    """A trial resumed from a checkpoint older than its last report trains and reports those steps again, with new
+    timestamps (checkpoints are written by wall time): the first value stands, one value per key and step."""
+    uri, client, run_id = store
+    first = RunLogger(uri, run_id)
+    first.log({"dev/p1/eer": 0.5, "train/loss": 1.0}, step=3)
+    first.log({"dev/p1/eer": 0.4, "train/loss": 0.9}, step=6)
+    resumed = RunLogger(uri, run_id)  # from the checkpoint at step 3
+    resumed.log({"dev/p1/eer": 0.45, "train/loss": 0.95}, step=6)
+    resumed.log({"dev/p1/eer": 0.3, "train/loss": 0.8}, step=9)
+    history = client.get_metric_history(run_id, "dev/p1/eer")
+    assert sorted((m.step, m.value) for m in history) == [(3, 0.5), (6, 0.4), (9, 0.3)]
