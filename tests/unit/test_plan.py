@@ -89,7 +89,7 @@ def test_a_checkpoint_of_a_deleted_run_is_planned_as_train_not_resume(tmp_path, 
 
     uri, storage = store, tmp_path / "storage"  # the session's MLflow server (a sweep refuses local stores)
     argv = ["--plan", "--storage", str(storage), "--seeds", "0", "--protocols", "P1", "--mlflow-uri", uri,
-            "--sweep-name", "plan-deleted-run"]
+            "--sweep-name", "plan-deleted-run", "--allow-random-init"]  # demo-sized, no demo backbone needed
     ns = build_parser("x").parse_args(argv)
     spec = SWEEP.spec(SweepArgs(ns, "plan-deleted-run", base_overrides(ns)))
     cell = spec.cells()[-1]
