@@ -56,11 +56,10 @@ def _keys(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from pad_core.config import from_flat, parse_assignments, scale_overrides
-    from pad_core.engine import train
-    from pad_core.models.variants import VARIANTS
-
     from pad_core.config.scales import torchvision_scale_overrides
+    from pad_core.engine import train
     from pad_core.models.factory import weights_key
+    from pad_core.models.variants import VARIANTS
 
     flat = {**scale_overrides(args.scale), **VARIANTS.get(args.variant), **parse_assignments(args.set)}
     cfg = from_flat(flat)
