@@ -16,7 +16,7 @@ FLASH = {"family": "atr", "data.manifest": "synthetic:flash", "data.benchmark": 
 BATCH = 4
 EPOCH_STEPS = -(-12_660 * 9 // 10 // BATCH)  # 2,849
 EPOCHS = 64
-LAMBDAS = "the lambdas are not given; 1 each (methods.md §5(f))"
+LAMBDAS = "the lambdas are not given; 1 each (docs/SCHEDULES.md)"
 # Adam, batch 4, lr 1e-4 with exponential decay [paper]; weight decay 1e-4 and 64 epochs [released code config];
 # plain flips only: colour jitter would change the flash colours.
 ATR_BASE = PaperBase({
@@ -24,7 +24,7 @@ ATR_BASE = PaperBase({
     "optim.schedule": "exponential", "optim.decay_gamma": 0.95, "optim.decay_steps": EPOCH_STEPS,
     "train.steps": EPOCHS * EPOCH_STEPS, "train.eval_every": EPOCH_STEPS,
     "loss.cls_w": 1.0, "loss.depth_w": 1.0, "loss.gate_w": 1.0,
-}, guessed={"optim.decay_gamma": "decay rate not given; 0.95 per epoch (methods.md §5(f))",
+}, guessed={"optim.decay_gamma": "decay rate not given; 0.95 per epoch (docs/SCHEDULES.md)",
             "optim.decay_steps": "one epoch of a 9/10 training fold of the paper's 12,660 videos at batch 4 (fold "
                                  "definition not given)",
             "train.steps": "64 epochs (released code config) of that epoch; the paper gives no count",
