@@ -59,16 +59,15 @@ def _train(args: argparse.Namespace) -> None:
     from pad_core.config.scales import torchvision_scale_overrides
     from pad_core.engine import train
     from pad_core.models.factory import weights_key
+    from pad_core.models.random_init import check_random_init
     from pad_core.models.variants import VARIANTS
 
-    flat = {**scale_overrides(args.scale), **VARIANTS.get(args.variant), **parse_assignments(args.set)}
-    cfg = from_flat(flat)
+    given = parse_assignments(args.set)
+    cfg = from_flat({**scale_overrides(args.scale), **VARIANTS.get(args.variant), **given})
     if weights_key(cfg) == "backbone.imagenet_weights":  # CPU scales: torchvision rows from random init, as sweeps
-        cfg = from_flat({**torchvision_scale_overrides(args.scale), **parse_assignments(args.set)}, cfg)
-    elif args.scale == "demo" and weights_key(cfg) == "backbone.pretrained" and not cfg.backbone.pretrained:
-        raise PadError("--scale", "demo", "the demo scale fine-tunes a pretrained CLIP (lr 3e-4, text tower trained); "
-                       "from random init its text prototypes collapse", "--set backbone.pretrained=\"$(python -m "
-                       "pad_core pretrain)\", or --scale smoke, or --set backbone.train_text=false --set optim.lr=1e-3")
+        cfg = from_flat({**torchvision_scale_overrides(args.scale), **given}, cfg)
+    # as on a sweep: random init named on the command line is deliberate
+    check_random_init({args.variant: cfg}, args.scale, allow="backbone.pretrained" in given)
     metrics = train(cfg)
     print(json.dumps({k: round(v, 5) for k, v in metrics.items() if k.startswith("test/")}, indent=1))
 

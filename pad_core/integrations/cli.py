@@ -260,7 +260,8 @@ def with_weights(args: SweepArgs, base: dict[str, Any], rows: tuple) -> tuple[di
 def check_weights(args: SweepArgs, configs: dict[str, Any]) -> None:
     """Before anything is recorded or started: no row starts from random init at a paper scale (unless
     --allow-random-init), and, when the sweep will run, every row's weights are there and fit (sweep_checks)."""
-    from pad_core.integrations.sweep_checks import check_random_init, check_row_weights
+    from pad_core.integrations.sweep_checks import check_row_weights
+    from pad_core.models.random_init import check_random_init
 
     scale = run_scale(args.ns)
     # The demo scale's own "" means "no weights were given"; a user who names random init (--pretrained '' or --set

@@ -4,8 +4,8 @@ Before MLflow: the storage takes a write (a folder that cannot be created or wri
 the parent run existed), and every folder the sweep will name (the Tune experiment, each Ray Train run) fits the
 255 bytes a file system allows per path component.
 
-Weights: at a paper scale no row may start from random init unless ``--allow-random-init``, and every row's weights
-(a tag, torchvision's cache file, a local file) are found and fit its architecture; both before the data is read.
+Weights: every row's weights (a tag, torchvision's cache file, a local file) are found and fit its architecture before
+the data is read (which rows may start from random init: pad_core/models/random_init.py).
 
 Against the parent run: the data manifests' content hashes (``pad.data_versions``, {manifest: sha256}). A cell's
 key includes its data hash, so a manifest changed under the same sweep name had its cells trained again, silently,
@@ -21,7 +21,6 @@ import uuid
 import pyarrow.fs
 
 from pad_core.ablation import Cell
-from pad_core.config import is_paper_scale
 from pad_core.config.schema import DataCfg, RunCfg
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord
@@ -121,44 +120,6 @@ def check_some_finished(record: SweepRecord, parent_id: str, sweep: str) -> None
                      "read each run's pad.reason in MLflow, fix the cause and run the same command again (failed "
                      "cells are retried, finished ones kept)")
 
-
-
-WEIGHT_FLAG = {"backbone.pretrained": "--pretrained TAG|PATH (CLIP rows)",
-               "backbone.imagenet_weights": "--imagenet-weights PATH|torchvision (torchvision rows)"}
-
-
-NONE_PUBLISHED = ": torchvision publishes no ImageNet weights for it, give a file"
-
-
-def check_random_init(configs: dict[str, RunCfg], scale: str, allow: bool) -> None:
-    """Refuse rows (name -> config) that would train from random init at a paper scale: their numbers would not be
-    the papers' (every method fine-tunes pretrained weights). ATR-FAS's own CNN has no pretrained parts: not one."""
-    from pad_core.models.factory import starts_from_random_init, weights_key
-
-    if allow or not (is_paper_scale(scale) or scale == "demo"):
-        return
-    random = {row: weights_key(cfg) for row, cfg in configs.items() if starts_from_random_init(cfg)}
-    if scale == "demo":  # the demo fine-tunes its CLIP rows (lr, both towers); its torchvision rows are random init
-        random = {row: key for row, key in random.items() if key == "backbone.pretrained"}
-    if not random:
-        return
-    shown = ", ".join(_random_row(row, key, configs[row]) for row, key in random.items())
-    flags = " or ".join(dict.fromkeys(WEIGHT_FLAG[key] for key in random.values()))
-    if scale == "demo":
-        raise SweepError("--scale", scale, f"the demo scale fine-tunes pretrained CLIP rows (lr 3e-4, text tower "
-                         f"trained), but these would start from random init, where the text prototypes collapse: "
-                         f"{shown}", "pass the demo backbone: --pretrained \"$(python -m pad_core pretrain)\" (built "
-                         "once, cached; scripts/demo.sh does this), or --allow-random-init --set "
-                         "backbone.train_text=false --set optim.lr=1e-3 for the from-scratch regime")
-    raise SweepError("--scale", scale, f"rows would start from random init: {shown}", f"give their weights with "
-                     f"{flags}, or pass --allow-random-init to train them from scratch on purpose")
-
-
-def _random_row(row: str, key: str, cfg: RunCfg) -> str:
-    from pad_core.models.factory import weights_value
-
-    value = weights_value(cfg)
-    return f"{row} ({key}={value!r}, {cfg.backbone.name}{NONE_PUBLISHED * (value == 'torchvision')})"
 
 
 def check_row_weights(configs: dict[str, RunCfg]) -> None:
