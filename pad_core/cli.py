@@ -66,8 +66,7 @@ def _train(args: argparse.Namespace) -> None:
     cfg = from_flat({**scale_overrides(args.scale), **VARIANTS.get(args.variant), **given})
     if weights_key(cfg) == "backbone.imagenet_weights":  # CPU scales: torchvision rows from random init, as sweeps
         cfg = from_flat({**torchvision_scale_overrides(args.scale), **given}, cfg)
-    # as on a sweep: random init named on the command line is deliberate
-    check_random_init({args.variant: cfg}, args.scale, allow="backbone.pretrained" in given)
+    check_random_init({args.variant: cfg}, args.scale, allow=False, named=given)
     metrics = train(cfg)
     print(json.dumps({k: round(v, 5) for k, v in metrics.items() if k.startswith("test/")}, indent=1))
 

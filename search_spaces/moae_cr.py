@@ -72,7 +72,7 @@ PAPER_TABLE1 = {  # UniAttackData P1, P2 (%, ACER/ACC/AUC/EER); P2 given only fo
     "clip": {"P1": (0.79, 98.91, 99.76)},  # Table 4's CLIP row (ACER/ACC/AUC): Table 1 has no CLIP row
     "moae_cr": {"P1": MOAE_CR_P1, "P2": MOAE_CR_P2},
 }
-# Table 1 rows padsweep does not implement (no runnable row): their numbers, for the docs and the caption.
+# Table 1 rows padsweep does not implement (no runnable row): their numbers, for the docs (the caption names them).
 PAPER_TABLE1_NOT_RUN = {
     "Auxiliary": {"P1": (1.13, 98.68, 99.82, 1.23)}, "CDCN": {"P1": (1.40, 98.57, 99.52, 1.42)},
     "FFD": {"P1": (2.01, 97.97, 99.57, 2.01)},

@@ -11,6 +11,9 @@ from pad_core.ablation.declare import PaperBase
 from pad_core.models.heads import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
 from pad_core.models.variants import IMAGENET_BASELINE, VARIANTS
 from search_spaces.moae_cr import JFSFDB, UNIATTACK
+from search_spaces.moae_cr import PAPER_P2_STD as MOAE_P2_STD
+from search_spaces.moae_cr import PAPER_TABLE1 as MOAE_TABLE1
+from search_spaces.moae_cr import PAPER_TABLE1_NOT_RUN as MOAE_TABLE1_NOT_RUN
 
 LINEAGE = "lost in extraction; 1e-6 as its lineage (FLIP, La-SoftMoE, MoAE-CR, all Adam at 1e-6)"
 UNSAID = "SUEDE does not say; FLIP's schedule, as the lineage"
@@ -70,19 +73,15 @@ ROUTED_COUNT_ROWS = (  # Fig. 5: routed experts with top-2
     *(Row(f"routed{n}", f"{n} routed experts", {**SUE, "moe.sue.num_routed": n}) for n in (2, 4, 6, 8)),
 )
 
-PAPER_P2_STD = {"suede": (7.79, 6.96, 4.99, 7.88), "clip": (13.72, 20.38, 14.96, 13.86),  # P2 = mean±std over
-                "uniattack_det": (10.57, 23.22, 4.55, 3.08)}  # P2.1/P2.2; the tables hold the mean
-PAPER_TABLE1 = {  # UniAttackData P1, P2 (%, ACER/ACC/AUC/EER); baselines' P1 as MoAE-CR Table 1
-    "resnet50": {"P1": (1.35, 98.83, 99.79, 1.18)},
-    "vit_b16": {"P1": (5.92, 92.29, 97.00, 9.14)},
+# P2 = mean±std over P2.1/P2.2; the tables hold the mean, the stds are here (not printed in the tables)
+PAPER_P2_STD = {"suede": (7.79, 6.96, 4.99, 7.88), "clip": (13.72, 20.38, 14.96, 13.86),
+                "uniattack_det": MOAE_P2_STD["uniattack_det"]}
+PAPER_TABLE1 = {  # UniAttackData P1, P2 (%, ACER/ACC/AUC/EER); the baselines' rows are MoAE-CR Table 1's
+    "resnet50": MOAE_TABLE1["resnet50"], "vit_b16": MOAE_TABLE1["vit_b16"],
     "clip": {"P1": (1.17, 99.13, 99.66, 1.17), "P2": (18.20, 54.94, 84.09, 18.05)},
     "suede": {"P1": (0.36, 99.50, 99.70, 0.36), "P2": (11.99, 88.99, 91.49, 11.89)},
 }
-PAPER_TABLE1_NOT_RUN = {  # rows padsweep does not implement (docs and caption)
-    "Auxiliary": {"P1": (1.13, 98.68, 99.82, 1.23)}, "CDCN": {"P1": (1.40, 98.57, 99.52, 1.42)},
-    "FFD": {"P1": (2.01, 97.97, 99.57, 2.01)},
-    "UniAttackDetection": {"P1": (0.52, 99.45, 99.96, 0.53), "P2": (22.42, 67.35, 91.97, 15.72)},
-}
+PAPER_TABLE1_NOT_RUN = MOAE_TABLE1_NOT_RUN  # the same rows padsweep does not implement (for the docs)
 TABLE2_METRICS = ("auc", "eer", "tpr_at_fpr_0.1", "tpr_at_fpr_0.01")  # eval.tpr_at_fpr's default budgets
 PAPER_TABLE2 = {  # JFSFDB joint training, cross-domain (%, AUC/EER/TPR@FPR=10%/TPR@FPR=1%)
     "suede": (87.02, 21.42, 62.29, 24.70), "vit_b16": (82.70, 24.60, 61.67, 22.60),

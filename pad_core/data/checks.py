@@ -38,8 +38,8 @@ from collections import defaultdict
 import pandas as pd
 
 from pad_core.data.images import ImageFacts
-from pad_core.data.manifest import SPLIT_PREFIX, VIDEO, file_columns
-from pad_core.data.protocols import Benchmark, Protocol, select_rows
+from pad_core.data.manifest import VIDEO, file_columns
+from pad_core.data.protocols import SPLIT_PREFIX, Benchmark, Protocol, select_rows
 from pad_core.errors import DataError
 
 PAIRS = (("train", "dev"), ("train", "test"), ("dev", "test"))

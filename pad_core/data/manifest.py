@@ -32,11 +32,11 @@ import pandas as pd
 
 from pad_core.data.files import FileSource
 from pad_core.data.images import ImageFacts, inspect
+from pad_core.data.protocols import SPLIT_PREFIX
 from pad_core.errors import DataError
 
 REQUIRED_COLUMNS = ("path", "label", "attack_type", "subset", "device", "split", "subject")
 SPLITS = ("train", "dev", "test")
-SPLIT_PREFIX = "split@"  # per-protocol membership columns (pad_core.data.protocols)
 VIDEO = "video"  # optional: id of the video a frame row was sampled from
 PREFLIGHT_THREADS = 16  # parallel reads of the remote preflight: enough to hide S3 latency, few for a driver
 LABEL_WORDS = {"1": 1, "1.0": 1, "live": 1, "bonafide": 1, "bona_fide": 1, "bona fide": 1, "real": 1, "genuine": 1,

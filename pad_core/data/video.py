@@ -157,7 +157,7 @@ def pick_frames(path: Path, choose: Callable[[int], list[int]]) -> tuple[dict[in
 
 def fingerprint(paths: Iterable[Path]) -> str:
     """Size and modification time of the source files: a replaced download invalidates the cached frames."""
-    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+    stats = [(p.name, st.st_size, st.st_mtime_ns) for p in paths for st in (p.stat(),)]
     return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:16]
 
 

@@ -263,11 +263,7 @@ def check_weights(args: SweepArgs, configs: dict[str, Any]) -> None:
     from pad_core.integrations.sweep_checks import check_row_weights
     from pad_core.models.random_init import check_random_init
 
-    scale = run_scale(args.ns)
-    # The demo scale's own "" means "no weights were given"; a user who names random init (--pretrained '' or --set
-    # backbone.pretrained=) asked for it, as the tests of the sweep machinery do at demo-sized settings.
-    deliberate = scale == "demo" and "backbone.pretrained" in given_weights(args.ns, args.overrides)
-    check_random_init(configs, scale, args.allow_random_init or deliberate)
+    check_random_init(configs, run_scale(args.ns), args.allow_random_init, given_weights(args.ns, args.overrides))
     if not args.plan:  # a plan may be made away from the machines and files the sweep will run on
         check_row_weights(configs)
 

@@ -61,6 +61,7 @@ class RunLogger:
         self.pending: list[Report] = []
         self.artifacts: list[str] = []  # copies of files whose upload waits for the server
         self.down_since: float | None = None
+        self.logged_steps: dict[str, set[int]] = {}  # marker key -> steps the run holds (see _logged_at_step)
 
     def log(self, metrics: dict[str, float], step: int, tags: dict[str, str] | None = None) -> None:
         self.enqueue(metrics, step, tags)
@@ -100,6 +101,7 @@ class RunLogger:
         ordered = sorted(report.metrics.items(), key=lambda item: item[0] == FINAL)  # FINAL in the last batch
         if ordered and not self._logged_at_step(report, marker=ordered[-1][0]):
             log_metrics(self.client, self.run_id, [Metric(k, v, report.timestamp, report.step) for k, v in ordered])
+            self.logged_steps[ordered[-1][0]].add(report.step)
         if report.tags:
             self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in report.tags.items()])
 
@@ -112,7 +114,9 @@ class RunLogger:
         values. ``marker`` is the key sent last (``final`` when present), so its presence at the step means the whole
         report arrived. (A resend of a queued report carries its first timestamp: MLflow ignores an identical metric
         either way.)"""
-        return any(m.step == report.step for m in self.client.get_metric_history(self.run_id, marker))
+        if marker not in self.logged_steps:  # read once per trial and key: later reports are this logger's own
+            self.logged_steps[marker] = {m.step for m in self.client.get_metric_history(self.run_id, marker)}
+        return report.step in self.logged_steps[marker]
 
     def _outage(self, err: Exception) -> bool:
         now = self.clock()

@@ -189,7 +189,8 @@ def sweep_runs(record: SweepRecord, experiment: str, sweep: str, tags: dict[str,
         found = record.find_parent(sweep)
         if found is not None:
             check(found.info.run_id)
-        with ending_runs(record, lambda: record.parent(sweep, tags), lease, signals) as parent_id:
+        reopen = (lambda: found.info.run_id) if found is not None else (lambda: record.parent(sweep, tags))
+        with ending_runs(record, reopen, lease, signals) as parent_id:
             mark(parent_id)
             yield parent_id, lease
 

@@ -40,10 +40,6 @@ class ScoreSet:
     def has_both_classes(self) -> bool:
         return len(self.labels) > 0 and 0 < int(np.sum(self.labels == 1)) < len(self.labels)
 
-    @property
-    def per_video(self) -> bool:
-        return self.videos is not None or self.frames is not None
-
     @functools.cached_property
     def units(self) -> ScoreSet:
         """The set the metrics count: itself at frame level; at video level one line per video (a still image,

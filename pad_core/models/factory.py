@@ -99,7 +99,6 @@ def reads_backbone(cfg: RunCfg) -> bool:
 
 
 PRETRAINED, IMAGENET = "backbone.pretrained", "backbone.imagenet_weights"
-WEIGHT_KEYS = (PRETRAINED, IMAGENET)
 
 
 def weights_key(cfg: RunCfg) -> str:

@@ -6,22 +6,26 @@ never refused."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from pad_core.config import RunCfg, is_paper_scale
 from pad_core.errors import SweepError
-from pad_core.models.factory import starts_from_random_init, weights_key, weights_value
+from pad_core.models.factory import PRETRAINED, starts_from_random_init, weights_key, weights_value
 
 WEIGHT_FLAG = {"backbone.pretrained": "--pretrained TAG|PATH (CLIP rows)",
                "backbone.imagenet_weights": "--imagenet-weights PATH|torchvision (torchvision rows)"}
 NONE_PUBLISHED = ": torchvision publishes no ImageNet weights for it, give a file"
 
 
-def check_random_init(configs: dict[str, RunCfg], scale: str, allow: bool) -> None:
-    """Refuse rows (name -> config) that would train from random init where ``scale`` fine-tunes."""
-    if allow or not (is_paper_scale(scale) or scale == "demo"):
+def check_random_init(configs: dict[str, RunCfg], scale: str, allow: bool, named: Collection[str] = ()) -> None:
+    """Refuse rows (name -> config) that would train from random init where ``scale`` fine-tunes. ``named``: the
+    weight keys the command line gives; at the demo scale random init named there (``--pretrained ''``) is
+    deliberate, only the scale's own empty default is refused."""
+    if allow or not (is_paper_scale(scale) or scale == "demo") or (scale == "demo" and PRETRAINED in named):
         return
     random = {row: weights_key(cfg) for row, cfg in configs.items() if starts_from_random_init(cfg)}
     if scale == "demo":
-        random = {row: key for row, key in random.items() if key == "backbone.pretrained"}
+        random = {row: key for row, key in random.items() if key == PRETRAINED}
     if not random:
         return
     shown = ", ".join(_random_row(row, key, configs[row]) for row, key in random.items())

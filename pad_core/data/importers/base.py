@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from pad_core.data.manifest import REQUIRED_COLUMNS, validate_frame
+from pad_core.data.protocols import SPLIT_PREFIX
 from pad_core.errors import DataError
 from pad_core.registry import Registry
 
@@ -148,7 +149,7 @@ def relative(path: str | os.PathLike, folder: Path) -> str:
 def subjects_on_both_sides(rows: Iterable[dict], problems: ImportProblems) -> None:
     """Every split column (``split`` and per-protocol ``split@<protocol>``): a known subject in two of its splits."""
     rows = list(rows)
-    columns = sorted({c for r in rows for c in r if c == "split" or c.startswith("split@")})
+    columns = sorted({c for r in rows for c in r if c == "split" or c.startswith(SPLIT_PREFIX)})
     for column in columns:
         seen: dict[str, dict[str, str]] = {}
         for r in rows:

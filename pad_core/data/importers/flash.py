@@ -126,8 +126,8 @@ def write_strip(capture: dict, out: Path, k: int, size: int) -> tuple[Path, Path
     strip, depth = out / f"{capture['name']}.png", out / f"{capture['name']}_depth.png"
     marker = out / f"{capture['name']}.json"
     sources = [p for p in (capture["video"], *capture["frames"], capture["depth"]) if p is not None]
-    done = json.loads(marker.read_text()) if marker.is_file() else {}
-    if done.get("source") == fingerprint(sources) and strip.is_file() and (capture["depth"] is None or depth.is_file()):
+    done, source = json.loads(marker.read_text()) if marker.is_file() else {}, fingerprint(sources)
+    if done.get("source") == source and strip.is_file() and (capture["depth"] is None or depth.is_file()):
         return strip, depth if capture["depth"] is not None else None, int(done["frames"])
     images, _ = read_capture(capture, k)
     side = size if size > 0 else min(images[0].size)
@@ -137,7 +137,7 @@ def write_strip(capture: dict, out: Path, k: int, size: int) -> tuple[Path, Path
     if capture["depth"] is not None:
         square(ImageOps.exif_transpose(Image.open(capture["depth"])).convert("L"), side).save(depth)
     # last: a cut-short import leaves no marker and redoes the capture; a replaced source is redone too
-    marker.write_text(json.dumps({"frames": len(frames), "source": fingerprint(sources)}))
+    marker.write_text(json.dumps({"frames": len(frames), "source": source}))
     return strip, depth if capture["depth"] is not None else None, len(frames)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pad_core.data.importers.base import Importer, ImportOptions, ImportProblems, files_under, register
+from pad_core.data.protocols import SPLIT_PREFIX
 
 PROTOCOLS = {"p1": "P1", "p2.1": "P2.1", "p2.2": "P2.2"}  # release folder -> protocol name (protocol_defs)
 FOLDER_OF = {name: folder for folder, name in PROTOCOLS.items()}
@@ -163,7 +164,7 @@ def row_of(path: Path, entry: Entry) -> dict:
            "attack_type": "none" if live else ("unknown" if category == "unknown" else f"unknown_{category}"),
            "attack_category": category, "subset": FOLDER_OF[entry.protocol], "device": "", "split": entry.split,
            "subject": ""}
-    row.update({f"split@{p}": (entry.split if p == entry.protocol else "") for p in PROTOCOLS.values()})
+    row.update({f"{SPLIT_PREFIX}{p}": (entry.split if p == entry.protocol else "") for p in PROTOCOLS.values()})
     return row
 
 

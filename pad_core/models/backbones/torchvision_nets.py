@@ -159,15 +159,17 @@ def _other_entries(entry: str) -> list[str]:
     return [f"{enum.__name__}.{member.name}" for member in enum if f"{enum.__name__}.{member.name}" != entry]
 
 
-def check_imagenet_weights(name: str, weights: str) -> None:
-    """ConfigError unless ``weights`` is random init or a local state dict (or torchvision's cache file) that fits the
-    headless ``name`` (checked once per file version and process: a sweep's cells share it)."""
+def check_imagenet_weights(name: str, weights: str) -> str:
+    """The file ``weights`` names for ``name`` ('' = random init); ConfigError unless it is a local state dict (or
+    torchvision's cache file) that fits the headless ``name`` (checked once per file version and process: a sweep's
+    cells share it)."""
     path = resolve_imagenet_weights(name, weights)
     if not path:
-        return
+        return path
     require_file(path, KEY)
     stat = os.stat(path)
     _check_file(name, os.path.abspath(path), stat.st_size, stat.st_mtime_ns, weights)
+    return path
 
 
 @functools.lru_cache(maxsize=16)
@@ -183,8 +185,7 @@ def create_torchvision(name: str, weights: str) -> nn.Module:
     """The headless network ``name`` with ``weights`` loaded: "" = random init, "torchvision" = torchvision's cached
     ImageNet file, else a local state-dict path. Checked here too: the trial's node may lack the file."""
     net = TV_BACKBONES.get(name).build()
-    check_imagenet_weights(name, weights)
-    path = resolve_imagenet_weights(name, weights)
+    path = check_imagenet_weights(name, weights)
     if path:
         state = read_state_dict(path, data=True, key=KEY)
         net.load_state_dict({k: v for k, v in state.items() if not k.startswith(CLASSIFIER_PREFIXES)})

@@ -21,7 +21,6 @@ SIBLINGS = {
     "deeppixbis": (TorchvisionSpec(deeppixbis.DeepPixBiS, deeppixbis.MAP_SIDE ** 2, deeppixbis.IMAGE_SIZE, 2),
                    "DeepPixBiS (binary output only)"),
 }
-NO_IMAGENET_WEIGHTS = frozenset({"meso4"})  # trained from scratch in its paper
 
 for _name, (_spec, _label) in SIBLINGS.items():
     if _name not in TV_BACKBONES:  # a reload of this module (importlib.reload) must not register twice
