@@ -98,6 +98,25 @@ def header_frame_count(path: Path) -> int:
         container.close()
 
 
+def expected_frame_count(path: Path) -> int:
+    """The declared count, else the stream's duration x its average frame rate (Matroska and WebM declare no count,
+    and decoding a whole video just to count its frames doubled the import's decoding); 0 when neither is known."""
+    declared = header_frame_count(path)
+    if declared:
+        return declared
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        rate = stream.average_rate
+        if rate and stream.duration and stream.time_base:
+            return round(float(stream.duration * stream.time_base * rate))
+        if rate and container.duration:
+            return round(container.duration / 1_000_000 * float(rate))  # container.duration is in microseconds
+        return 0
+    finally:
+        container.close()
+
+
 def upright(frame) -> Image.Image:
     """The frame as shown: phone videos store the sensor's orientation and a display rotation (FFmpeg's display
     matrix, counter-clockwise degrees), which players apply and a plain decode does not (a sideways face)."""
@@ -140,9 +159,10 @@ def resize_short_side(image: Image.Image, size: int) -> Image.Image:
 
 
 def pick_frames(path: Path, choose: Callable[[int], list[int]]) -> tuple[dict[int, Image.Image], int]:
-    """The frames ``choose(total)`` names. The header's count is tried first (one decode); when it was wrong
-    (some frames not decoded, or more frames than declared) the true count from that decode picks again."""
-    declared = header_frame_count(path)
+    """The frames ``choose(total)`` names. The expected count (declared, or from the duration) is tried first (one
+    decode); when it was wrong (some frames not decoded, or more than expected) the true count from that decode picks
+    again."""
+    declared = expected_frame_count(path)
     if declared > 0:
         found, total = decode_frames(path, choose(declared))
         if total == declared:

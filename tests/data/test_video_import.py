@@ -67,6 +67,20 @@ def test_frame_count_without_or_with_a_wrong_header(tmp_path, monkeypatch):
     assert sampled.total == 9 and [i for i, _ in sampled.frames] == sample_indices(9, 3, 0, "v.mp4")
 
 
+def test_a_video_without_a_declared_count_is_decoded_once(tmp_path, monkeypatch):
+    """Matroska declares no count: the duration x frame-rate estimate picks the frames in one decode (counting by a
+    first full decode doubled the import's decoding), and a wrong estimate is corrected by that decode."""
+    from pad_core.data import video
+
+    calls = []
+    decode = video.decode_frames
+    monkeypatch.setattr(video, "decode_frames", lambda *a: calls.append(a) or decode(*a))
+    mkv = jfsfdb_layout.write_video(tmp_path / "v.mkv", frames=9)
+    assert video.header_frame_count(mkv) == 0 and video.expected_frame_count(mkv) == 9
+    sampled = sample_video(mkv, "v.mkv", tmp_path / "out", FrameSampling(3, 0, 0))
+    assert len(calls) == 1 and [i for i, _ in sampled.frames] == sample_indices(9, 3, 0, "v.mkv")
+
+
 def test_a_phone_video_is_turned_upright(tmp_path):
     """A display rotation (phone captures: the sensor's orientation plus a rotation flag) is applied, as players do."""
     import av
