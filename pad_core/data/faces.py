@@ -78,7 +78,7 @@ def crop_faces(rows: list[dict], options: ImportOptions, folder: Path, problems:
     """Rows with every file column replaced by its face crop (``face_box`` and ``face_source`` added).
 
     Nothing happens with ``--faces none``, or when the scan already found problems (the import is refused on
-    those first). Faces not found are added to ``problems.other`` and refused here with the pre-cropping fix."""
+    those first). Faces not found go to ``problems.no_face`` (refused with the pre-cropping fix)."""
     if options.faces == "none" or problems.kinds(options.skip_unknown):
         return rows
     detector = face_step(options.faces)
@@ -92,13 +92,7 @@ def crop_faces(rows: list[dict], options: ImportOptions, folder: Path, problems:
         else:
             out.append(cropped)
     write_index(cache, index)
-    if failed:
-        problems.other.extend(failed)
-        report = options.out.expanduser().resolve()
-        report = report.with_name(report.stem + ".problems.txt")
-        report.write_text(problems.report())
-        raise DataError("--faces", options.faces, f"no face crop for {len(failed)} images (e.g. "
-                        f"{failed[:EXAMPLES]}); the full list is in {report}", PRE_CROP_FIX)
+    problems.no_face.extend(failed)  # refused with the others by ImportProblems.raise_if_any, with PRE_CROP_FIX
     return out
 
 

@@ -235,8 +235,9 @@ def test_shipped_box_crop_geometry_and_modality_size_check(tmp_path):
     edge = crop(rgb, (0, 0, 10, 10), opts)  # margin leaves the image: black there, never shifted
     assert edge.shape == (20, 20, 3) and (edge[:5, :, :] == 0).all() and edge[5, 5, 0] == 0 and edge[5, 6, 0] == 1
     bad = [{"path": str(tmp_path / "b.png"), "path_ir": str(tmp_path / "b_ir.png"), "face_box": "10,5,20,15"}]
-    with pytest.raises(DataError, match="not the RGB image's size 40x30"):
-        crop_faces(bad, opts, tmp_path, ImportProblems())
+    problems = ImportProblems()  # collected; run_import refuses them with the rest (the haar test above)
+    assert crop_faces(bad, opts, tmp_path, problems) == []
+    assert len(problems.no_face) == 1 and "not the RGB image's size 40x30" in problems.no_face[0]
 
 
 def test_mmdg_protocols_select_exactly_the_sets_the_importer_writes():

@@ -44,19 +44,20 @@ class ImportProblems:
     unknown_labels: list[str] = field(default_factory=list)  # "path: word" for label words not understood
     split_subjects: list[str] = field(default_factory=list)  # "subject: split_a path | split_b path"
     other: list[str] = field(default_factory=list)  # anything else, "path: what is wrong"
+    no_face: list[str] = field(default_factory=list)  # "path: why" for images the face step could not crop
 
     def kinds(self, skip_unknown: bool) -> dict[str, list[str]]:
         found = {"files the layout does not explain": [] if skip_unknown else self.unknown_files,
                  "protocol entries whose file is missing": self.missing_files,
                  "label words the importer does not know": self.unknown_labels,
                  "subjects on both sides of a split": self.split_subjects,
-                 "other problems": self.other}
+                 "other problems": self.other, "images without a face crop": self.no_face}
         return {k: v for k, v in found.items() if v}
 
     def report(self) -> str:
         sections = {"unknown files": self.unknown_files, "missing files": self.missing_files,
                     "unknown labels": self.unknown_labels, "subjects in two splits": self.split_subjects,
-                    "other": self.other}
+                    "other": self.other, "no face crop": self.no_face}
         return "".join(f"# {name} ({len(items)})\n" + "".join(f"{i}\n" for i in items)
                        for name, items in sections.items() if items)
 
@@ -70,6 +71,10 @@ class ImportProblems:
                f"{dataset} --help` describes")
         if "files the layout does not explain" in kinds:
             fix += ", or pass --skip-unknown to leave unknown files out (they stay listed in the report)"
+        if self.no_face:
+            from pad_core.data.faces import PRE_CROP_FIX  # imported on use: faces imports this module
+
+            fix += f"; for the images without a face crop: {PRE_CROP_FIX}"
         raise DataError(KEY, str(root), summary, fix)
 
 
