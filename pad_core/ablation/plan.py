@@ -48,15 +48,15 @@ RANDOM_INIT = "random init"
 
 def weights_of(cfg: RunCfg) -> str:
     """Where the cell's pretrained parts come from: the open_clip tag or file of CLIP backbones, the ImageNet weights
-    of torchvision-style baselines (imported on use: the plan module stays free of the model layer), or none."""
-    from pad_core.models.backbones.torchvision_nets import TORCHVISION, TV_BACKBONES, is_torchvision, starts_random
+    of torchvision-style baselines, or none (the model layer's rule, factory.weights_key, imported on use)."""
+    from pad_core.models.backbones.torchvision_nets import TORCHVISION, TV_BACKBONES, starts_random
+    from pad_core.models.factory import PRETRAINED, weights_key, weights_value
 
-    name = cfg.backbone.name
-    if cfg.family == "atr" and cfg.atr.encoder == "cnn":
+    name, key, weights = cfg.backbone.name, weights_key(cfg), weights_value(cfg)
+    if not key:
         return "none (no pretrained parts)"
-    if not is_torchvision(name):
-        return cfg.backbone.pretrained or RANDOM_INIT
-    weights = cfg.backbone.imagenet_weights
+    if key == PRETRAINED:
+        return weights or RANDOM_INIT
     if starts_random(name, weights):  # "" or "torchvision" for a network torchvision publishes no weights of
         return RANDOM_INIT + (f" (torchvision has no {name} weights)" if weights else "")
     return f"torchvision {TV_BACKBONES.get(name).imagenet}" if weights == TORCHVISION else weights

@@ -226,12 +226,6 @@ class VideoJob:
     root: Path  # the dataset root ``video`` is relative to (part of the frame cache's key, see root_key)
 
 
-def own_outputs(out: Path) -> set[Path]:
-    """The manifest an import writes and its problems report: a rerun must not read them as dataset files."""
-    out = out.expanduser().resolve()
-    return {out, out.with_name(out.stem + ".problems.txt")}
-
-
 def unopenable(paths: Iterable[Path]) -> list[str]:
     """``"<path>: <why>"`` for every file that cannot be opened as a video: a container header read (milliseconds
     each), so a truncated or mislabelled file is refused before hours of decoding the others."""

@@ -116,8 +116,8 @@ def run_import(name: str, root: str | os.PathLike, options: ImportOptions) -> pd
                         f"{importer.faces_note}", PRE_CROP_FIX)
     problems = ImportProblems()
     rows = importer.scan(root, options, problems)
-    report = out.with_name(out.stem + ".problems.txt")
-    own = {str(out), str(report)}  # a rerun's own earlier outputs, wherever --out put them inside ROOT
+    report = report_path(out)
+    own = {str(p) for p in own_outputs(out)}  # a rerun's own earlier outputs, wherever --out put them inside ROOT
     problems.unknown_files = [f for f in problems.unknown_files if str(Path(f).resolve()) not in own]
     subjects_on_both_sides(rows, problems)
     rows = crop_faces(rows, options, out.parent, problems)
@@ -127,6 +127,17 @@ def run_import(name: str, root: str | os.PathLike, options: ImportOptions) -> pd
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
     return frame
+
+
+def report_path(out: Path) -> Path:
+    """Where an import's problems are listed: next to the manifest it would write."""
+    out = out.expanduser().resolve()
+    return out.with_name(out.stem + ".problems.txt")
+
+
+def own_outputs(out: Path) -> set[Path]:
+    """The manifest an import writes and its problems report: a rerun must not read them as dataset files."""
+    return {out.expanduser().resolve(), report_path(out)}
 
 
 def to_frame(rows: list[dict], folder: Path, name: str) -> pd.DataFrame:

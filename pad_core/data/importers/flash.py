@@ -25,9 +25,10 @@ from pad_core.data.importers.base import (
     ImportOptions,
     ImportProblems,
     files_under,
+    own_outputs,
     register,
 )
-from pad_core.data.video import VideoError, fingerprint, own_outputs, pick_frames, root_key, unopenable
+from pad_core.data.video import VideoError, fingerprint, pick_frames, root_key, unopenable
 
 SPECIES = {"live": "none", "print": "print", "replay": "replay", "3d": "mask3d", "mask3d": "mask3d"}
 DEPTH = "depth"  # a frame folder's depth map is depth.<ext>; a video's is <capture>_depth.<ext>

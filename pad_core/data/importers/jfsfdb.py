@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pad_core.data.importers import jfsfdb_sets as sets
-from pad_core.data.importers.base import OUTPUT_DIR, Importer, ImportOptions, ImportProblems, register
-from pad_core.data.video import FRAMES_DIR, FrameSampling, VideoJob, frame_rows, own_outputs
+from pad_core.data.importers.base import OUTPUT_DIR, Importer, ImportOptions, ImportProblems, own_outputs, register
+from pad_core.data.video import FRAMES_DIR, FrameSampling, VideoJob, frame_rows
 
 READERS = {"SiW": sets.siw, "MSU-MFSD": sets.msu_mfsd, "ROSE-Youtu": sets.rose_youtu, "FF++": sets.ff_plus_plus,
            "Celeb-DF": sets.celeb_df, "DFDC": sets.dfdc}
