@@ -192,6 +192,8 @@ class EvalCfg:
     tpr_at_fpr: tuple[float, ...] = (0.01, 0.1)  # FPR budgets for TPR@FPR ("at most")
     batch_size: int = field(default=128, metadata=NOHASH)  # evaluation batch size
     score_level: Literal["protocol", "frame", "video"] = field(default="protocol", metadata=ADDED)  # unit of metrics
+    # dev_eer/test_eer threshold: on a score (today) or bob.measure's midpoint to the next lower score (fixed: unused)
+    threshold_placement: Literal["score", "midpoint"] = field(default="score", metadata=ADDED)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -5,11 +5,21 @@ Conventions:
 - APCER(tau) = share of attacks with s >= tau; BPCER(tau) = share of bona fide with s < tau.
 - ACER = HTER = (APCER + BPCER) / 2 (FAR = APCER, FRR = BPCER); ACC = share of correct decisions.
 - APCER is pooled over attack species (what the papers report); ``apcer_max`` is ISO's worst species.
+- Every search compares integer counts, never rates (:mod:`pad_core.metrics.counts`): FA = attacks accepted,
+  FR = bona fide rejected, N_attack, N_live. Rates with different denominators carry rounding error, so exactly
+  tied operating points would compare unequal and a tie-break would never run.
 - EER is discrete: candidate thresholds are the distinct scores plus +inf (sklearn's roc_curve with
-  drop_intermediate=False); tau* minimises |APCER - BPCER|, ties go to the smaller (APCER + BPCER) / 2,
-  then to the lower tau; EER = (APCER + BPCER) / 2 at tau*.
-- TPR@FPR=x is the largest TPR over thresholds whose FPR is *at most* x; the positive class is a
-  parameter (live or attack) and is logged with the value. BPCER@APCER=x likewise (smallest BPCER).
+  drop_intermediate=False); tau* minimises the gap |FA*N_live - FR*N_attack| (= |APCER - BPCER| * N_attack *
+  N_live), ties go to the smaller FA*N_live + FR*N_attack (the smaller (APCER + BPCER) / 2), then to the lower
+  tau; EER = (APCER + BPCER) / 2 at tau* (bob.measure, pyeer and FLIP's code pick the same point).
+- Threshold placement: tau* is a score of the set ("score"), or bob.measure's "midpoint" between it and the next
+  lower distinct score. Both split the set the same way (same EER); on another set (dev threshold applied to
+  test) a sample scored between the two is accepted under "midpoint" and rejected under "score". The accept-all
+  candidate (the lowest score) and the reject-all candidate (+inf) are the same under both.
+- TPR@FPR=x is the largest TPR over thresholds whose FPR is *at most* x, decided exactly: FA <= x * N with x the
+  decimal written (0.1 = 1/10; no epsilon). The positive class is a parameter (live or attack) and is logged
+  with the value. BPCER@APCER=x likewise (smallest BPCER with FA <= x * N_attack).
+- AUC = P(s_live > s_attack) + P(s_live = s_attack) / 2, from the same counts (sklearn's roc_auc_score value).
 - Rates are fractions in [0, 1]; tables print percentages.
 """
 
@@ -18,7 +28,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+
+from pad_core.metrics.counts import (
+    Counts,
+    as_weights,
+    auc_counts,
+    decision_counts,
+    decision_rates,
+    eer_index,
+    operating_counts,
+    place,
+    ratio,
+    sort_set,
+    within_budget,
+)
 
 
 @dataclass(frozen=True)
@@ -30,74 +53,69 @@ class OperatingPoints:
     bpcer: np.ndarray
 
 
-def _split(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
-    return np.sort(scores[labels == 0]), np.sort(scores[labels == 1])
+def set_counts(scores: np.ndarray, labels: np.ndarray) -> Counts:
+    """The operating counts of one set (one weighting, every row once); refuses a set lacking a class."""
+    counts = operating_counts(sort_set(scores, labels), as_weights(None, len(np.asarray(scores))))
+    if not counts.both_classes()[0]:
+        raise ValueError("operating points need both bona fide and attack samples")
+    return counts
 
 
 def operating_points(scores: np.ndarray, labels: np.ndarray) -> OperatingPoints:
-    attack, live = _split(scores, labels)
-    if len(attack) == 0 or len(live) == 0:
-        raise ValueError("operating points need both bona fide and attack samples")
-    taus = np.append(np.unique(np.concatenate([attack, live])), np.inf)
-    apcer = (len(attack) - np.searchsorted(attack, taus, side="left")) / len(attack)
-    bpcer = np.searchsorted(live, taus, side="left") / len(live)
-    return OperatingPoints(taus, apcer, bpcer)
+    c = set_counts(scores, labels)
+    fa, fr = c.all_columns()
+    return OperatingPoints(c.taus, fa[0] / c.n_attack[0], fr[0] / c.n_live[0])
 
 
 def error_rates(scores: np.ndarray, labels: np.ndarray, tau: float) -> tuple[float, float]:
     """(APCER, BPCER) at ``tau``; NaN for a class that is absent."""
-    attack, live = _split(scores, labels)
-    apcer = float(np.mean(attack >= tau)) if len(attack) else float("nan")
-    bpcer = float(np.mean(live < tau)) if len(live) else float("nan")
-    return apcer, bpcer
+    rates = decision_rates(decision_counts(scores, labels, None, tau, as_weights(None, len(np.asarray(scores)))))
+    return float(rates["apcer"][0]), float(rates["bpcer"][0])
 
 
 def apcer_per_species(scores: np.ndarray, labels: np.ndarray, species: np.ndarray, tau: float) -> dict[str, float]:
-    scores, labels, species = np.asarray(scores), np.asarray(labels), np.asarray(species)
-    attacks = labels == 0
-    return {str(sp): float(np.mean(scores[attacks & (species == sp)] >= tau)) for sp in np.unique(species[attacks])}
+    counts = decision_counts(scores, labels, species, tau, as_weights(None, len(np.asarray(scores))))
+    per_species = ratio(counts["species_fa"], counts["species_n"])[0]
+    return {str(sp): float(v) for sp, v in zip(counts["species"], per_species)}
 
 
-def eer(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-    """(EER, tau*) under the discrete convention in the module docstring."""
-    pts = operating_points(scores, labels)
-    gap, mean = np.abs(pts.apcer - pts.bpcer), (pts.apcer + pts.bpcer) / 2
-    best = np.lexsort((pts.thresholds, mean, gap))[0]  # primary key: gap, then mean, then tau
-    return float(mean[best]), float(pts.thresholds[best])
+def eer(scores: np.ndarray, labels: np.ndarray, placement: str = "score") -> tuple[float, float]:
+    """(EER, tau*) under the discrete convention in the module docstring; ``placement`` places tau* ("score" or
+    "midpoint"); the EER is the same under both."""
+    c = set_counts(scores, labels)
+    k = eer_index(c)
+    value = (c.fa(k)[0] / c.n_attack[0] + c.fr(k)[0] / c.n_live[0]) / 2
+    return float(value), place(c.taus, int(k[0]), placement)
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     labels = np.asarray(labels)
-    if labels.min() == labels.max():
+    if len(labels) == 0 or labels.min() == labels.max():
         return float("nan")
-    return float(roc_auc_score(labels, np.asarray(scores, dtype=np.float64)))
+    num, den = auc_counts(set_counts(scores, labels), as_weights(None, len(labels)))
+    return float(num[0] / den[0])
 
 
 def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, fpr_max: float, positive: str = "live") -> float:
-    """Largest TPR with FPR <= fpr_max; ``positive='attack'`` scores attacks by 1 - s."""
+    """Largest TPR with FPR at most ``fpr_max`` (exactly: FP <= fpr_max * N); ``positive='attack'`` scores
+    attacks by -s (attacks are the positives, bona fide the negatives)."""
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
     if positive == "attack":
         scores, labels = -scores, 1 - labels
-    pts = operating_points(scores, labels)  # here "apcer" = FPR on negatives, 1 - "bpcer" = TPR
-    ok = pts.apcer <= fpr_max + 1e-12
-    return float(np.max(1.0 - pts.bpcer[ok]))
+    c = set_counts(scores, labels)  # here FA = false positives (negatives accepted), N_live - FR = true positives
+    return float((c.n_live[0] - c.fr(within_budget(c, fpr_max))[0]) / c.n_live[0])
 
 
 def bpcer_at_apcer(scores: np.ndarray, labels: np.ndarray, apcer_max: float) -> float:
-    pts = operating_points(scores, labels)
-    return float(np.min(pts.bpcer[pts.apcer <= apcer_max + 1e-12]))
+    """Smallest BPCER with APCER at most ``apcer_max`` (exactly: FA <= apcer_max * N_attack)."""
+    c = set_counts(scores, labels)
+    return float(c.fr(within_budget(c, apcer_max))[0] / c.n_live[0])
 
 
 def decision_metrics(scores: np.ndarray, labels: np.ndarray, species: np.ndarray, tau: float,
                      apcer_mode: str = "pooled") -> dict[str, float]:
     """Threshold-dependent metrics at ``tau``: APCER (pooled, max, per species), BPCER, ACER, HTER, ACC."""
-    apcer, bpcer = error_rates(scores, labels, tau)
-    per_species = apcer_per_species(scores, labels, species, tau)
-    apcer_max = max(per_species.values()) if per_species else float("nan")
-    headline = apcer_max if apcer_mode == "max" else apcer
-    acc = float(np.mean((np.asarray(scores) >= tau) == (np.asarray(labels) == 1)))
-    out = {"apcer": apcer, "apcer_max": apcer_max, "bpcer": bpcer, "acer": (headline + bpcer) / 2,
-           "hter": (apcer + bpcer) / 2, "acc": acc, "threshold": float(tau)}
-    out.update({f"apcer_{sp}": v for sp, v in per_species.items()})
-    return out
+    counts = decision_counts(scores, labels, species, tau, as_weights(None, len(np.asarray(scores))))
+    rates = {k: float(v[0]) for k, v in decision_rates(counts, apcer_mode).items()}
+    head = ("apcer", "apcer_max", "bpcer", "acer", "hter", "acc")
+    return {**{k: rates.pop(k) for k in head}, "threshold": float(tau), **rates}  # then apcer_<species>

@@ -6,6 +6,10 @@ the final report uses names no evaluation uses: the selected weights' dev scores
 ``train/<p>/mean_step_seconds`` (the curve ``train/<p>/step_seconds`` is each window's), and test scores
 ``test/<p>/<m>`` (test is scored only at the end). Tune needs its objective in every result, so
 :func:`tune_result` gives the final result the curve names too; MLflow records each quantity under one name.
+
+When the test rows come from videos, the final report also gives the test metrics at both scoring levels from the
+same row scores, ``test/<p>/frame_<m>`` and ``test/<p>/video_<m>`` (:func:`level_key`); the unprefixed ``test/<p>/<m>``
+stay at the run's own level (``eval.score_level``), which tables read.
 """
 
 from __future__ import annotations
@@ -37,6 +41,16 @@ def curve_key(key: str) -> str | None:
     if len(parts) != 3 or parts[0] not in FINAL_ONLY or not parts[2].startswith(FINAL_ONLY[parts[0]]):
         return None
     return f"{parts[0]}/{parts[1]}/{parts[2][len(FINAL_ONLY[parts[0]]):]}"
+
+
+LEVELS = ("frame", "video")  # scoring levels logged side by side when the test rows come from videos
+
+
+def level_key(key: str, level: str) -> str:
+    """The name of a test metric at one scoring level: ``test/p1/acer`` -> ``test/p1/video_acer``. Test only (no
+    curve, no ``selected_`` name), so :func:`final_key` and :func:`curve_key` leave it alone."""
+    split, protocol, metric = key.split("/")
+    return f"{split}/{protocol}/{level}_{metric}"
 
 
 def tune_result(metrics: dict[str, float]) -> dict[str, float]:

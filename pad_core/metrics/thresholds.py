@@ -4,6 +4,9 @@
 - ``test_eer``: the EER threshold of the test split itself (FLIP code, IrisGeneral: no dev split in
   the paper). Optimistic; used only where a protocol declares it or a user asks for it.
 - ``fixed``: a given tau (FLIP's ``calculate()`` uses 0.5).
+A threshold found on a split (``dev_eer``, ``test_eer``) is placed by ``eval.threshold_placement``: on one of the
+split's scores ("score") or midway to the next lower distinct score ("midpoint", bob.measure). Both split the source
+split alike; applied to another split they differ for samples scored in that gap (see pad_core.metrics.pad).
 The resolved policy is always logged next to the metrics.
 
 Thresholds and metrics count the set's units (:meth:`ScoreSet.units`): its rows, or at video level its videos.
@@ -62,8 +65,10 @@ class ScoreSet:
                         frames=agg["frames"].to_numpy())
 
 
-def select_threshold(policy: str, *, dev: ScoreSet | None, test: ScoreSet | None, fixed: float = 0.5) -> float:
-    """The decision threshold under ``policy`` (over the split's units). ``dev_eer`` never reads ``test``."""
+def select_threshold(policy: str, *, dev: ScoreSet | None, test: ScoreSet | None, fixed: float = 0.5,
+                     placement: str = "score") -> float:
+    """The decision threshold under ``policy`` (over the split's units), placed by ``placement`` ("score" or
+    "midpoint"; not for ``fixed``). ``dev_eer`` never reads ``test``."""
     if policy == "fixed":
         return float(fixed)
     source = dev if policy == "dev_eer" else test if policy == "test_eer" else None
@@ -77,4 +82,4 @@ def select_threshold(policy: str, *, dev: ScoreSet | None, test: ScoreSet | None
     if not source.has_both_classes():
         raise DataError("eval.threshold_policy", policy, f"the {expected} split lacks one class",
                         "use a split with bona fide and attack samples, or policy=fixed")
-    return eer(source.scores, source.labels)[1]
+    return eer(source.scores, source.labels, placement)[1]

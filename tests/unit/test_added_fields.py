@@ -11,7 +11,7 @@ from pad_core.config.flat import added_defaults, hashed_keys
 from pad_core.config.schema import ADDED
 
 # A value other than the default for every ADDED field (a new ADDED field must be listed here).
-OFF_DEFAULT = {"backbone.imagenet_weights": "", "eval.score_level": "frame"}
+OFF_DEFAULT = {"backbone.imagenet_weights": "", "eval.score_level": "frame", "eval.threshold_placement": "midpoint"}
 
 
 @pytest.mark.parametrize("key", sorted(added_defaults()))

@@ -62,11 +62,13 @@ def test_eer_perfect_separation_and_max_mode():
 def test_eer_matches_sklearn_roc(seed, ties):
     scores, labels = random_scores(seed, ties=ties)
     fpr, tpr, thr = roc_curve(labels, scores, drop_intermediate=False)
-    gap = np.abs(fpr - (1 - tpr))
-    best = np.flatnonzero(gap == gap.min())
-    candidates = [(fpr[i] + 1 - tpr[i]) / 2 for i in best]
+    n_attack, n_live = int(np.sum(labels == 0)), int(np.sum(labels == 1))
+    fa, fr = np.rint(fpr * n_attack).astype(int), n_live - np.rint(tpr * n_live).astype(int)  # integer counts
+    gap, total = np.abs(fa * n_live - fr * n_attack), fa * n_live + fr * n_attack  # ties compared exactly
+    best = min(range(len(thr)), key=lambda i: (gap[i], total[i], thr[i]))
     value, tau = eer(scores, labels)
-    assert value == pytest.approx(min(candidates))
+    assert tau == thr[best]  # sklearn's first threshold is +inf, as here
+    assert value == pytest.approx((fpr[best] + 1 - tpr[best]) / 2, abs=1e-15)
     apcer, bpcer = error_rates(scores, labels, tau)
     assert (apcer + bpcer) / 2 == pytest.approx(value)
 
