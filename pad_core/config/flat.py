@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pad_core.config.fieldcheck import parse_text, type_hints
+from pad_core.config.hash_rules import UNLESS_LEGACY
 from pad_core.config.schema import RunCfg
 from pad_core.errors import ConfigError, PadError
 
@@ -141,6 +142,32 @@ def added_defaults(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, str]:
     return out
 
 
+@functools.cache
+def legacy_rules(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+    """Fields marked ``changed(legacy, when)`` (hash_rules.py): key -> (rendered legacy value, rendered conditions)."""
+    out: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    for f in dataclasses.fields(cfg_cls):
+        hint = type_hints(cfg_cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            out |= legacy_rules(hint, f"{prefix}{f.name}.")
+        elif f.metadata.get("hash") == UNLESS_LEGACY:
+            when = tuple((k, render_value(v)) for k, v in f.metadata["when"].items())
+            out[f"{prefix}{f.name}"] = (render_value(f.metadata["legacy"]), when)
+    return out
+
+
+def left_out_of_hash(key: str, rendered: dict[str, str]) -> bool:
+    """Whether a field stays out of the hash of the config ``rendered`` (flat, rendered values): an ADDED field at
+    its default, a ``changed`` field that does not act here or is at its legacy value. Either way the config
+    computes what configs recorded before the field existed computed, so it keeps their hash."""
+    if key in added_defaults():
+        return added_defaults()[key] == rendered[key]
+    if key in legacy_rules():
+        legacy, when = legacy_rules()[key]
+        return rendered[key] == legacy or any(rendered[k] != v for k, v in when)
+    return False
+
+
 # Identity axes of a sweep cell: a row's hash is the same across its protocols and seeds.
 CELL_AXES = ("data.protocol", "train.seed")
 
@@ -148,9 +175,8 @@ CELL_AXES = ("data.protocol", "train.seed")
 def config_hash(cfg: RunCfg) -> str:
     """Stable short hash of what a run computes, excluding the seed, the protocol and runtime-only fields."""
     keep = hashed_keys() - set(CELL_AXES)
-    added = added_defaults()
-    payload = {k: render_value(v) for k, v in sorted(to_flat(cfg).items()) if k in keep}
-    payload = {k: v for k, v in payload.items() if added.get(k) != v}
+    rendered = {k: render_value(v) for k, v in to_flat(cfg).items()}
+    payload = {k: v for k, v in sorted(rendered.items()) if k in keep and not left_out_of_hash(k, rendered)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:HASH_LEN]
 
 

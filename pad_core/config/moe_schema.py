@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pad_core.config.fieldcheck import check_fields, require
+from pad_core.config.hash_rules import changed
 
 LAYER_PRESETS = ("all", "early", "middle", "later", "none")
 
@@ -68,6 +69,8 @@ class SUECfg:
     balance_count: Literal["top1", "topk"] = "top1"  # f_i counts top-1 choices (ST-MoE) or all top-k / k
     capacity_factor: float = 0.0  # tokens per expert <= cf * T * k / N, the rest dropped; 0 = dropless
     mask_text_padding: bool = True  # text tower: padding tokens after EOT stay out of the routing losses
+    # balance loss per image (text: per prompt), averaged (Switch/ST-MoE), or pooled over the batch (runs before it)
+    balance_group: Literal["image", "batch"] = field(default="image", metadata=changed("batch", {"moe.kind": "sue"}))
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -1,16 +1,20 @@
 """Scoring a split: each rank scores its own shard (no padding duplicates), then ranks exchange scores; per row or,
-at video level, per video (pad_core.metrics.thresholds.ScoreSet.units)."""
+at video level, per video (pad_core.metrics.thresholds.ScoreSet.units); test metrics at both levels when the test
+rows come from videos (:func:`both_levels`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from pad_core.config.schema import EvalCfg
 from pad_core.data.dataset import ManifestImages, to_device
 from pad_core.data.loaders import eval_loader
+from pad_core.data.manifest import VIDEO
 from pad_core.engine.distributed import gather_objects
 from pad_core.engine.precision import evaluation
-from pad_core.metrics.thresholds import ScoreSet
+from pad_core.metrics.report import LEVELS, level_key, split_metrics
+from pad_core.metrics.thresholds import ScoreSet, select_threshold
 
 
 def _gather(values: list) -> list:
@@ -52,5 +56,28 @@ def _assemble(rows: list, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 def score_set(split: str, frame: pd.DataFrame, scores: np.ndarray, level: str = "frame") -> ScoreSet:
     """The split's row scores; at ``level`` "video" they carry the rows' video ids, so thresholds and metrics
     count videos (mean frame score per video: ``ScoreSet.units``) while the row scores stay for the score file."""
-    videos = frame["video"].astype(str).to_numpy() if level == "video" else None
+    videos = None if level != "video" else (frame[VIDEO].fillna("").astype(str).to_numpy() if VIDEO in frame.columns
+                                            else np.full(len(frame), ""))  # no ids: every row a video of one frame
     return ScoreSet(split, scores, frame["label"].to_numpy(), frame["attack_type"].to_numpy(), videos=videos)
+
+
+def has_videos(frame: pd.DataFrame) -> bool:
+    """Whether any of the rows carries a video id (a non-empty ``video`` column)."""
+    return VIDEO in frame.columns and bool((frame[VIDEO].fillna("").astype(str) != "").any())
+
+
+def both_levels(protocol: str, dev: tuple[pd.DataFrame, np.ndarray], test: tuple[pd.DataFrame, np.ndarray],
+                policy: str, cfg: EvalCfg) -> dict[str, float]:
+    """Test metrics per frame and per video from the same row scores, keyed ``test/<p>/<level>_<metric>``, when the
+    test rows come from videos ({} otherwise). ``dev``, ``test``: (split rows, row scores). Each level takes its own
+    threshold under the run's ``policy`` from its own units (dev_eer: dev frames, or dev videos; test_eer: test's;
+    fixed: the same tau), so the video figures are what a run scored per video would log, and likewise per frame."""
+    if not has_videos(test[0]):
+        return {}
+    out: dict[str, float] = {}
+    for level in LEVELS:
+        dev_set, test_set = score_set("dev", *dev, level), score_set("test", *test, level)
+        tau = select_threshold(policy, dev=dev_set, test=test_set, fixed=cfg.fixed_threshold,
+                               placement=cfg.threshold_placement)
+        out.update({level_key(k, level): v for k, v in split_metrics(test_set, protocol, tau, cfg).items()})
+    return out

@@ -27,7 +27,7 @@ from pad_core.data.prepare import prepare, score_level
 from pad_core.engine import chaos, checkpoint, precision
 from pad_core.engine import distributed as dist
 from pad_core.engine.distributed import FiniteWatch
-from pad_core.engine.evaluate import score_rows, score_set
+from pad_core.engine.evaluate import both_levels, score_rows, score_set
 from pad_core.engine.heap import keep_freed_memory, release_freed_memory
 from pad_core.engine.optim import build_optimizer
 from pad_core.engine.seed import rng_state, seed_everything, seed_rank_streams
@@ -204,7 +204,7 @@ class TrainingRun:
 
     def evaluate_and_report(self, train_means: dict[str, float]) -> None:
         dev, routing = self.scores("dev")
-        tau = select_threshold("dev_eer", dev=dev, test=None)
+        tau = select_threshold("dev_eer", dev=dev, test=None, placement=self.cfg.eval.threshold_placement)
         metrics = split_metrics(dev, self.protocol, tau, self.cfg.eval, compact=True)
         metrics.update({metric_key("dev", self.protocol, k): v
                         for k, v in routing_summary(routing, self.data.dev).items()})
@@ -246,11 +246,15 @@ class TrainingRun:
             self.model.load_state_dict(self.state.best_weights)
         (dev, _), (test, routing) = self.scores("dev"), self.scores("test")
         policy = resolve_policy(self.cfg.eval.threshold_policy, self.data.protocol.threshold_policy)
-        tau = select_threshold(policy, dev=dev, test=test, fixed=self.cfg.eval.fixed_threshold)
+        tau = select_threshold(policy, dev=dev, test=test, fixed=self.cfg.eval.fixed_threshold,
+                               placement=self.cfg.eval.threshold_placement)
         metrics = split_metrics(test, self.protocol, tau, self.cfg.eval)
         # logged at the last step, where the curve already holds the last weights' dev scores: other names
-        metrics.update(selected_scores(split_metrics(dev, self.protocol, select_threshold("dev_eer", dev=dev,
-                                                                                          test=None), self.cfg.eval)))
+        dev_tau = select_threshold("dev_eer", dev=dev, test=None, placement=self.cfg.eval.threshold_placement)
+        metrics.update(selected_scores(split_metrics(dev, self.protocol, dev_tau, self.cfg.eval)))
+        # with videos, the test metrics per frame and per video as well (frame_/video_ keys; headline keys unchanged)
+        metrics.update(both_levels(self.protocol, (self.data.dev, dev.scores), (self.data.test, test.scores), policy,
+                                   self.cfg.eval))
         selected = self.state.best_step if self.cfg.train.select == "best_dev" else self.state.step
         if self.state.history.get("timed_steps"):  # the run's mean step time: a search objective (cost)
             metrics[final_key(metric_key("train", self.protocol, "step_seconds"))] = (
@@ -279,7 +283,9 @@ class TrainingRun:
         parts = []
         for s in score_sets:
             video = ["video"] if self.score_level == "video" else []  # the figures then score per video too
-            frame = self.data.split(s.split)[["path", "subset", "device", "attack_type", "label", *video]].copy()
+            rows = self.data.split(s.split)
+            subject = ["subject"] if "subject" in rows.columns else []  # the table's bootstrap resamples subjects
+            frame = rows[["path", "subset", "device", "attack_type", "label", *video, *subject]].copy()
             parts.append(frame.assign(split=s.split, score=s.scores))
         path = os.path.join(self.workdir, "scores.csv")
         pd.concat(parts).to_csv(path, index=False)

@@ -58,7 +58,8 @@ def _sue(cfg: MoECfg, dim: int, mlp: nn.Module) -> nn.Module:
     s = cfg.sue
     routed = RoutedExperts(dim, num_routed=s.num_routed, top_k=s.top_k, hidden=s.routed_hidden or
                            mlp.c_fc.out_features, act_layer=ACTIVATIONS.get(s.expert_act), renorm_topk=s.renorm_topk,
-                           balance_count=s.balance_count, capacity_factor=s.capacity_factor)
+                           balance_count=s.balance_count, capacity_factor=s.capacity_factor,
+                           balance_group=s.balance_group)
     routed.init_from_mlp(mlp, s.routed_init)
     return routed
 

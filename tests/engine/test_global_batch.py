@@ -69,6 +69,23 @@ def balance_step(gate: torch.nn.Module, tokens: torch.Tensor, *, global_stats: b
     return probs.shape[-1] * (f * global_mean(probs)).sum()
 
 
+def grouped_tokens() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per rank: (images x tokens x width, valid mask). Unequal image counts (2 and 4) and valid tokens per image;
+    rank 1's last image has no valid token (it stays out of the mean over images on every rank)."""
+    gen = torch.Generator().manual_seed(3)
+    masks = [torch.tensor([[1, 1, 1, 0], [1, 1, 0, 0]]),
+             torch.tensor([[1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]])]
+    return [(torch.randn(len(m), 4, 6, generator=gen), m.bool()) for m in masks]
+
+
+def grouped_balance_step(gate: torch.nn.Module, tokens: torch.Tensor, valid: torch.Tensor,
+                         mean=None) -> torch.Tensor:
+    """The per-image (``moe.sue.balance_group=image``) balance loss, as RoutedExperts computes it while training."""
+    probs = gate(tokens.flatten(0, 1)).softmax(dim=-1)
+    idx = probs.topk(2, dim=-1).indices
+    return load_balance_loss(probs, idx, valid=valid.flatten(), mean=mean, groups=tokens.shape[0])
+
+
 def worker(rank: int, port: int, out_path: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
@@ -87,6 +104,11 @@ def worker(rank: int, port: int, out_path: str) -> None:
     balance = balance_step(gate, balance_tokens()[rank], global_stats=True)
     balance.backward()
     results["balance"] = {"loss": float(balance), "grads": gate.module.weight.grad.clone()}
+    torch.manual_seed(0)
+    gate = DistributedDataParallel(torch.nn.Linear(6, 4, bias=False))
+    grouped = grouped_balance_step(gate, *grouped_tokens()[rank], mean=global_mean)
+    grouped.backward()
+    results["grouped_balance"] = {"loss": float(grouped), "grads": gate.module.weight.grad.clone()}
     watch = FiniteWatch(first_step=10)  # steps 11..13; rank 1's loss is NaN at step 12, rank 0 stays finite
     for i in range(3):
         bad = rank == 1 and i == 1
@@ -133,6 +155,19 @@ def test_global_mean_gives_the_one_worker_balance_loss_and_gradient(ranks):
     for rank in ranks:
         assert rank["balance"]["loss"] == pytest.approx(float(loss.detach()), rel=1e-6)
     torch.testing.assert_close(ranks[0]["balance"]["grads"], gate.weight.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_global_mean_gives_the_one_worker_per_image_balance_loss_and_gradient(ranks):
+    """Per-image groups: every rank's images enter one mean over images (not a mean of per-rank means: rank 0 has
+    2 images, rank 1 three valid ones of 4), with the 1-worker gradient after DDP's average."""
+    torch.manual_seed(0)
+    gate = torch.nn.Linear(6, 4, bias=False)
+    parts = grouped_tokens()
+    loss = grouped_balance_step(gate, torch.cat([t for t, _ in parts]), torch.cat([m for _, m in parts]))
+    loss.backward()
+    for rank in ranks:
+        assert rank["grouped_balance"]["loss"] == pytest.approx(float(loss.detach()), rel=1e-6)
+    torch.testing.assert_close(ranks[0]["grouped_balance"]["grads"], gate.weight.grad, rtol=1e-5, atol=1e-6)
 
 
 def test_a_nan_on_one_rank_stops_every_rank_at_its_step(ranks):

@@ -91,9 +91,11 @@ def test_renorm_topk_weights_sum_to_one():
     assert layer(x).routing.shape == (1, R)
 
 
-def test_balance_loss_takes_every_ranks_tokens_in_training_only(monkeypatch):
-    """Under DDP the balance statistics f and P are means over all ranks' tokens (the loss of the global batch);
-    evaluation keeps them local (ranks score shards of different lengths: no collective there)."""
+@pytest.mark.parametrize("group, means", [("batch", [torch.Size([15, R])] * 2), ("image", [torch.Size([3])])])
+def test_balance_loss_takes_every_ranks_rows_in_training_only(monkeypatch, group, means):
+    """Under DDP the balance statistics are means over all ranks: f and P over every token (pooled batch), or the
+    per-image losses over every image; evaluation keeps them local (ranks score shards of different lengths: no
+    collective there)."""
     import pad_core.engine.distributed as distributed
 
     calls = []
@@ -103,11 +105,10 @@ def test_balance_loss_takes_every_ranks_tokens_in_training_only(monkeypatch):
         return x.mean(dim=0)
 
     monkeypatch.setattr(distributed, "global_mean", spy)
-    layer = RoutedExperts(D, num_routed=R, top_k=K, hidden=32)
+    layer = RoutedExperts(D, num_routed=R, top_k=K, hidden=32, balance_group=group)
     x = torch.randn(3, 5, D)
     trained = layer.train()(x).aux["balance"]
-    assert len(calls) == 2  # f and P
-    assert calls == [torch.Size([15, R]), torch.Size([15, R])]
+    assert calls == means  # f and P (2 means over 15 tokens), or 1 mean over 3 images
     evaluated = layer.eval()(x).aux["balance"]
-    assert len(calls) == 2
+    assert calls == means
     torch.testing.assert_close(trained, evaluated)  # one process: the global mean is the local one

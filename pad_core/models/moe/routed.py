@@ -28,27 +28,43 @@ def router_z_loss(logits: torch.Tensor, valid: torch.Tensor | None = None) -> to
 
 
 def load_balance_loss(probs: torch.Tensor, topk_idx: torch.Tensor, *, count: str = "top1",
-                      valid: torch.Tensor | None = None, mean: Callable[[torch.Tensor], torch.Tensor] | None = None
-                      ) -> torch.Tensor:
+                      valid: torch.Tensor | None = None, mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                      groups: int = 0) -> torch.Tensor:
     """Switch/ST-MoE balance loss N * sum_i f_i P_i.
 
     f_i: share of tokens whose top-1 choice is i (``count='top1'``), or share of all top-k assignments
-    (``'topk'``, i.e. counts / k); P_i: mean router probability. Both over valid tokens only. ``mean`` averages
-    over tokens (default: this process's); under DDP training it is the mean over every rank's tokens, since a
-    product of two batch means is not the mean of the ranks' products.
+    (``'topk'``, i.e. counts / k); P_i: mean router probability. Both over valid tokens only.
+
+    ``groups=0`` (``moe.sue.balance_group=batch``): f and P over every token of the batch, one product. ``groups=b``
+    (``image``): the t tokens are b sequences of t/b tokens in order; f and P are taken per sequence and the b
+    products averaged (Switch/ST-MoE and HF's SwitchTransformers: the loss of each group, then their mean). The
+    two agree at b = 1. A sequence without a valid token has no f or P and stays out of the mean.
+
+    ``mean`` averages over dim 0 (default: this process's rows); under DDP training it is the mean over every
+    rank's rows (``global_mean``): of the tokens in the batch form, since a product of two batch means is not the
+    mean of the ranks' products; of the groups in the per-image form, so every rank's images enter one mean.
     """
     mean = mean or (lambda t: t.mean(dim=0))
-    if valid is not None:
-        probs, topk_idx = probs[valid], topk_idx[valid]
     r = probs.shape[-1]
     chosen = topk_idx[:, :1] if count == "top1" else topk_idx
-    f = mean(F.one_hot(chosen, r).float().sum(dim=1)) / chosen.shape[1]
-    return r * (f * mean(probs)).sum()
+    share = F.one_hot(chosen, r).float().sum(dim=1) / chosen.shape[1]  # t r: the token's part of f
+    if not groups:
+        if valid is not None:
+            probs, share = probs[valid], share[valid]
+        return r * (mean(share) * mean(probs)).sum()
+    weight = torch.ones(probs.shape[0], device=probs.device) if valid is None else valid.float()
+    weight = weight.view(groups, -1, 1)  # b n 1
+    tokens = weight.sum(dim=1)  # b 1: valid tokens per group
+    f = (share.view(groups, -1, r) * weight).sum(dim=1) / tokens.clamp_min(1)
+    p = (probs.view(groups, -1, r) * weight).sum(dim=1) / tokens.clamp_min(1)
+    per_group = r * (f * p).sum(dim=-1)  # b
+    return mean(per_group[tokens[:, 0] > 0])
 
 
 def token_mean(training: bool) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """The global (all ranks) token mean while training; None (this process's) in evaluation, where ranks score
-    shards of different lengths and a collective per forward would wait for a rank that has finished."""
+    """The global (all ranks) mean of the balance loss's rows (tokens or groups) while training; None (this
+    process's) in evaluation, where ranks score shards of different lengths and a collective per forward would wait
+    for a rank that has finished."""
     if not training:
         return None
     from pad_core.engine.distributed import global_mean  # engine imports models: resolved at call time
@@ -91,9 +107,10 @@ class RoutedExperts(nn.Module):
 
     def __init__(self, dim: int, *, num_routed: int = 4, top_k: int = 2, hidden: int = 3072,
                  act_layer: type[nn.Module] = nn.GELU, renorm_topk: bool = False, balance_count: str = "top1",
-                 capacity_factor: float = 0.0) -> None:
+                 capacity_factor: float = 0.0, balance_group: str = "image") -> None:
         super().__init__()
         self.top_k, self.renorm_topk, self.balance_count = top_k, renorm_topk, balance_count
+        self.balance_group = balance_group  # "image": one balance loss per sequence, averaged; "batch": pooled
         self.capacity_factor = capacity_factor
         self.gate = nn.Linear(dim, num_routed, bias=False)
         self.experts = BatchedExperts(dim, num_experts=num_routed, hidden=hidden, act_layer=act_layer)
@@ -114,7 +131,8 @@ class RoutedExperts(nn.Module):
         valid = self.token_mask.reshape(-1) if self.token_mask is not None else None
         aux = {"router_z": router_z_loss(logits, valid),
                "balance": load_balance_loss(probs, idx, count=self.balance_count, valid=valid,
-                                            mean=token_mean(self.training))}
+                                            mean=token_mean(self.training),
+                                            groups=b if self.balance_group == "image" else 0)}
         return MoEOut(y.view(b, n, d), aux=aux, stats=self._stats(probs, keep), routing=self._routing(idx, b, n))
 
     @fp32_region

@@ -1,0 +1,28 @@
+"""Field metadata for fields added after runs were recorded whose new default computes something else.
+
+``schema.ADDED`` covers a field whose default reproduces what every earlier run computed: it is hashed only when it
+differs from that default. A field whose default *changes* what a recorded config computes (a corrected formula
+made the default) needs more: the configs it acts on must get a new hash (their recorded runs computed the legacy
+behaviour and must not be reused as the new one), while the configs it does not act on keep theirs.
+:func:`changed` declares both; :func:`pad_core.config.flat.config_hash` reads it. Kept apart from ``schema`` so
+that every section module (``moe_schema`` too, which ``schema`` imports) can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+UNLESS_LEGACY = "unless_legacy"
+
+
+def changed(legacy: Any, when: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Metadata of a field added with a default that differs from what runs recorded before it computed.
+
+    ``legacy``: the value that reproduces those runs. ``when``: flat key -> value, every one of which must hold
+    for the field to act (e.g. ``{"moe.kind": "sue"}``); ``{}`` = always. The field enters the config hash only
+    when it acts and differs from ``legacy``, so configs it does not act on, and configs that ask for the legacy
+    behaviour, keep their hash; configs it acts on at any other value (the new default included) get a new one.
+    """
+    return MappingProxyType({"hash": UNLESS_LEGACY, "legacy": legacy, "when": MappingProxyType(dict(when))})
