@@ -1,6 +1,12 @@
 """Hyperparameter search for one method: Optuna TPE over a define-by-run space from search_spaces/hpo.py,
 early stopping on a dev metric (ASHA, or --scheduler sha: synchronous successive halving), then the top-k
-configurations confirmed on fresh seeds at full budget.
+configurations confirmed on fresh seeds at full budget, next to the search's base config (the table's baseline
+row: did the search beat where it started?).
+
+What the search learned is on its MLflow parent run (pad_core/integrations/search_report.py): search_report/
+history.csv|png (objective per trial in start order, best so far; metrics search/<p>/<metric> and
+search/<p>/best_<metric>, step = trial), importance.csv|png (fANOVA importance of each parameter, mean ± std over
+5 evaluator seeds; search/<p>/importance_<metric>.<param>), pareto.csv|png (with --also), summary.md.
 
 Runbook
   python sweeps/hpo.py --space suede                      # TPE + ASHA on dev EER, top-2 on seeds 100, 101

@@ -14,6 +14,8 @@ Runbook
           --gpus-per-trial 1 --cpus-per-worker 11 --seeds 0,1,2
   Search (Optuna TPE over per-expert rates and lr on the dev metric, ASHA; then top-k on fresh seeds):
       python sweeps/mask_rates.py --mode search [--expert0 free]
+  (the search's parent run then holds search_report/: history, fANOVA importance of each rate and the lr, summary;
+  the confirmation table compares the top-k with the MMoE base config, row "base")
 
 Rows: vanilla CLIP and Rates 1-4 of Table 5 (search_spaces/mmoe.py), on P1 and P2, mean±std over seeds.
 The paper reports (P1 ACER/ACC/AUC/EER) Rate 1 1.23/98.76/99.34/1.18 ... vanilla CLIP 1.41/98.59/99.61/1.41.

@@ -16,13 +16,20 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from pad_core.ablation import AblationSpec, Row
-from pad_core.config import CELL_AXES, diff, from_flat, render_value
-from pad_core.errors import SweepError
+from pad_core.audit.inactive import inactive_keys
+from pad_core.config import CELL_AXES, RunCfg, diff, from_flat, render_value, to_flat
+from pad_core.errors import ConfigError, SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import connect, max_concurrent
 from pad_core.integrations.halving import SuccessiveHalving, milestones
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.search_checks import check_space
+from pad_core.integrations.search_report import report_search
+from pad_core.integrations.search_trials import (
+    SearchTrial,
+    run_objectives,  # noqa: F401 - where callers found it before
+    search_trials,
+)
 from pad_core.integrations.session import Signals, check_lease, driver_signals, fit, sweep_runs
 from pad_core.integrations.storage import join
 from pad_core.integrations.sweep import (
@@ -45,7 +52,6 @@ from pad_core.integrations.sweep_checks import (
 )
 from pad_core.integrations.trial import TrialPlan
 from pad_core.metrics.pareto import pareto_order
-from pad_core.metrics.report import final_key
 
 
 @dataclass(frozen=True)
@@ -170,37 +176,34 @@ def _restore_or_new(spec: SearchSpec, opts: SweepOptions, parent_id: str, data_v
     return search_tuner(spec, opts, parent_id, data_version)
 
 
-def run_objectives(record: SweepRecord, run, spec: SearchSpec) -> tuple[float, ...] | None:
-    """Each objective of a run: what its final report scored (the selected weights' dev score, the run's mean
-    step time), else, for a run stopped early, the best value its curve reached (None if never reported)."""
-    values = []
-    for key, mode in spec.objectives:
-        final = run.data.metrics.get(final_key(key))
-        if final is not None:
-            values.append(final)
-            continue
-        history = [m.value for m in record.client.get_metric_history(run.info.run_id, key)]
-        if not history:
-            return None
-        values.append(min(history) if mode == "min" else max(history))
-    return tuple(values)
+def overrides(base: RunCfg, params: dict[str, str]) -> dict[str, Any]:
+    """What a search run changed: its params diffed against the base config, less the keys its config never reads
+    (constants a space returns for a branch it did not take, e.g. no mask rates for a non-SoftMoE kind: as a row of
+    the confirmation grid they would change nothing, and the grid's dead-toggle audit refuses such rows)."""
+    cfg = from_flat(params)
+    kept = {k: v for k, (_, v) in diff(base, cfg).items() if k not in CELL_AXES}
+    for key in inactive_keys(cfg, list(kept)):
+        without = {k: v for k, v in kept.items() if k != key}
+        if _builds({**to_flat(base), **without}):  # a key some validation still needs stays
+            kept = without
+    return kept
 
 
-def best_configs(record: SweepRecord, parent_id: str, spec: SearchSpec) -> list[dict[str, Any]]:
-    """Config overrides of the top-k search runs (from MLflow): by the objective, or with several objectives
-    by Pareto front and then the first objective.
+def _builds(flat: dict[str, Any]) -> bool:
+    try:
+        from_flat(flat)
+    except ConfigError:
+        return False
+    return True
 
-    The overrides are what the search space changed: the run's params diffed against the base config.
-    """
-    base, runs, points = _base_cfg(spec), [], []
-    for run in record.children(parent_id):
-        values = run_objectives(record, run, spec)
-        if values is not None:
-            runs.append(run)
-            points.append(values)
-    order = pareto_order(points, [mode for _, mode in spec.objectives])
-    return [{k: v for k, (_, v) in diff(base, from_flat(runs[i].data.params)).items() if k not in CELL_AXES}
-            for i in order[: spec.top_k]]
+
+def best_configs(trials: list[SearchTrial], spec: SearchSpec) -> list[dict[str, Any]]:
+    """Config overrides (:func:`overrides`) of the top-k search trials (search_trials.search_trials, from MLflow):
+    by the objective, or with several objectives by Pareto front and then the first objective."""
+    base = _base_cfg(spec)
+    valued = [t for t in trials if t.values is not None]
+    order = pareto_order([t.values for t in valued], [mode for _, mode in spec.objectives])
+    return [overrides(base, valued[i].params) for i in order[: spec.top_k]]
 
 
 def _short(value: Any) -> str:
@@ -209,12 +212,21 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else render_value(value)
 
 
+BASELINE = "base"  # the confirmation grid's baseline row: the search's base config
+
+
 def confirm_spec(spec: SearchSpec, configs: list[dict[str, Any]]) -> AblationSpec:
-    """The top configurations as rows (exact values in the rows' deltas, 3 significant digits in labels)."""
-    rows = tuple(Row(f"top{i + 1}", f"top{i + 1}: " + ", ".join(f"{k}={_short(v)}" for k, v in sorted(c.items())), c)
-                 for i, c in enumerate(configs))
-    return AblationSpec(name=f"{spec.name}-confirm", title=f"{spec.title}: top-{len(rows)} confirmed",
-                        rows=rows, protocols=(spec.protocol,), seeds=spec.confirm_seeds, base=spec.base)
+    """The search's base config (the baseline row the table compares with: did the search beat where it started?)
+    and the top configurations (exact values in the rows' deltas, 3 significant digits in labels), on fresh seeds.
+    A top configuration that is the base config itself (no override) is the baseline row, its label says so."""
+    tops = [(f"top{i + 1}", c) for i, c in enumerate(configs)]
+    rows = tuple(Row(name, f"{name}: " + ", ".join(f"{k}={_short(v)}" for k, v in sorted(c.items())), c)
+                 for name, c in tops if c)
+    same = [name for name, c in tops if not c]
+    base = Row(BASELINE, "base (the search's starting config" + (f"; = {', '.join(same)})" if same else ")"))
+    return AblationSpec(name=f"{spec.name}-confirm", title=f"{spec.title}: top-{len(configs)} confirmed",
+                        rows=(base, *rows), protocols=(spec.protocol,), seeds=spec.confirm_seeds,
+                        base=spec.base, baseline=BASELINE)
 
 
 def run_search(spec: SearchSpec, opts: SweepOptions) -> tuple[list[dict[str, Any]], str]:
@@ -247,9 +259,11 @@ def search_stage(spec: SearchSpec, opts: SweepOptions, signals: Signals) -> list
                     lambda parent_id: record_data(record, parent_id, versions)) as (parent_id, lease):
         fit(_restore_or_new(spec, opts, parent_id, versions[data_key(cells[0].cfg.data)]), signals)
         check_lease(lease, spec.name)
-        configs = best_configs(record, parent_id, spec)
+        trials = search_trials(record, parent_id, spec)
+        configs = best_configs(trials, spec)
         if not configs:
             raise SweepError("search", spec.name, "no trial reported the objective",
                              "check the trials' errors in MLflow")
+        report_search(record, parent_id, spec, trials)
         record.set_status(parent_id, "FINISHED")
         return configs

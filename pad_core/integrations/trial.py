@@ -9,6 +9,7 @@ only while it holds its cell's claim (``lease.claim_cell``): a cell held by anot
 
 from __future__ import annotations
 
+import json
 import posixpath
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from pad_core.integrations.train_worker import BEST_SCORE, STOP_FILE, train_in_t
 from pad_core.provenance import code_version
 
 SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to config keys
+DRAWS_TAG = "pad.draws"  # a search trial's Optuna draws, JSON (replayed by integrations/search_importance.py)
 SKIPPED = "pad_skipped"  # the final report of a trial whose cell another driver's live trial holds
 OWNER_FILE = "pad_run_id.txt"  # in a Train run folder: the MLflow run its checkpoints belong to
 
@@ -92,6 +94,13 @@ def _search_overrides(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "plan" and not k.startswith(SEARCH_PREFIX)}
 
 
+def draws_tag(config: dict[str, Any]) -> dict[str, str]:
+    """A search trial's Optuna draws as drawn (the raw ``search.*`` ones too, which are no config), as JSON, so the
+    search report can replay them into a study from MLflow alone; nothing for a grid cell (only a plan)."""
+    draws = {k: v for k, v in config.items() if k != "plan"}
+    return {DRAWS_TAG: json.dumps(draws, sort_keys=True, default=str)} if draws else {}
+
+
 def run_tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any]) -> dict[str, str]:
     """Identity tags plus the ablation axes (the row's delta, or the searched values) as ``axis.<key>``."""
     axes = {**plan.get("axes", {}), **{k: render_value(v) for k, v in searched.items()}}
@@ -134,7 +143,8 @@ def train_cell(plan: dict[str, Any], config: dict[str, Any], trial_id: str, key:
     searched = _search_overrides(config)
     cfg = from_flat({**plan["flat"], **searched})
     record = SweepRecord(plan["tracking_uri"], plan["experiment"])
-    child = record.child(plan["parent_id"], key, name, run_tags(plan, cfg, trial_id, searched), to_params(cfg))
+    tags = {**run_tags(plan, cfg, trial_id, searched), **draws_tag(config)}
+    child = record.child(plan["parent_id"], key, name, tags, to_params(cfg))
     if child.status == "FINISHED" and child.outcome == "completed":  # the claim's last holder finished it meanwhile
         return skip_cell(name, f"another trial finished it after this sweep listed it (run {child.run_id})")
     if child.status != "RUNNING":
