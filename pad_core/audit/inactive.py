@@ -84,6 +84,8 @@ def inactive_prefixes(cfg: RunCfg) -> list[str]:
         out += ["optim.decay_gamma", "optim.decay_steps"]
     if cfg.eval.threshold_policy != "fixed":
         out.append("eval.fixed_threshold")
+    else:  # a given tau is not found on any split: there is nothing to place
+        out.append("eval.threshold_placement")
     if not cfg.data.manifest.startswith("synthetic:"):
         out += ["data.synth_scale", "data.synth_size", "data.synth_seed"]
     return out

@@ -59,6 +59,15 @@ def test_inactive_rules(key):
     assert inactive_keys(cfg, [key]) == [key]
 
 
+def test_threshold_settings_are_inactive_where_the_policy_reads_none():
+    """A given tau is placed nowhere (no split is searched); a found tau never reads the given one."""
+    fixed = from_flat({**SMOKE, "eval.threshold_policy": "fixed"})
+    found = from_flat({**SMOKE, "eval.threshold_policy": "dev_eer"})
+    keys = ["eval.threshold_placement", "eval.fixed_threshold"]
+    assert inactive_keys(fixed, keys) == ["eval.threshold_placement"]
+    assert inactive_keys(found, keys) == ["eval.fixed_threshold"]
+
+
 def paper_tables():
     from search_spaces import moae_cr, suede
 

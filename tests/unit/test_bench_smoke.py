@@ -13,7 +13,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = ("moe_layers", "train_step", "loader", "gpu_throughput")
+SCRIPTS = ("moe_layers", "train_step", "loader", "gpu_throughput", "bootstrap")
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,12 @@ def test_gpu_throughput_quick_runs_on_cpu(bench_modules, tmp_path, capsys):
     (ratio,) = data["ratios"]
     assert positive(ratio["img_s_ratio"]["median"]) and 0 < ratio["flop_ratio"] < 1
     assert data["size"] == "tiny"
+
+
+def test_bootstrap(bench_modules, tmp_path, capsys):
+    text, data = run(bench_modules["bootstrap"], tmp_path, capsys)
+    rows = table_rows(text)
+    for metric in ("acer", "eer", "auc"):
+        assert any(row.startswith(f"| {metric}") for row in rows), metric
+    assert data["loops"] and all(positive(loop["ratio"]["median"]) for loop in data["loops"].values())
+    assert positive(data["draw_s"])
