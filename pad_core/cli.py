@@ -21,7 +21,8 @@ def _table(args: argparse.Namespace) -> None:
     record = SweepRecord.read_only(args.mlflow_uri, args.experiment)
     experiment = record.client.get_experiment(record.experiment_id)
     parent = find_sweep(record.client, experiment, args.sweep)
-    rendered, *_ = rebuild_table(record, parent.info.run_id, args.stage, args.allow_mixed_code, args.allow_mixed_data)
+    rendered, *_ = rebuild_table(record, parent.info.run_id, args.stage, args.allow_mixed_code, args.allow_mixed_data,
+                                 args.interval)
     print(rendered.latex if args.format == "latex" else rendered.markdown)
     if csv:
         rendered.frame.to_csv(csv)
@@ -122,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stage", default=None, help="ablation | confirm (default: all finished runs)")
     t.add_argument("--csv", help="also write the table as CSV here")
     t.add_argument("--format", choices=("markdown", "latex"), default="markdown", help="what to print")
+    t.add_argument("--interval", choices=("ci", "std"), default=None,
+                   help="cells as mean [95%% bootstrap CI] from the runs' test scores (ci; default when the runs have "
+                   "scores.csv) or mean±std over seeds (std)")
     t.add_argument("--allow-mixed-code", action="store_true",
                    help="tabulate runs whose code version differs from the sweep's (refused by default)")
     t.add_argument("--allow-mixed-data", action="store_true",

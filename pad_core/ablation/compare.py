@@ -1,8 +1,12 @@
-"""Δ against the baseline row with a paired test over (sub-protocol × seed) cells, Holm-corrected across rows.
+"""Δ against the baseline row: a paired bootstrap on the same test samples (:mod:`pad_core.ablation.paired`) and,
+where it has cells enough to mean something, Wilcoxon's signed-rank test over (protocol × seed) cells; each
+Holm-corrected across rows.
 
 Cells pair a row's run with the baseline's run of the same protocol and seed (same data split, same seed for
-init and sampling), so the test sees only what the row changed. Wilcoxon's signed-rank test (scipy, exact for
-small samples) is used; a row without at least two paired cells gets no p-value.
+init and sampling), so both tests see only what the row changed. Wilcoxon's exact two-sided p over n cells is
+at least 2/2^n — 0.125 at 4 cells, 0.0625 at 5, 0.031 at 6 — and Holm multiplies the smallest p of m compared
+rows by m, so with fewer than :func:`min_wilcoxon_cells` (6 for one row, 7 for 2-3, 8 for 4-6) no row could
+reach 0.05: the table prints "n too small" instead of a p-value that cannot be small.
 """
 
 from __future__ import annotations
@@ -11,7 +15,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-MIN_PAIRS = 2
+from pad_core.ablation.paired import Paired
+
+ALPHA = 0.05
+TOO_FEW = "n too small"
+COLUMNS = ["row", "delta", "pairs", "p", "wilcoxon_note", "lo", "hi", "p_boot", "boot_note"]
 
 
 def paired_cells(long: pd.DataFrame, row: str, baseline: str, metric: str) -> pd.DataFrame:
@@ -22,9 +30,18 @@ def paired_cells(long: pd.DataFrame, row: str, baseline: str, metric: str) -> pd
     return part[[row, baseline]].dropna().set_axis(["row", "base"], axis=1)
 
 
-def wilcoxon_p(diffs: np.ndarray) -> float:
-    """Two-sided signed-rank p; 1.0 when every difference is zero; NaN with fewer than MIN_PAIRS cells."""
-    if len(diffs) < MIN_PAIRS:
+def min_wilcoxon_cells(rows: int) -> int:
+    """The fewest cells whose smallest Holm-adjusted p over ``rows`` compared rows, rows·2/2^n, is below 0.05."""
+    n = 1
+    while max(rows, 1) * 2.0 / 2**n >= ALPHA:
+        n += 1
+    return n
+
+
+def wilcoxon_p(diffs: np.ndarray, rows: int = 1) -> float:
+    """Two-sided signed-rank p; 1.0 when every difference is zero; NaN below :func:`min_wilcoxon_cells` cells (its
+    p, Holm-adjusted over ``rows`` rows, could not go below 0.05)."""
+    if len(diffs) < min_wilcoxon_cells(rows):
         return float("nan")
     if not np.any(diffs):
         return 1.0
@@ -41,15 +58,25 @@ def holm(pvalues: dict[str, float]) -> dict[str, float]:
     return adjusted
 
 
-def compare_rows(long: pd.DataFrame, rows: list[str], baseline: str, metric: str) -> pd.DataFrame:
-    """Per non-baseline row: Δ mean (row − baseline, percentage points), pairs, raw and Holm-adjusted p."""
-    records, raw = [], {}
-    for row in (r for r in rows if r != baseline):
+def compare_rows(long: pd.DataFrame, rows: list[str], baseline: str, metric: str,
+                 paired: dict[str, Paired] | None = None) -> pd.DataFrame:
+    """Per non-baseline row: Δ mean (row − baseline, percentage points) over its paired cells; the Wilcoxon p
+    (raw, Holm) or why there is none; the paired bootstrap's Δ interval and p (raw, Holm) or why there is none."""
+    records, others = [], [r for r in rows if r != baseline]
+    diffs_of = {}
+    for row in others:
         cells = paired_cells(long, row, baseline, metric)
-        diffs = (cells["row"] - cells["base"]).to_numpy(dtype=float)
-        raw[row] = wilcoxon_p(diffs)
+        diffs_of[row] = (cells["row"] - cells["base"]).to_numpy(dtype=float)
+    family = sum(len(d) > 0 for d in diffs_of.values())  # the rows Holm adjusts over
+    needed = min_wilcoxon_cells(family)
+    for row, diffs in diffs_of.items():
+        boot = (paired or {}).get(row, Paired(note="no bootstrap: no scores"))
+        short = f"{TOO_FEW} (n={len(diffs)} < {needed}{f' with {family} rows' if family > 1 else ''})"
         records.append({"row": row, "delta": float(diffs.mean()) if len(diffs) else float("nan"),
-                        "pairs": len(diffs), "p": raw[row]})
-    frame = pd.DataFrame.from_records(records, columns=["row", "delta", "pairs", "p"])
-    frame["p_holm"] = frame["row"].map(holm(raw))
+                        "pairs": len(diffs), "p": wilcoxon_p(diffs, family),
+                        "wilcoxon_note": short if 0 < len(diffs) < needed else "",
+                        "lo": boot.lo, "hi": boot.hi, "p_boot": boot.p, "boot_note": boot.note})
+    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+    frame["p_holm"] = frame["row"].map(holm(dict(zip(frame["row"], frame["p"]))))
+    frame["p_boot_holm"] = frame["row"].map(holm(dict(zip(frame["row"], frame["p_boot"]))))
     return frame.set_index("row")

@@ -1,8 +1,11 @@
 """A summarised ablation as the paper would print it: Markdown, LaTeX (booktabs) and CSV.
 
-Cells are mean±std over seeds in percent; cells short of the declared seeds say ``(n=1/3)``; arrows give the
-direction against the baseline row (MMoE Table 6 style); the best mean of each column is bold; the last two
-columns are the paired Δ of the first metric against the baseline and its Holm-adjusted p-value.
+Cells are the mean over seeds in percent with either its bootstrap interval ``[lo, hi]`` (:mod:`uncertainty`:
+test-set sampling error, resampled by subject) or ±std over seeds (``interval`` "std", and cells whose runs
+have no scores.csv, marked †); cells short of the declared seeds say ``(n=1/3)``; arrows give the direction
+against the baseline row (MMoE Table 6 style); the best mean of each column is bold; the last columns compare the
+first metric with the baseline row: Δ, its paired-bootstrap interval and Holm-adjusted p, and the Wilcoxon
+signed-rank p over (protocol × seed) cells (Holm) or "n too small". The CSV has each cell's lo and hi too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import pandas as pd
 from pad_core.ablation.compare import compare_rows
 from pad_core.ablation.grid import axis_names, grid_cells, grid_stats
 from pad_core.ablation.table import TableSpec
+from pad_core.ablation.table_stats import TableStats
+
+FALLBACK = "†"  # a cell shown as ±std in a table of intervals: one of its runs has no scores.csv
 
 LOWER_IS_BETTER = frozenset({"acer", "eer", "apcer", "bpcer", "hter"})
 
@@ -25,13 +31,27 @@ class Rendered:
     latex: str
     frame: pd.DataFrame  # plain strings, for CSV
     grids: dict[str, pd.DataFrame] = field(default_factory=dict)  # protocol -> crossed grid (plain strings)
+    stats: TableStats | None = None  # intervals, paired comparisons, resolvable difference (None: no scores read)
 
 
-def cell_text(mean: float, std: float, n: int, expected: int) -> str:
+def cell_text(mean: float, std: float, n: int, expected: int, lo: float = np.nan, hi: float = np.nan,
+              form: str = "std") -> str:
+    """``mean±std`` or, in a table of intervals (``form`` "ci"), ``mean [lo, hi]``; a cell without an interval
+    there is ``mean±std†`` (never an unmarked mix of the two)."""
     if n == 0 or np.isnan(mean):
         return "—"
     flag = "" if n >= expected else f" (n={n}/{expected})"
+    if form == "ci":
+        return f"{mean:.2f}±{std:.2f}{FALLBACK}{flag}" if np.isnan(lo) else f"{mean:.2f} [{lo:.2f}, {hi:.2f}]{flag}"
     return f"{mean:.2f}±{std:.2f}{flag}"
+
+
+def with_intervals(summary: pd.DataFrame, stats: TableStats | None) -> pd.DataFrame:
+    """The summary with each cell's ``lo``/``hi`` (NaN without an interval)."""
+    if stats is None or stats.intervals.empty:
+        return summary.assign(lo=np.nan, hi=np.nan)
+    bounds = stats.intervals[["row", "protocol", "metric", "lo", "hi"]].astype({"lo": float, "hi": float})
+    return summary.merge(bounds, on=["row", "protocol", "metric"], how="left")
 
 
 def _arrow(mean: float, base: float) -> str:
@@ -47,47 +67,82 @@ def _best(values: pd.Series, metric: str) -> str | None:
     return str(values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax())
 
 
-def cells(summary: pd.DataFrame, spec: TableSpec, bold, failed=frozenset()) -> pd.DataFrame:
+def cells(summary: pd.DataFrame, spec: TableSpec, bold, failed=frozenset(), form: str = "std",
+          bounds: bool = False) -> pd.DataFrame:
     """Rows x "<protocol> <METRIC>" text cells; ``bold`` wraps the best cell of a column (identity for CSV);
-    (row, protocol) pairs in ``failed`` had runs that failed (NaN loss, time budget): marked ✗."""
+    (row, protocol) pairs in ``failed`` had runs that failed (NaN loss, time budget): marked ✗. ``summary`` has
+    ``lo``/``hi`` (:func:`with_intervals`); ``bounds`` adds them as "<column> lo"/"<column> hi" (the CSV)."""
     out = pd.DataFrame(index=[r for r, _ in spec.rows])
     for col in spec.columns():
         for metric in spec.metrics:
             part = summary[(summary["protocol"] == col) & (summary["metric"] == metric)].set_index("row")
             base, best = part["mean"].get(spec.baseline_row, np.nan), _best(part["mean"], metric)
-            out[f"{col} {metric.upper()}"] = [
-                _decorate(part.loc[r], spec, r, base, bold if r == best else str) + " ✗" * ((r, col) in failed)
-                for r in out.index]
+            name = f"{col} {metric.upper()}"
+            out[name] = [_decorate(part.loc[r], spec, r, base, bold if r == best else str, form)
+                         + " ✗" * ((r, col) in failed) for r in out.index]
+            if bounds:
+                for side in ("lo", "hi"):
+                    out[f"{name} {side}"] = [_number(part.loc[r, side]) for r in out.index]
     return out
 
 
-def _decorate(line: pd.Series, spec: TableSpec, row: str, base: float, wrap) -> str:
-    text = wrap(cell_text(line["mean"], line["std"], int(line["n"]), len(spec.seeds)))
+def _number(value: float) -> str:
+    return "" if np.isnan(value) else f"{value:.2f}"
+
+
+def _decorate(line: pd.Series, spec: TableSpec, row: str, base: float, wrap, form: str) -> str:
+    text = wrap(cell_text(line["mean"], line["std"], int(line["n"]), len(spec.seeds), line["lo"], line["hi"], form))
     return text if row == spec.baseline_row else text + _arrow(line["mean"], base)
 
 
-def with_comparison(table: pd.DataFrame, comparison: pd.DataFrame, metric: str) -> pd.DataFrame:
+def _p(value: float) -> str:
+    return "" if np.isnan(value) else "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def with_comparison(table: pd.DataFrame, comparison: pd.DataFrame, metric: str, level: float = 0.95) -> pd.DataFrame:
+    """Δ (row − baseline), its paired-bootstrap interval (or why there is none) and Holm p, the Wilcoxon Holm p
+    (or "n too small")."""
     delta = comparison["delta"].map(lambda d: "" if np.isnan(d) else f"{d:+.2f}")
-    p = comparison["p_holm"].map(lambda v: "" if np.isnan(v) else f"{v:.3f}")
-    return table.assign(**{f"Δ {metric.upper()}": delta.reindex(table.index).fillna("baseline"),
-                           "p (Holm)": p.reindex(table.index).fillna("")})
+    interval = [note if note else "" if np.isnan(lo) else f"[{lo:+.2f}, {hi:+.2f}]"
+                for lo, hi, note in zip(comparison["lo"], comparison["hi"], comparison["boot_note"])]
+    wilcoxon = [note or _p(p) for p, note in zip(comparison["p_holm"], comparison["wilcoxon_note"])]
+    columns = {f"Δ {metric.upper()}": delta, f"Δ {100 * level:g}% CI": pd.Series(interval, index=comparison.index),
+               "p (bootstrap, Holm)": comparison["p_boot_holm"].map(_p),
+               "p (Wilcoxon, Holm)": pd.Series(wilcoxon, index=comparison.index)}
+    return table.assign(**{name: values.reindex(table.index).fillna("baseline" if i == 0 else "")
+                           for i, (name, values) in enumerate(columns.items())})
 
 
 def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote: str = "",
-           failed=frozenset(), status: str = "") -> Rendered:
+           failed=frozenset(), status: str = "", stats: TableStats | None = None) -> Rendered:
     """``status`` follows the title in the captions of the tables of runs (e.g. " [INCOMPLETE: 1/18 cells
-    missing]"), not in the paper's numbers."""
+    missing]"), not in the paper's numbers. ``stats`` (from the runs' test scores: :func:`table_stats`) gives
+    the intervals, the paired bootstrap and their footnote; without it cells are ±std and only Wilcoxon compares."""
     labels, metric = dict(spec.rows), spec.metrics[0]
-    comparison = compare_rows(long, [r for r, _ in spec.rows], spec.baseline_row, metric)
+    comparison = compare_rows(long, [r for r, _ in spec.rows], spec.baseline_row, metric,
+                              stats.paired if stats else None)
+    form, summary = (stats.interval if stats else "std"), with_intervals(summary, stats)
+    footnote = (footnote + (stats.note if stats else "")).strip()
     styles = {"md": lambda t: f"**{t}**", "tex": lambda t: f"\\textbf{{{t}}}", "csv": str}
-    main = {style: with_comparison(cells(summary, spec, wrap, failed), comparison, metric).rename(index=labels)
-            for style, wrap in styles.items()}
+    main = {style: with_comparison(cells(summary, spec, wrap, failed, form, bounds=style == "csv"), comparison,
+                                   metric).rename(index=labels) for style, wrap in styles.items()}
     grids = {style: grid_tables(summary, spec, wrap, status) for style, wrap in styles.items()}
-    extra = {style: [*grids[style].values(), *paper_table(spec, main["csv"].columns)] for style in styles}
-    markdown = [to_markdown(main["md"], spec.title + status, footnote)] + [to_markdown(*t) for t in extra["md"]]
-    latex = [to_latex(main["tex"], spec.title + status, footnote)] + [to_latex(*t) for t in extra["tex"]]
+    shown = [c for c in main["csv"].columns if not c.endswith((" lo", " hi"))]
+    extra = {style: [*grids[style].values(), *paper_table(spec, shown)] for style in styles}
+    unit = unit_of(form, summary)
+    markdown = [to_markdown(main["md"], spec.title + status, footnote, unit=unit)] + [to_markdown(*t) for t in
+                                                                                      extra["md"]]
+    latex = [to_latex(main["tex"], spec.title + status, footnote, unit=unit)] + [to_latex(*t) for t in extra["tex"]]
     return Rendered(markdown="\n\n".join(markdown), latex="\n\n".join(latex), frame=main["csv"],
-                    grids={col: g[0] for col, g in grids["csv"].items()})
+                    grids={col: g[0] for col, g in grids["csv"].items()}, stats=stats)
+
+
+def unit_of(form: str, summary: pd.DataFrame) -> str:
+    """The caption's unit: what the cells hold."""
+    if form != "ci":
+        return SEED_STATS
+    fallback = summary["lo"].isna() & (summary["n"] > 0)
+    return CI_STATS + (f"; {FALLBACK} mean±std over seeds (no scores)" if fallback.any() else "")
 
 
 def paper_table(spec: TableSpec, columns) -> list[tuple[pd.DataFrame, str, str, str, str]]:
@@ -119,6 +174,7 @@ def grid_tables(summary: pd.DataFrame, spec: TableSpec, wrap,
 
 
 SEED_STATS = "%, mean±std over seeds"
+CI_STATS = "%, mean over seeds [95% bootstrap CI]"
 
 
 def to_markdown(table: pd.DataFrame, title: str, footnote: str = "", corner: str = "Row",
@@ -132,7 +188,10 @@ def to_markdown(table: pd.DataFrame, title: str, footnote: str = "", corner: str
 
 def _tex(text: str) -> str:
     return (str(text).replace("±", "$\\pm$").replace("Δ", "$\\Delta$").replace("↑", "$\\uparrow$")
-            .replace("↓", "$\\downarrow$").replace("%", "\\%").replace("_", "\\_").replace("&", "\\&"))
+            .replace("↓", "$\\downarrow$").replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")
+            .replace("†", "$^\\dagger$").replace("<", "$<$").replace("≥", "$\\geq$").replace("α", "$\\alpha$")
+            .replace("δ", "$\\delta$").replace("σ²", "$\\sigma^2$").replace("c̄", "$\\bar{c}$").replace("−", "-")
+            .replace("2^n", "$2^n$"))
 
 
 def to_latex(table: pd.DataFrame, title: str, footnote: str = "", corner: str = "Row", unit: str = SEED_STATS) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from pad_core.config import from_flat, parse_assignments, scale_overrides
 from pad_core.errors import PadError, SweepError
-from pad_core.integrations.cli_inputs import check_name, name_list, parse, seed_list, typed_flags
+from pad_core.integrations.cli_inputs import Number, check_name, name_list, number, parse, seed_list, typed_flags
 from pad_core.integrations.cli_overrides import (
     FLAG_KEYS,
     WEIGHT_FLAGS,
@@ -39,6 +39,9 @@ from pad_core.integrations.sweep import SweepOptions
 from pad_core.integrations.trial import Resources
 from pad_core.rehearsal import rehearse_rows
 
+TARGET_DIFF = Number(float, 0, "give the difference to resolve in percentage points, e.g. --target-diff 1.0",
+                     above=True)
+
 
 def build_parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,6 +55,9 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--plan", action="store_true",
                    help="print every cell, its config vs the base, resources, status and estimated GPU-hours, "
                    "then exit (starts no Ray, writes nothing to MLflow)")
+    p.add_argument("--target-diff", metavar="PP", type=number("--target-diff", TARGET_DIFF),
+                   help="with --plan: the difference of the first metric (ACER, percentage points) the table should "
+                   "resolve; says how many seeds it needs, from the finished sweep of this name in MLflow (read only)")
     g = p.add_argument_group("what to train")
     g.add_argument("--backbone", help="open_clip model name, e.g. ViT-B-16-quickgelu")
     g.add_argument("--pretrained", help="weights of open_clip (CLIP) rows: an open_clip tag (openai) or a local "
@@ -208,6 +214,9 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
     from pad_core.integrations.search import run_search
     from pad_core.integrations.sweep import run_grid
 
+    if args.target_diff is not None and not (args.plan and args.mode == "ablation"):
+        raise PadError("--target-diff", args.target_diff, "only --plan of an ablation reads it (it plans the seeds "
+                       "of the sweep's table)", "add --plan, or drop --target-diff")
     if args.mode == "ablation":
         if get_ablation is None:
             raise PadError("--mode", "ablation", "this file declares no ablation rows", "use --mode search")
@@ -227,7 +236,8 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
             from pad_core.integrations.planning import print_plan
 
             return print_plan(spec, storage_path=opts.storage_path, resources=opts.resources,
-                              tracking_uri=opts.tracking_uri, experiment=opts.experiment, reuse=opts.reuse), spec.name
+                              tracking_uri=opts.tracking_uri, experiment=opts.experiment, reuse=opts.reuse,
+                              target_diff=args.target_diff), spec.name
         return run_grid(spec, opts), spec.name
     if get_search is None:
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")

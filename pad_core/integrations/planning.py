@@ -1,5 +1,7 @@
 """``--plan`` on the driver: how each cell stands, read from its checkpoint storage and (read-only) from MLflow,
-then the plan printed by :mod:`pad_core.ablation.plan`. Starts no Ray, creates no experiment, run or file.
+then the plan printed by :mod:`pad_core.ablation.plan`; with ``--target-diff``, the seeds that difference needs,
+from the finished sweep's variances (:mod:`pad_core.ablation.resolution`). Starts no Ray, creates no experiment,
+run or file.
 """
 
 from __future__ import annotations
@@ -7,6 +9,7 @@ from __future__ import annotations
 from pad_core.ablation import AblationSpec, Cell
 from pad_core.ablation.plan import plan_cells, render_plan
 from pad_core.data import prepare
+from pad_core.errors import PadError
 from pad_core.integrations.cell_checkpoints import CellCheckpoints
 from pad_core.integrations.trial import Resources
 from pad_core.provenance import code_version
@@ -49,8 +52,32 @@ def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str,
     return mine, identities, runs_of, f"MLflow {tracking_uri}, experiment {experiment!r} (read only)"
 
 
+def seed_planning(tracking_uri: str | None, experiment: str, sweep: str, target: float) -> str:
+    """How many seeds a difference of ``target`` percentage points (first metric) needs, from the finished sweep of
+    this name: its table is rebuilt read-only (between-seed variance, and the test set's from the bootstrap)."""
+    flag = "--target-diff"
+    if not tracking_uri:
+        raise PadError(flag, target, "seed planning reads the finished sweep's variances from MLflow, and no MLflow "
+                       "URI is given", "pass --mlflow-uri (or set MLFLOW_TRACKING_URI)")
+    from pad_core.integrations.mlflow_read import find_sweep
+    from pad_core.integrations.mlflow_runs import SweepRecord
+    from pad_core.integrations.publish import rebuild_table
+
+    try:
+        record = SweepRecord.read_only(tracking_uri, experiment)
+        parent = find_sweep(record.client, record.client.get_experiment(record.experiment_id), sweep)
+        rendered, *_ = rebuild_table(record, parent.info.run_id, allow_mixed_code=True, allow_mixed_data=True)
+    except PadError as err:
+        missing = err.key in ("--sweep", "sweep")  # no such sweep, or none of its runs finished
+        fix = "run the sweep first (2-3 seeds suffice to estimate its variances)" if missing else err.fix
+        raise PadError(flag, target, f"seed planning reads the finished sweep {sweep!r} from MLflow: {err.key}="
+                       f"{err.value!r}: {err.problem}", f"{fix}, or drop --target-diff") from None
+    return rendered.stats.resolution.plan(target)
+
+
 def print_plan(spec: AblationSpec, *, storage_path: str, resources: Resources, tracking_uri: str | None,
-               experiment: str, reuse: bool = True) -> str:
+               experiment: str, reuse: bool = True, target_diff: float | None = None) -> str:
+    seeds = seed_planning(tracking_uri, experiment, spec.name, target_diff) if target_diff is not None else ""
     digests, sizes = {}, {}
     for data_cfg in {c.cfg.data for c in spec.cells()}:
         data = prepare(data_cfg, check_files=False)  # the manifest only: no image is opened
@@ -75,5 +102,6 @@ def print_plan(spec: AblationSpec, *, storage_path: str, resources: Resources, t
     plans = plan_cells(spec, cells, status, lambda c: sizes[c.cfg.data])
     text = render_plan(spec, plans, describe_resources(resources)) + f"\n  status from: {note}; checkpoints in " \
                                                                      f"{storage_path}"
+    text += f"\n  {seeds}" if seeds else ""
     print(text, flush=True)
     return text

@@ -29,8 +29,11 @@ from pad_core.ablation.table import (
     score_level_note,
     summarize,
 )
+from pad_core.ablation.table_stats import BOOTSTRAP, table_stats
+from pad_core.ablation.uncertainty import Bootstrap
 from pad_core.errors import SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+from pad_core.integrations.run_scores import tabulated_scores
 from pad_core.metrics.thresholds import ScoreSet
 
 UNRECORDED = "unrecorded"  # data version of runs that predate pad.data_version
@@ -39,8 +42,12 @@ MAX_CURVES = 12  # ROC/DET lines (protocol x seed) before the plot becomes unrea
 
 
 def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None, allow_mixed_code: bool = False,
-                  allow_mixed_data: bool = False) -> tuple[Rendered, pd.DataFrame, TableSpec, pd.DataFrame]:
-    """(Rendered table, long summary, spec, runs used) from the parent's declaration and its finished runs."""
+                  allow_mixed_data: bool = False, interval: str | None = None,
+                  boot: Bootstrap = BOOTSTRAP) -> tuple[Rendered, pd.DataFrame, TableSpec, pd.DataFrame]:
+    """(Rendered table, long summary, spec, runs used) from the parent's declaration and its finished runs.
+
+    The runs' test scores (``scores.csv``) give each cell its bootstrap interval and each row its paired
+    comparison (``interval``: "ci" or "std" display; None = intervals when any cell has one)."""
     tags = record.client.get_run(parent_id).data.tags
     spec = declared_spec(tags, parent_id)
     ended = sweep_frame(record, parent_id, stage)  # one listing of the children for both outcomes
@@ -66,7 +73,8 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     failures = failed_cells(failed, spec, frame)
     footnote = (provenance(frame, spec, parent_id, stale - superseded, superseded) + score_level_note(frame, spec)
                 + failure_note(failures) + completeness_note(counts))
-    rendered = render(summary, long_form(frame, spec), spec, footnote, failures, incomplete_mark(counts))
+    stats = table_stats(frame, spec, tabulated_scores(record, frame), boot, interval)
+    rendered = render(summary, long_form(frame, spec), spec, footnote, failures, incomplete_mark(counts), stats)
     return rendered, summary, spec, frame
 
 

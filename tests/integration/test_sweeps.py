@@ -106,17 +106,29 @@ def test_hpo_smoke_multi_objective_with_conditional_space(stack):
     name = "it-hpo"
     out = run_sweep(stack, "hpo.py", "--smoke-test", "--space", "moe", "--also", "step_seconds:min",
                     "--sweep-name", name).stdout
+    import json
+
     client = MlflowClient(stack["mlflow"])
-    _, search_runs = children(client, f"{name}-moe")
+    parent, search_runs = children(client, f"{name}-moe")
     assert len(search_runs) == 4
     for r in search_runs:
         assert {"dev/p1/eer", "train/p1/step_seconds"} <= set(r.data.metrics)
         kind = r.data.tags["axis.moe.kind"]
         assert ("axis.moe.sue.top_k" in r.data.tags) == (kind == "sue")
         assert ("axis.moe.moae.heads" in r.data.tags) == (kind == "moae")
+        assert json.loads(r.data.tags["pad.draws"])["moe.kind"] == kind  # what the report replays
+    # what the search learned, on its parent run: history per trial, importance (or why not), the Pareto front
+    report = {a.path for a in client.list_artifacts(parent.info.run_id, "search_report")}
+    assert report == {f"search_report/{f}" for f in ("history.csv", "history.png", "importance.csv",
+                                                     "importance.png", "pareto.csv", "pareto.png", "summary.md")}
+    steps = [m.step for m in client.get_metric_history(parent.info.run_id, "search/p1/best_eer")]
+    assert steps == [0, 1, 2, 3] and "[padsweep] search report (" in out
+    # the confirmation grid: the search's base config as the baseline row, then the top-1, on seed 100
     _, confirm = children(client, f"{name}-moe-confirm")
-    assert len(confirm) == 1 and confirm[0].data.tags["pad.seed"] == "100"
-    assert "Best configurations:" in out and "mean±std" in out
+    assert sorted(r.data.tags["pad.row"] for r in confirm) == ["base", "top1"]
+    assert {r.data.tags["pad.seed"] for r in confirm} == {"100"}
+    assert "| base (the search's starting config) |" in out, out[-3000:]
+    assert "Best configurations:" in out and "HPO of moe: top-1 confirmed" in out, out[-3000:]
 
 
 def test_hpo_with_synchronous_halving_keeps_the_rungs_best_and_resumes_them(stack):

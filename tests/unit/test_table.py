@@ -1,5 +1,6 @@
 """Tables from a tidy frame of runs: mean±std over seeds, declared rows only, missing seeds flagged, groups,
-arrows and bold against the baseline, paired Δ with Holm-adjusted p-values, Markdown and LaTeX."""
+arrows and bold against the baseline, paired Δ with Holm-adjusted p-values, Markdown and LaTeX. (Intervals and the
+paired bootstrap from test scores: test_table_uncertainty.py.)"""
 
 import json
 
@@ -41,7 +42,8 @@ def test_runs_of_other_configs_seeds_or_protocols_are_ignored_and_gaps_flagged()
     out = table_of(frame)
     assert out.frame.loc["vanilla CLIP", "P1 ACER"] == "30.00±0.00 (n=1/2)"
     assert out.frame.loc["Rate 1", "P1 ACER"] == "—"
-    assert out.markdown.splitlines()[2] == "| Row | P1 ACER | P1 EER | Δ ACER | p (Holm) |"
+    assert out.markdown.splitlines()[2] == ("| Row | P1 ACER | P1 EER | Δ ACER | Δ 95% CI | p (bootstrap, Holm) | "
+                                            "p (Wilcoxon, Holm) |")
 
 
 def test_group_columns_are_mean_and_std_over_sub_protocol_means():
@@ -50,25 +52,27 @@ def test_group_columns_are_mean_and_std_over_sub_protocol_means():
     rows = [run(r, s, v + 0.01 * s, 0, protocol=p) for r, base in (("clip", 0.2), ("moe", 0.1))
             for p, v in (("P2.1", base), ("P2.2", base + 0.1)) for s in (0, 1)]
     out = table_of(pd.DataFrame(rows), spec)
-    assert list(out.frame.columns[:3]) == ["P2.1 ACER", "P2.2 ACER", "P2 ACER"]
+    assert list(out.frame.columns[:9]) == [f"{p} ACER{side}" for p in ("P2.1", "P2.2", "P2")
+                                           for side in ("", " lo", " hi")]
+    assert out.frame.loc["MoE", "P2 ACER lo"] == ""  # no scores: no interval
     means = [10.5, 20.5]
     assert out.frame.loc["MoE", "P2 ACER"] == f"{np.mean(means):.2f}±{np.std(means, ddof=1):.2f}↓"
 
 
 def test_paired_delta_and_wilcoxon_against_scipy_with_holm():
-    spec = TableSpec("T", [("a", "A"), ("b", "B"), ("c", "C")], ["P1", "P2"], [0, 1, 2], ["acer"],
+    spec = TableSpec("T", [("a", "A"), ("b", "B"), ("c", "C")], ["P1", "P2"], [0, 1, 2, 3], ["acer"],
                      {"a": "h_a", "b": "h_b", "c": "h_c"})
     rng = np.random.default_rng(0)
-    base = rng.uniform(0.1, 0.3, 6)
-    shifts = {"a": np.zeros(6), "b": -0.05 + 0.01 * rng.standard_normal(6), "c": 0.01 * rng.standard_normal(6)}
-    cells = [(p, s) for p in ("P1", "P2") for s in (0, 1, 2)]
+    base = rng.uniform(0.1, 0.3, 8)
+    shifts = {"a": np.zeros(8), "b": -0.05 + 0.01 * rng.standard_normal(8), "c": 0.01 * rng.standard_normal(8)}
+    cells = [(p, s) for p in ("P1", "P2") for s in (0, 1, 2, 3)]
     frame = pd.DataFrame([run(r, s, base[i] + shifts[r][i], 0, protocol=p) for r in "abc"
                           for i, (p, s) in enumerate(cells)])
     out = table_of(frame, spec)
     raw = {r: stats.wilcoxon(100 * shifts[r], zero_method="zsplit").pvalue for r in "bc"}
     adjusted = holm(raw)
     assert out.frame.loc["B", "Δ ACER"] == f"{100 * shifts['b'].mean():+.2f}"
-    assert out.frame.loc["B", "p (Holm)"] == f"{adjusted['b']:.3f}"
+    assert out.frame.loc["B", "p (Wilcoxon, Holm)"] == f"{adjusted['b']:.3f}"  # 8 cells, 2 rows: can reach 0.05
     assert out.frame.loc["A", "Δ ACER"] == "baseline"
     assert min(1, 2 * min(raw.values())) == min(adjusted.values())  # Holm: the smallest p is multiplied by m
 
