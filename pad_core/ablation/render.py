@@ -5,7 +5,7 @@ test-set sampling error, resampled by subject) or ±std over seeds (``interval``
 have no scores.csv, marked †); cells short of the declared seeds say ``(n=1/3)``; arrows give the direction
 against the baseline row (MMoE Table 6 style); the best mean of each column is bold; the last columns compare the
 first metric with the baseline row: Δ, its paired-bootstrap interval and Holm-adjusted p, and the Wilcoxon
-signed-rank p over (protocol × seed) cells (Holm) or "n too small". The CSV has each cell's lo and hi too.
+signed-rank p over (protocol × seed) cells (Holm) or "n too small". The CSV has each cell's std, lo and hi too.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def cells(summary: pd.DataFrame, spec: TableSpec, bold, failed=frozenset(), form
           bounds: bool = False) -> pd.DataFrame:
     """Rows x "<protocol> <METRIC>" text cells; ``bold`` wraps the best cell of a column (identity for CSV);
     (row, protocol) pairs in ``failed`` had runs that failed (NaN loss, time budget): marked ✗. ``summary`` has
-    ``lo``/``hi`` (:func:`with_intervals`); ``bounds`` adds them as "<column> lo"/"<column> hi" (the CSV)."""
+    ``lo``/``hi`` (:func:`with_intervals`); ``bounds`` adds them and the seed spread as "<column> std|lo|hi" (the
+    CSV: every cell's seed std whatever the displayed form)."""
     out = pd.DataFrame(index=[r for r, _ in spec.rows])
     for col in spec.columns():
         for metric in spec.metrics:
@@ -81,7 +82,7 @@ def cells(summary: pd.DataFrame, spec: TableSpec, bold, failed=frozenset(), form
             out[name] = [_decorate(part.loc[r], spec, r, base, bold if r == best else str, form)
                          + " ✗" * ((r, col) in failed) for r in out.index]
             if bounds:
-                for side in ("lo", "hi"):
+                for side in ("std", "lo", "hi"):
                     out[f"{name} {side}"] = [_number(part.loc[r, side]) for r in out.index]
     return out
 
@@ -127,7 +128,7 @@ def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote:
     main = {style: with_comparison(cells(summary, spec, wrap, failed, form, bounds=style == "csv"), comparison,
                                    metric).rename(index=labels) for style, wrap in styles.items()}
     grids = {style: grid_tables(summary, spec, wrap, status) for style, wrap in styles.items()}
-    shown = [c for c in main["csv"].columns if not c.endswith((" lo", " hi"))]
+    shown = [c for c in main["csv"].columns if not c.endswith((" std", " lo", " hi"))]
     extra = {style: [*grids[style].values(), *paper_table(spec, shown)] for style in styles}
     unit = unit_of(form, summary)
     markdown = [to_markdown(main["md"], spec.title + status, footnote, unit=unit)] + [to_markdown(*t) for t in

@@ -282,8 +282,9 @@ class TrainingRun:
 
         parts = []
         for s in score_sets:
-            video = ["video"] if self.score_level == "video" else []  # the figures then score per video too
             rows = self.data.split(s.split)
+            # frames of a video are not independent: the bootstrap resamples videos where no subject is known
+            video = ["video"] if "video" in rows.columns else []
             subject = ["subject"] if "subject" in rows.columns else []  # the table's bootstrap resamples subjects
             frame = rows[["path", "subset", "device", "attack_type", "label", *video, *subject]].copy()
             parts.append(frame.assign(split=s.split, score=s.scores))

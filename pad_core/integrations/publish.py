@@ -34,7 +34,6 @@ from pad_core.ablation.uncertainty import Bootstrap
 from pad_core.errors import SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
 from pad_core.integrations.run_scores import tabulated_scores
-from pad_core.metrics.thresholds import ScoreSet
 
 UNRECORDED = "unrecorded"  # data version of runs that predate pad.data_version
 
@@ -250,26 +249,9 @@ def write_figures(record: SweepRecord, summary: pd.DataFrame, spec: TableSpec, f
         roc_det(curves, title, os.path.join(folder, "roc_det_best_row.png"))
 
 
-def video_scores(rows: pd.DataFrame) -> pd.DataFrame:
-    """Score and label per video (mean of its frames' scores) of a run's ``scores.csv`` rows."""
-    units = ScoreSet("test", rows["score"].to_numpy(float), rows["label"].to_numpy(int), np.full(len(rows), ""),
-                     videos=rows["video"].fillna("").astype(str).to_numpy()).units
-    return pd.DataFrame({"score": units.scores, "label": units.labels})
-
-
 def best_row_scores(record: SweepRecord, runs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``"<protocol> s<seed>"`` -> (test scores, labels) from each run's ``scores.csv`` artifact."""
-    curves = {}
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file floods the job log
-    with tempfile.TemporaryDirectory() as tmp:
-        for _, run in runs.sort_values(["protocol", "seed"]).head(MAX_CURVES).iterrows():
-            try:
-                path = record.client.download_artifacts(run["source_run"], "scores.csv", tmp)
-            except Exception:  # noqa: BLE001 - a run without scores (older code) just has no curve
-                continue
-            test = pd.read_csv(path).query("split == 'test'")
-            if "video" in test:  # a run scored per video: its curve counts videos, as its metrics do
-                test = video_scores(test)
-            curves[f"{run['protocol']} s{run['seed']}"] = (test["score"].to_numpy(), test["label"].to_numpy())
-            os.remove(path)
-    return curves
+    """``"<protocol> s<seed>"`` -> (test scores, labels) of each run, in the units its metrics counted (rows, or
+    videos for a run scored per video), read as the table's bootstrap reads them."""
+    shown = runs.sort_values(["protocol", "seed"]).head(MAX_CURVES)
+    return {f"{protocol} s{seed}": (scores.scores, scores.labels)
+            for (_, protocol, seed), scores in tabulated_scores(record, shown).items()}

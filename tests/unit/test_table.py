@@ -52,8 +52,9 @@ def test_group_columns_are_mean_and_std_over_sub_protocol_means():
     rows = [run(r, s, v + 0.01 * s, 0, protocol=p) for r, base in (("clip", 0.2), ("moe", 0.1))
             for p, v in (("P2.1", base), ("P2.2", base + 0.1)) for s in (0, 1)]
     out = table_of(pd.DataFrame(rows), spec)
-    assert list(out.frame.columns[:9]) == [f"{p} ACER{side}" for p in ("P2.1", "P2.2", "P2")
-                                           for side in ("", " lo", " hi")]
+    assert list(out.frame.columns[:12]) == [f"{p} ACER{side}" for p in ("P2.1", "P2.2", "P2")
+                                            for side in ("", " std", " lo", " hi")]
+    assert out.frame.loc["MoE", "P2 ACER std"] == f"{np.std([10.5, 20.5], ddof=1):.2f}"
     assert out.frame.loc["MoE", "P2 ACER lo"] == ""  # no scores: no interval
     means = [10.5, 20.5]
     assert out.frame.loc["MoE", "P2 ACER"] == f"{np.mean(means):.2f}±{np.std(means, ddof=1):.2f}↓"

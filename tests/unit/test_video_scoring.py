@@ -77,13 +77,18 @@ def test_the_same_frames_scored_per_frame_give_frame_numbers_and_no_video_keys()
     assert m["test/p1/n"] == 12 and not any("frames" in k for k in m)
 
 
-def test_the_table_figure_scores_a_video_run_per_video():
-    from pad_core.integrations.publish import video_scores
+def test_the_table_reads_a_video_run_per_video_and_a_frame_run_per_frame():
+    """The table's figures and bootstrap read scores.csv in the units the run's metrics counted; a frame-level
+    run with videos resamples by video (its frames are not independent) but scores frames."""
+    from pad_core.ablation.uncertainty import from_scores_csv
 
     rows = frame_table().assign(video=lambda f: f["video"].replace("", np.nan))  # as scores.csv reads back
-    units = video_scores(rows)
-    assert sorted(zip(np.round(units["score"], 6), units["label"])) == [
+    units = from_scores_csv(rows, 0.5, per_video=True)
+    assert sorted(zip(np.round(units.scores, 6), units.labels)) == [
         (0.1, 0), (0.3, 1), (0.4, 0), (0.5, 1), (0.7, 0), (0.8, 1)]
+    frames = from_scores_csv(rows, 0.5, per_video=False)
+    assert len(frames.scores) == 12 and frames.unit_kind == "video"
+    assert len(set(frames.groups)) == 6  # five videos and the still image
 
 
 def test_a_video_whose_frames_disagree_on_the_label_is_refused_with_its_id():
