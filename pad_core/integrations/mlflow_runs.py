@@ -166,8 +166,8 @@ ENDED = {"completed": "FINISHED", "failed": "FAILED"}  # pad.outcome -> the MLfl
 
 def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -> pd.DataFrame:
     """Completed and failed child runs as a tidy frame: outcome, row, protocol, seed, config hash, code and data
-    versions ("" where the run predates ``pad.data_version``), compute hours, the failure reason, and the latest
-    metric values."""
+    versions ("" where the run predates ``pad.data_version``), compute hours, the failure reason, the threshold
+    policy and APCER mode its metrics used, and the latest metric values."""
     lines = []
     for run in record.children(parent_id):
         tags = run.data.tags
@@ -179,7 +179,9 @@ def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -
                       "config_hash": tags.get("pad.config_hash"), "code_version": tags.get("pad.code_version", ""),
                       "data_version": tags.get("pad.data_version", ""),
                       "hours": _hours(run), "ended": run.info.end_time or 0, "reason": tags.get("pad.reason", ""),
-                      "source_run": tags.get("pad.reused_from", run.info.run_id), **run.data.metrics})
+                      "source_run": tags.get("pad.reused_from", run.info.run_id),
+                      "threshold_policy": tags.get("pad.threshold_policy", ""),
+                      "apcer_mode": run.data.params.get("eval.apcer_mode", "pooled"), **run.data.metrics})
     return pd.DataFrame(lines)
 
 

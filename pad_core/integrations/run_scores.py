@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -12,27 +13,32 @@ import pandas as pd
 from pad_core.ablation.uncertainty import Key, RunScores, from_scores_csv
 from pad_core.metrics.report import metric_key
 
+DOWNLOADS = 8  # concurrent artifact downloads: each is a round trip for a small file (HTTP or S3), not bandwidth
+
 
 def tabulated_scores(record, frame: pd.DataFrame) -> dict[Key, RunScores]:
     """(row, protocol, seed) -> the run's test scores, for every run of ``frame`` that has a ``scores.csv``
-    (runs of older code have none: their cells fall back to ±std, and the footnote says so)."""
+    (runs of older code have none: their cells fall back to ±std, and the footnote says so). ``frame`` is the
+    sweep's run listing (:func:`pad_core.integrations.mlflow_runs.sweep_frame`: threshold policy and APCER mode
+    come with it, so the only request per run is its file, and those run concurrently)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per file floods the log
+    runs = [run for _, run in frame.iterrows()]
     out: dict[Key, RunScores] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for _, run in frame.iterrows():
-            rows = _test_rows(record, run["source_run"], tmp)
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(DOWNLOADS) as pool:
+        files = pool.map(lambda run: _test_rows(record, run["source_run"], os.path.join(tmp, run["run_id"])), runs)
+        for run, rows in zip(runs, files):
             if rows is None:
                 continue
-            data = record.client.get_run(run["run_id"]).data
             out[(run["row"], run["protocol"], int(run["seed"]))] = from_scores_csv(
-                rows, run_threshold(run, data.tags.get("pad.threshold_policy", "")),
+                rows, run_threshold(run, run.get("threshold_policy", "")),
                 per_video=not np.isnan(_metric(run, "frames_per_video_min")),
-                apcer_mode=data.params.get("eval.apcer_mode", "pooled"))
+                apcer_mode=run.get("apcer_mode", "pooled"))
     return out
 
 
 def _test_rows(record, run_id: str, folder: str) -> pd.DataFrame | None:
     try:
+        os.makedirs(folder, exist_ok=True)
         path = record.client.download_artifacts(run_id, "scores.csv", folder)
     except Exception:  # noqa: BLE001 - a run without scores (older code): its cell shows ±std, said in the footnote
         return None

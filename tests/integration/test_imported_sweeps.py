@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from pad_core.ablation.render import CI_STATS, FALLBACK
 from tests.fixtures.layouts import flash as flash_layout
 from tests.fixtures.layouts import irisgeneral as iris_layout
 from tests.fixtures.layouts import jfsfdb as jfsfdb_layout
@@ -54,4 +55,4 @@ def test_an_imported_dataset_runs_the_smoke_sweeps_of_its_tables(stack, tmp_path
         _, runs = children(MlflowClient(stack["mlflow"]), sweep)
         assert runs and all(r.data.tags["pad.outcome"] == "completed" for r in runs), sweep
         assert len({r.data.tags["pad.data_version"] for r in runs}) == 1  # every cell read the imported manifest
-        assert "mean±std" in out, out[-3000:]
+        assert CI_STATS in out and FALLBACK not in out, out[-3000:]  # intervals from every run's scores
