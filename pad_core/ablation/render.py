@@ -143,7 +143,7 @@ def unit_of(form: str, summary: pd.DataFrame) -> str:
     if form != "ci":
         return SEED_STATS
     fallback = summary["lo"].isna() & (summary["n"] > 0)
-    return CI_STATS + (f"; {FALLBACK} mean±std over seeds (no scores)" if fallback.any() else "")
+    return CI_STATS + (f"; {FALLBACK} mean±std over seeds, no interval (why: footnote)" if fallback.any() else "")
 
 
 def paper_table(spec: TableSpec, columns) -> list[tuple[pd.DataFrame, str, str, str, str]]:

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-RESAMPLED = frozenset({"acer", "hter", "apcer", "bpcer", "acc", "eer", "auc"})  # metrics the shared API re-scores
-THRESHOLDED = frozenset({"acer", "hter", "apcer", "bpcer", "acc"})  # they need the run's decision threshold
 Key = tuple[str, str, int]  # (row, protocol, seed): one run
 UNIT_WORDS = {"subject": "subject", "video": "video (no subject column)",
               "row": "sample (no subject or video column)"}
@@ -58,6 +56,7 @@ class RunScores:
     unit_kind: str  # "subject" | "video" | "row"
     threshold: float | None  # the run's decision threshold; None = re-found per resample (test_eer policy)
     apcer_mode: str = "pooled"
+    tpr_positive: str = "live"  # the class TPR@FPR counts (eval.tpr_positive)
 
     @property
     def threshold_unknown(self) -> bool:
@@ -85,7 +84,7 @@ def _digest(*parts: np.ndarray) -> str:
 
 
 def from_scores_csv(rows: pd.DataFrame, threshold: float | None, per_video: bool,
-                    apcer_mode: str = "pooled") -> RunScores:
+                    apcer_mode: str = "pooled", tpr_positive: str = "live") -> RunScores:
     """A run's ``scores.csv`` test rows as :class:`RunScores`. ``per_video``: the run's metrics counted videos
     (mean of their frames' scores, as :meth:`ScoreSet.units`), so the bootstrap resamples those."""
     rows = rows.reset_index(drop=True)
@@ -107,7 +106,8 @@ def from_scores_csv(rows: pd.DataFrame, threshold: float | None, per_video: bool
     groups = {"subject": lines["subject"].where(lines["subject"] != "", "\0" + own),
               "video": lines["video"].where(lines["video"] != "", "\0" + own), "row": own}[kind]
     return RunScores(own.to_numpy(str), lines["score"].to_numpy(float), lines["label"].to_numpy(int),
-                      lines["species"].to_numpy(str), groups.to_numpy(str), kind, threshold, apcer_mode)
+                      lines["species"].to_numpy(str), groups.to_numpy(str), kind, threshold, apcer_mode,
+                     tpr_positive)
 
 
 def _column(rows: pd.DataFrame, name: str) -> pd.Series | None:
@@ -122,6 +122,7 @@ NO_SCORES = "no scores.csv (runs of older code)"
 NO_THRESHOLD = "no decision threshold logged"
 NOT_RESCORED = "metric not re-scored"
 MISMATCH = "scores.csv does not reproduce the logged value"
+NO_LOGGED = "no logged value (a run without it is not in the mean either)"
 
 
 @dataclass(frozen=True)
@@ -160,35 +161,37 @@ def draw_runs(runs: dict[Key, RunScores], metrics: list[str], boot: Bootstrap,
     for fingerprint, keys in sorted(by_set.items()):
         weights = group_weights(runs[keys[0]].groups, boot.resamples, draw_seed(boot.seed, fingerprint))
         for key in keys:
-            values[key], skipped[key] = _rescored(runs[key], metrics, weights, (logged or {}).get(key, {}))
+            values[key], skipped[key] = _rescored(runs[key], metrics, weights,
+                                                  None if logged is None else logged.get(key, {}))
         del weights  # one test set's matrix in memory at a time
     return Draws(boot, values, {k: r.test_set for k, r in runs.items()}, {k: r.samples for k, r in runs.items()},
                  {k: r.unit_kind for k, r in runs.items()}, skipped)
 
 
 def _rescored(run: RunScores, metrics: list[str], weights: np.ndarray,
-              logged: dict[str, float]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    from pad_core.metrics.resample import resampled_metric
+              logged: dict[str, float] | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The run's draws of each metric it can re-score (one call: the scores sorted once for all), and why it has
+    none of the others. Its scores, all weights one, must give the logged value: a run with no logged value of a
+    metric gets no draws of it either (the table's mean leaves it out, so its interval must too). ``logged`` None:
+    the caller vouches for the scores (tests of the statistics alone)."""
+    from pad_core.metrics.resample import needs_threshold, resamplable, resampled_metrics
 
-    values, skipped = {}, {}
-    for m in metrics:
-        if m not in RESAMPLED:
-            skipped[m] = NOT_RESCORED
-            continue
-        if m in THRESHOLDED and run.threshold_unknown:
-            skipped[m] = NO_THRESHOLD
-            continue
-        threshold = run.threshold if m in THRESHOLDED else None
-        args = (run.scores, run.labels)
-        whole = resampled_metric(*args, np.ones((1, len(run.scores)), np.int32), m, threshold, run.species,
-                                 run.apcer_mode)[0]
-        expected = logged.get(m, np.nan)
-        if not np.isnan(expected) and not np.isclose(whole, expected, rtol=0.0, atol=1e-9):
-            skipped[m] = MISMATCH
-            continue
-        values[m] = 100.0 * np.asarray(resampled_metric(*args, weights, m, threshold, run.species, run.apcer_mode),
-                                       dtype=float)
-    return values, skipped
+    skipped = {m: NOT_RESCORED for m in metrics if not resamplable(m)}
+    skipped |= {m: NO_THRESHOLD for m in metrics if m not in skipped and needs_threshold(m) and run.threshold_unknown}
+    if logged is not None:
+        skipped |= {m: NO_LOGGED for m in metrics if m not in skipped and np.isnan(logged.get(m, np.nan))}
+    kept = [m for m in metrics if m not in skipped]
+    if not kept:
+        return {}, skipped
+    args = (run.scores, run.labels)
+    options = dict(threshold=run.threshold, species=run.species, apcer_mode=run.apcer_mode,
+                   tpr_positive=run.tpr_positive)
+    whole = resampled_metrics(*args, np.ones((1, len(run.scores)), np.int32), kept, **options)
+    mismatch = {m for m in kept if logged is not None and not np.isclose(whole[m][0], logged[m], rtol=0.0, atol=1e-9)}
+    skipped |= {m: MISMATCH for m in mismatch}
+    kept = [m for m in kept if m not in mismatch]
+    values = resampled_metrics(*args, weights, kept, **options) if kept else {}
+    return {m: 100.0 * np.asarray(v, dtype=float) for m, v in values.items()}, skipped
 
 
 def draw_seed(base: int, fingerprint: str) -> int:

@@ -84,8 +84,8 @@ def inactive_prefixes(cfg: RunCfg) -> list[str]:
         out += ["optim.decay_gamma", "optim.decay_steps"]
     if cfg.eval.threshold_policy != "fixed":
         out.append("eval.fixed_threshold")
-    else:  # a given tau is not found on any split: there is nothing to place
-        out.append("eval.threshold_placement")
+    if cfg.eval.threshold_policy in ("fixed", "test_eer"):  # a given tau is placed nowhere; a test-set tau splits
+        out.append("eval.threshold_placement")  # the set it was found on alike at either placement
     if not cfg.data.manifest.startswith("synthetic:"):
         out += ["data.synth_scale", "data.synth_size", "data.synth_seed"]
     return out

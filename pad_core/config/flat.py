@@ -142,17 +142,21 @@ def added_defaults(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, str]:
     return out
 
 
+Conditions = tuple[tuple[str, str], ...]  # (flat key, rendered value) pairs
+
+
 @functools.cache
-def legacy_rules(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
-    """Fields marked ``changed(legacy, when)`` (hash_rules.py): key -> (rendered legacy value, rendered conditions)."""
-    out: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+def legacy_rules(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, tuple[str, Conditions, Conditions]]:
+    """Fields marked ``changed(legacy, when, unless)`` (hash_rules.py): key -> (rendered legacy value, the
+    conditions under which it acts, those under which it does not), rendered."""
+    out: dict[str, tuple[str, Conditions, Conditions]] = {}
     for f in dataclasses.fields(cfg_cls):
         hint = type_hints(cfg_cls)[f.name]
         if dataclasses.is_dataclass(hint):
             out |= legacy_rules(hint, f"{prefix}{f.name}.")
         elif f.metadata.get("hash") == UNLESS_LEGACY:
-            when = tuple((k, render_value(v)) for k, v in f.metadata["when"].items())
-            out[f"{prefix}{f.name}"] = (render_value(f.metadata["legacy"]), when)
+            when, unless = (tuple((k, render_value(v)) for k, v in f.metadata[c].items()) for c in ("when", "unless"))
+            out[f"{prefix}{f.name}"] = (render_value(f.metadata["legacy"]), when, unless)
     return out
 
 
@@ -163,8 +167,9 @@ def left_out_of_hash(key: str, rendered: dict[str, str]) -> bool:
     if key in added_defaults():
         return added_defaults()[key] == rendered[key]
     if key in legacy_rules():
-        legacy, when = legacy_rules()[key]
-        return rendered[key] == legacy or any(rendered[k] != v for k, v in when)
+        legacy, when, unless = legacy_rules()[key]
+        acts = all(rendered[k] == v for k, v in when) and not any(rendered[k] == v for k, v in unless)
+        return rendered[key] == legacy or not acts
     return False
 
 

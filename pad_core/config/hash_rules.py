@@ -17,12 +17,15 @@ from typing import Any
 UNLESS_LEGACY = "unless_legacy"
 
 
-def changed(legacy: Any, when: Mapping[str, Any]) -> Mapping[str, Any]:
+def changed(legacy: Any, when: Mapping[str, Any], unless: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     """Metadata of a field added with a default that differs from what runs recorded before it computed.
 
     ``legacy``: the value that reproduces those runs. ``when``: flat key -> value, every one of which must hold
-    for the field to act (e.g. ``{"moe.kind": "sue"}``); ``{}`` = always. The field enters the config hash only
-    when it acts and differs from ``legacy``, so configs it does not act on, and configs that ask for the legacy
-    behaviour, keep their hash; configs it acts on at any other value (the new default included) get a new one.
+    for the field to act (e.g. ``{"moe.kind": "sue"}``); ``{}`` = always. ``unless``: flat key -> value, any one
+    of which stops it acting (e.g. a loss weight of 0 that leaves the changed term out). The field enters the
+    config hash only when it acts and differs from ``legacy``, so configs it does not act on, and configs that ask
+    for the legacy behaviour, keep their hash; configs it acts on at any other value (the new default included)
+    get a new one.
     """
-    return MappingProxyType({"hash": UNLESS_LEGACY, "legacy": legacy, "when": MappingProxyType(dict(when))})
+    return MappingProxyType({"hash": UNLESS_LEGACY, "legacy": legacy, "when": MappingProxyType(dict(when)),
+                             "unless": MappingProxyType(dict(unless or {}))})

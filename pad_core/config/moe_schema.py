@@ -69,8 +69,10 @@ class SUECfg:
     balance_count: Literal["top1", "topk"] = "top1"  # f_i counts top-1 choices (ST-MoE) or all top-k / k
     capacity_factor: float = 0.0  # tokens per expert <= cf * T * k / N, the rest dropped; 0 = dropless
     mask_text_padding: bool = True  # text tower: padding tokens after EOT stay out of the routing losses
-    # balance loss per image (text: per prompt), averaged (Switch/ST-MoE), or pooled over the batch (runs before it)
-    balance_group: Literal["image", "batch"] = field(default="image", metadata=changed("batch", {"moe.kind": "sue"}))
+    # balance loss per image (text: per prompt), averaged (Switch/ST-MoE), or pooled over the batch (runs before it);
+    # it changes the loss only of SUE layers that weight the balance term
+    balance_group: Literal["image", "batch"] = field(default="image", metadata=changed(
+        "batch", when={"moe.kind": "sue"}, unless={"loss.balance_w": 0.0}))
 
     def __post_init__(self) -> None:
         check_fields(self)

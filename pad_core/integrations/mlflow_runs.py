@@ -167,7 +167,7 @@ ENDED = {"completed": "FINISHED", "failed": "FAILED"}  # pad.outcome -> the MLfl
 def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -> pd.DataFrame:
     """Completed and failed child runs as a tidy frame: outcome, row, protocol, seed, config hash, code and data
     versions ("" where the run predates ``pad.data_version``), compute hours, the failure reason, the threshold
-    policy and APCER mode its metrics used, and the latest metric values."""
+    policy, APCER mode and TPR positive class its metrics used, and the latest metric values."""
     lines = []
     for run in record.children(parent_id):
         tags = run.data.tags
@@ -181,7 +181,8 @@ def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -
                       "hours": _hours(run), "ended": run.info.end_time or 0, "reason": tags.get("pad.reason", ""),
                       "source_run": tags.get("pad.reused_from", run.info.run_id),
                       "threshold_policy": tags.get("pad.threshold_policy", ""),
-                      "apcer_mode": run.data.params.get("eval.apcer_mode", "pooled"), **run.data.metrics})
+                      "apcer_mode": run.data.params.get("eval.apcer_mode", "pooled"),
+                      "tpr_positive": run.data.params.get("eval.tpr_positive", "live"), **run.data.metrics})
     return pd.DataFrame(lines)
 
 

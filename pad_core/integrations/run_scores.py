@@ -32,7 +32,7 @@ def tabulated_scores(record, frame: pd.DataFrame) -> dict[Key, RunScores]:
             out[(run["row"], run["protocol"], int(run["seed"]))] = from_scores_csv(
                 rows, run_threshold(run, run.get("threshold_policy", "")),
                 per_video=not np.isnan(_metric(run, "frames_per_video_min")),
-                apcer_mode=run.get("apcer_mode", "pooled"))
+                apcer_mode=run.get("apcer_mode", "pooled"), tpr_positive=run.get("tpr_positive", "live"))
     return out
 
 

@@ -25,11 +25,7 @@ from pad_core.integrations.halving import SuccessiveHalving, milestones
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.search_checks import check_space
 from pad_core.integrations.search_report import report_search
-from pad_core.integrations.search_trials import (
-    SearchTrial,
-    run_objectives,  # noqa: F401 - where callers found it before
-    search_trials,
-)
+from pad_core.integrations.search_trials import SearchTrial, search_trials
 from pad_core.integrations.session import Signals, check_lease, driver_signals, fit, sweep_runs
 from pad_core.integrations.storage import join
 from pad_core.integrations.sweep import (
@@ -264,6 +260,11 @@ def search_stage(spec: SearchSpec, opts: SweepOptions, signals: Signals) -> list
         if not configs:
             raise SweepError("search", spec.name, "no trial reported the objective",
                              "check the trials' errors in MLflow")
-        report_search(record, parent_id, spec, trials)
+        try:
+            report_search(record, parent_id, spec, trials)
+        except Exception as exc:  # noqa: BLE001 - an analysis of the finished search must not lose the search
+            record.client.set_tag(parent_id, "pad.search_report_error", f"{type(exc).__name__}: {exc}"[:4000])
+            print(f"[padsweep] the search report failed ({type(exc).__name__}: {exc}); the search and its "
+                  "confirmation go on (tag pad.search_report_error on the parent run)", flush=True)
         record.set_status(parent_id, "FINISHED")
         return configs

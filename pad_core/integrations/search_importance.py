@@ -52,7 +52,12 @@ def replay_study(trials: list[SearchTrial], spec) -> tuple[optuna.Study, list[Se
             continue
         study.enqueue_trial(t.draws)
         trial = study.ask()
-        spec.space(trial)
+        try:
+            spec.space(trial)
+        except Exception as exc:  # noqa: BLE001 - a space edited since (a choice gone, a bound moved) refuses a draw
+            study.tell(trial, state=TrialState.FAIL)
+            left_out.append(f"{t.name}: the space refuses its draws now ({type(exc).__name__}: {exc})")
+            continue
         if any(k not in t.draws or t.draws[k] != v for k, v in trial.params.items()):
             study.tell(trial, state=TrialState.FAIL)  # the space draws other parameters now: not this trial
             left_out.append(f"{t.name}: the space no longer draws what this trial drew")

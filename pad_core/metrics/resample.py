@@ -26,10 +26,23 @@ from pad_core.metrics.counts import (
     operating_counts,
     ratio,
     sort_set,
+    within_budget,
 )
 
 METRICS = ("acer", "hter", "apcer", "bpcer", "acc", "eer", "auc")
 THRESHOLD_FREE = ("eer", "auc")
+BUDGETS = ("tpr_at_fpr_", "bpcer_at_apcer_")  # + the budget as written (report.py's names): "tpr_at_fpr_0.01"
+DECISION = ("acer", "hter", "apcer", "bpcer", "acc")  # these read a decision threshold (the run's, or re-found)
+
+
+def resamplable(metric: str) -> bool:
+    """Whether :func:`resampled_metrics` re-scores ``metric`` (the table's bootstrap asks before drawing)."""
+    return metric in METRICS or metric.startswith(("apcer_", *BUDGETS))
+
+
+def needs_threshold(metric: str) -> bool:
+    """Whether ``metric`` is taken at a decision threshold: it has no value when a run logged none."""
+    return resamplable(metric) and metric not in THRESHOLD_FREE and not metric.startswith(BUDGETS)
 
 
 def group_weights(groups: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
@@ -56,34 +69,42 @@ def group_weights(groups: np.ndarray, n_resamples: int, seed: int) -> np.ndarray
 
 def resampled_metric(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, metric: str,
                      threshold: float | None, species: np.ndarray | None = None,
-                     apcer_mode: str = "pooled") -> np.ndarray:
+                     apcer_mode: str = "pooled", tpr_positive: str = "live") -> np.ndarray:
     """(B,) ``metric`` of one run's scores under each row of ``weights`` ((B, n) integer multiplicities).
 
     ``metric``: one of :data:`METRICS` (or any key of pad.decision_metrics: "apcer_max", "apcer_<species>").
     ``threshold``: the run's decision threshold (dev_eer or fixed policy); None re-finds the EER threshold on each
     resample (test_eer policy; placement cannot matter: the threshold splits the resample it was found on).
     ``threshold`` is ignored for "eer" and "auc". ``apcer_mode`` "max" puts ISO's worst species into ACER (needs
-    ``species``). Rates are fractions; a resample lacking a class gives NaN."""
-    return resampled_metrics(scores, labels, weights, (metric,), threshold, species, apcer_mode)[metric]
+    ``species``). "tpr_at_fpr_<x>" and "bpcer_at_apcer_<x>" (threshold-free, "at most" x exactly, as pad.py) take
+    ``tpr_positive``, the class TPR counts. Rates are fractions; a resample lacking a class gives NaN."""
+    return resampled_metrics(scores, labels, weights, (metric,), threshold, species, apcer_mode,
+                             tpr_positive)[metric]
 
 
 def resampled_metrics(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, metrics: Sequence[str],
                       threshold: float | None, species: np.ndarray | None = None,
-                      apcer_mode: str = "pooled") -> dict[str, np.ndarray]:
+                      apcer_mode: str = "pooled", tpr_positive: str = "live") -> dict[str, np.ndarray]:
     """:func:`resampled_metric` for several metrics of one run at once: the scores are sorted and the weights
     summed once for all of them. Returns metric -> (B,)."""
     if apcer_mode not in ("pooled", "max"):
         raise ValueError(f"apcer_mode={apcer_mode!r}: use 'pooled' or 'max'")
     if apcer_mode == "max" and species is None:
         raise ValueError("apcer_mode='max' needs species")
-    unknown = [m for m in metrics if m not in METRICS and not m.startswith("apcer_")]
+    unknown = [m for m in metrics if not resamplable(m)]
     if unknown:
-        raise ValueError(f"metric={unknown[0]!r}: use one of {list(METRICS)}")
+        raise ValueError(f"metric={unknown[0]!r}: use one of {list(METRICS)} or {[b + '<x>' for b in BUDGETS]}")
+    if tpr_positive not in ("live", "attack"):
+        raise ValueError(f"tpr_positive={tpr_positive!r}: use 'live' or 'attack'")
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels)
     weights = as_weights(weights, len(scores))
+    out: dict[str, np.ndarray] = {}
+    budgets = [m for m in metrics if m.startswith(BUDGETS)]
+    if budgets:
+        out.update(_budgeted(scores, labels, weights, budgets, tpr_positive))
+        metrics = [m for m in metrics if m not in out]
     ordered = sort_set(scores, labels)
     searched = [m for m in metrics if m in THRESHOLD_FREE or threshold is None]
-    out: dict[str, np.ndarray] = {}
     if searched:
         step = max(1, ROWS_PER_CHUNK // max(1, len(scores)))
         parts = [_searched(ordered, scores, labels, weights[lo:lo + step], searched, species, apcer_mode)
@@ -122,6 +143,29 @@ def _searched(ordered, scores, labels, weights, metrics, species, apcer_mode) ->
     rates = decision_rates(counts, apcer_mode)
     out.update({m: _masked(rates[m], c.n_attack, c.n_live) for m in decided})
     return out
+
+
+def _budgeted(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, metrics: list[str],
+              tpr_positive: str) -> dict[str, np.ndarray]:
+    """TPR@FPR and BPCER@APCER at the budget in each name, as pad.tpr_at_fpr / pad.bpcer_at_apcer: the lowest
+    threshold whose false positives are at most the budget, per resample. TPR with attacks positive counts the
+    set with scores negated and labels swapped (pad.py's convention)."""
+    sets = {"live": (scores, labels)}
+    if tpr_positive == "attack" and any(m.startswith(BUDGETS[0]) for m in metrics):
+        sets["attack"] = (-scores, 1 - labels)
+    out = {}
+    step = max(1, ROWS_PER_CHUNK // max(1, len(scores)))
+    for lo in range(0, len(weights), step):
+        part = weights[lo:lo + step]
+        counts = {k: operating_counts(sort_set(*v), part) for k, v in sets.items()}
+        for m in metrics:
+            tpr = m.startswith(BUDGETS[0])
+            c = counts[tpr_positive if tpr else "live"]
+            budget = m[len(BUDGETS[0] if tpr else BUDGETS[1]):]
+            fr = c.fr(within_budget(c, budget))
+            value = ratio(c.n_live - fr, c.n_live) if tpr else ratio(fr, c.n_live)
+            out.setdefault(m, []).append(_masked(value, c.n_attack, c.n_live))
+    return {m: np.concatenate(v) for m, v in out.items()}
 
 
 def _masked(values: np.ndarray, n_attack: np.ndarray, n_live: np.ndarray) -> np.ndarray:

@@ -59,9 +59,9 @@ def test_every_sweep_file_runs_its_smoke_test(stack, in_process, sweep_file, mon
         assert "num_experts (rows) x heads (columns)" in out and "the paper's numbers" in out
 
 
-def expected_cell(runs, row: str, metric: str) -> str:
+def expected_mean(runs, row: str, metric: str) -> str:
     values = [100 * r.data.metrics[f"test/p1/{metric}"] for r in runs if r.data.tags["pad.row"] == row]
-    return f"{np.mean(values):.2f}±{np.std(values, ddof=1):.2f}"
+    return f"{np.mean(values):.2f} ["  # then its bootstrap interval
 
 
 def test_mask_rates_cells_table_and_resume(stack):
@@ -83,7 +83,8 @@ def test_mask_rates_cells_table_and_resume(stack):
     for row, label in (("clip", "vanilla CLIP"), ("rate1", "Rate 1 (0, .1, .1, .1)")):
         line = next(ln for ln in first.splitlines() if ln.startswith(f"| {label} |"))
         cells = [c.strip("*↑↓ |") for c in line.split(" | ")]  # minus bold (best) and arrows (vs baseline)
-        assert cells[1] == expected_cell(runs, row, "acer") and cells[4] == expected_cell(runs, row, "eer")
+        assert cells[1].startswith(expected_mean(runs, row, "acer"))
+        assert cells[4].startswith(expected_mean(runs, row, "eer"))
     rebuilt = subprocess.run([sys.executable, "-m", "pad_core", "table", "--sweep", name], env=stack["env"],
                              capture_output=True, text=True, check=True).stdout
     table = "\n".join(ln for ln in rebuilt.splitlines() if not ln.startswith("[padsweep]"))  # minus progress lines

@@ -144,8 +144,8 @@ def test_a_suede_config_gets_a_new_hash_unless_it_asks_for_the_pooled_batch():
 
 @pytest.mark.parametrize("key", sorted(legacy_rules()))
 def test_a_changed_field_is_hashed_only_where_it_acts_and_leaves_its_legacy_value(key):
-    """The rule for every ``changed(legacy, when)`` field (hash_rules.py), whatever the field."""
-    legacy, when = legacy_rules()[key]
+    """The rule for every ``changed(legacy, when, unless)`` field (hash_rules.py), whatever the field."""
+    legacy, when, unless = legacy_rules()[key]
     assert when and all(k in all_keys() for k, _ in when), key
     default = to_params(RunCfg())[key]
     assert default != legacy, f"{key}: a default equal to its legacy value is schema.ADDED's case"
@@ -153,3 +153,12 @@ def test_a_changed_field_is_hashed_only_where_it_acts_and_leaves_its_legacy_valu
     assert config_hash(idle) == config_hash(RunCfg()) == config_hash(from_flat({key: default}))
     acting = dict(when)
     assert config_hash(from_flat({**acting, key: legacy})) != config_hash(from_flat(acting))
+    for k, v in unless:  # any one of these stops it acting: both values hash alike again
+        assert config_hash(from_flat({**acting, k: v, key: legacy})) == config_hash(from_flat({**acting, k: v}))
+
+
+def test_suede_configs_that_weight_no_balance_term_keep_their_hash():
+    """balance_w = 0 leaves the term out of the loss: nothing the run trains changes, so its recorded runs stay
+    reusable (only the logged, unweighted `balance` value differs)."""
+    legacy = config_hash(from_flat({"moe.kind": "sue", "loss.balance_w": 0.0, "moe.sue.balance_group": "batch"}))
+    assert config_hash(from_flat({"moe.kind": "sue", "loss.balance_w": 0.0})) == legacy

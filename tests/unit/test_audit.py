@@ -60,11 +60,14 @@ def test_inactive_rules(key):
 
 
 def test_threshold_settings_are_inactive_where_the_policy_reads_none():
-    """A given tau is placed nowhere (no split is searched); a found tau never reads the given one."""
+    """A given tau is placed nowhere (no split is searched); a tau found on test splits test alike at either
+    placement (no metric changes); a found tau never reads the given one."""
     fixed = from_flat({**SMOKE, "eval.threshold_policy": "fixed"})
+    own = from_flat({**SMOKE, "eval.threshold_policy": "test_eer"})  # found and applied on test: same partition
     found = from_flat({**SMOKE, "eval.threshold_policy": "dev_eer"})
     keys = ["eval.threshold_placement", "eval.fixed_threshold"]
     assert inactive_keys(fixed, keys) == ["eval.threshold_placement"]
+    assert inactive_keys(own, keys) == keys
     assert inactive_keys(found, keys) == ["eval.fixed_threshold"]
 
 

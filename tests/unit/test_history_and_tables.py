@@ -121,7 +121,8 @@ def test_a_reused_run_copies_the_whole_history_in_batches(record):
 
 
 def test_a_search_ranks_a_finished_run_by_its_final_report_and_a_stopped_one_by_its_curve(record):
-    from pad_core.integrations.search import SearchSpec, run_objectives
+    from pad_core.integrations.search import SearchSpec
+    from pad_core.integrations.search_trials import run_objectives
 
     spec = SearchSpec("s", "t", {}, lambda trial: None, "P1", also=(("step_seconds", "min"),))
     parent = record.parent("s", {})

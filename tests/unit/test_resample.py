@@ -106,3 +106,25 @@ def test_several_metrics_at_once_equal_one_at_a_time(threshold):
     for metric in METRICS:
         alone = resampled_metric(scores, labels, weights, metric, threshold, species, "max")
         assert np.array_equal(together[metric], alone, equal_nan=True), metric
+
+
+@pytest.mark.parametrize("positive", ["live", "attack"])
+def test_budget_metrics_equal_pad_on_the_repeated_rows(positive):
+    """TPR@FPR (either positive class) and BPCER@APCER, "at most" the budget, per resample: what pad.py gives on
+    the resample written out row by row (ties and unequal classes; a resample lacking a class is NaN)."""
+    from pad_core.metrics import bpcer_at_apcer, tpr_at_fpr
+
+    names = ("tpr_at_fpr_0.1", "tpr_at_fpr_0.3", "bpcer_at_apcer_0.2")
+    for seed in range(40):
+        scores, labels, _ = tied_set(seed, 3 + seed)
+        weights = np.random.default_rng(seed).integers(0, 3, (6, len(scores)))
+        weights[0] = 1
+        out = resampled_metrics(scores, labels, weights, names, None, tpr_positive=positive)
+        for b, w in enumerate(weights):
+            s, lab = np.repeat(scores, w), np.repeat(labels, w)
+            if len(set(lab)) < 2:
+                assert all(np.isnan(out[m][b]) for m in names)
+                continue
+            assert out["tpr_at_fpr_0.1"][b] == tpr_at_fpr(s, lab, 0.1, positive)
+            assert out["tpr_at_fpr_0.3"][b] == tpr_at_fpr(s, lab, 0.3, positive)
+            assert out["bpcer_at_apcer_0.2"][b] == bpcer_at_apcer(s, lab, 0.2)

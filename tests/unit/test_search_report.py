@@ -179,6 +179,32 @@ def test_conditional_parameters_are_named_as_not_rated(record):
     assert "not rated (drawn in only some trials, conditional): moe.sue.top_k" in imp.notes
 
 
+def test_trials_the_space_refuses_now_are_left_out_with_a_note(record):
+    """A space edited since the trials ran (a choice removed) refuses their draws on replay: those trials are
+    left out and named, the others still rated; the report never fails the finished search."""
+    def before(trial):
+        trial.suggest_categorical("moe.sue.top_k", [1, 2, 3])
+        trial.suggest_float("optim.lr", 1e-4, 1e-3, log=True)
+
+    def after(trial):  # top_k=3 is no longer a choice
+        trial.suggest_categorical("moe.sue.top_k", [1, 2])
+        trial.suggest_float("optim.lr", 1e-4, 1e-3, log=True)
+
+    parent = record.parent("s", {})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for i in range(12):
+        trial = study.ask()
+        before(trial)
+        add_trial(record, parent, i, dict(trial.params), 0.1 + trial.params["optim.lr"] * 100)
+        study.tell(trial, 0.0)
+    spec = SearchSpec("s", "T", {}, after, "P1")
+    refused = sum(json.loads(t.data.tags[DRAWS_TAG])["moe.sue.top_k"] == 3 for t in record.children(parent))
+    assert refused > 0
+    imp = report_search(record, parent, spec, search_trials(record, parent, spec)).importance
+    notes = [n for n in imp.notes if "the space refuses its draws now" in n]
+    assert len(notes) == refused and "optim.lr" in set(imp.frame["param"])
+
+
 def test_the_confirmation_grid_compares_the_top_configs_with_the_search_base():
     spec = SearchSpec("s", "T", {"optim.lr": 1e-4}, SPACE, "P1", confirm_seeds=(100,))
     confirm = confirm_spec(spec, [{"optim.lr": 3e-4}, {"optim.lr": 5e-4}])

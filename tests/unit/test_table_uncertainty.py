@@ -172,7 +172,7 @@ def test_runs_without_scores_fall_back_to_std_marked_and_never_mixed_silently():
     assert out.frame.loc["Same", "P1 ACER"] == f"10.50±{np.std([10, 11], ddof=1):.2f}†↑"
     assert out.frame.loc["Same", "P1 ACER lo"] == ""
     assert out.frame.loc["Better", "P1 ACER"] == "0.00 [0.00, 0.00]↓"
-    assert "† mean±std over seeds (no scores)" in out.markdown
+    assert "† mean±std over seeds, no interval (why: footnote)" in out.markdown
     assert "No interval (marked †, ±std over seeds instead): no scores.csv (runs of older code): same·P1 ACER." \
         in out.markdown
     assert out.frame.loc["Same", "Δ 95% CI"] == "no bootstrap: no scores.csv (runs of older code)"
@@ -191,6 +191,16 @@ def test_scores_that_do_not_reproduce_the_logged_value_get_no_interval():
     assert out.frame.loc["Better", "P1 ACER"].endswith("†↓")
     assert "scores.csv does not reproduce the logged value: better·P1 ACER" in out.markdown
     assert out.frame.loc["Same", "P1 ACER"].startswith("10.00 [")
+
+
+def test_a_run_without_a_logged_value_gets_no_draws_of_it():
+    """The table's mean skips a run whose metric was not logged; its interval must skip it too."""
+    rows = subjects_set(50, 5, 5)
+    key = ("base", "P1", 0)
+    draws = draw_runs({key: scores_of(rows)}, ["acer", "eer"], Bootstrap(resamples=50),
+                      {key: {"acer": acer_of(rows), "eer": float("nan")}})
+    assert "acer" in draws.values[key] and "eer" not in draws.values[key]
+    assert "no logged value" in draws.why_missing(key, "eer")
 
 
 def test_no_scores_at_all_is_std_and_asking_for_intervals_is_refused():

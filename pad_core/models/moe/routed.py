@@ -58,7 +58,11 @@ def load_balance_loss(probs: torch.Tensor, topk_idx: torch.Tensor, *, count: str
     f = (share.view(groups, -1, r) * weight).sum(dim=1) / tokens.clamp_min(1)
     p = (probs.view(groups, -1, r) * weight).sum(dim=1) / tokens.clamp_min(1)
     per_group = r * (f * p).sum(dim=-1)  # b
-    return mean(per_group[tokens[:, 0] > 0])
+    if valid is None:
+        return mean(per_group)
+    # the mean over groups with a valid token, as a ratio of two means: a boolean index would sync the device
+    has = (tokens[:, 0] > 0).to(per_group.dtype)
+    return mean(per_group * has) / mean(has).clamp_min(torch.finfo(has.dtype).tiny)
 
 
 def token_mean(training: bool) -> Callable[[torch.Tensor], torch.Tensor] | None:
