@@ -53,10 +53,10 @@ def table_stats(frame: pd.DataFrame, spec: TableSpec, runs: dict[Key, RunScores]
     cells = cells_of(frame)
     tabulated = {k for keys in cells.values() for k in keys}
     compared = len(spec.rows) - 1  # Holm's family: B keeps its smallest adjusted p, 2m/(B+1), at 0.01 or below
-    boot = replace(boot, resamples=max(boot.resamples, RESAMPLES_PER_ROW * compared))
+    boot = replace(boot, compared=max(boot.compared, RESAMPLES_PER_ROW * compared))
     metric, long = spec.metrics[0], long_form(frame, spec)
     runs = {k: v for k, v in runs.items() if k in tabulated}
-    draws = draw_runs(runs, spec.metrics, boot, logged_values(frame, spec)) if runs else None
+    draws = draw_runs(runs, spec.metrics, boot, logged_values(frame, spec), compared=metric) if runs else None
     intervals = pd.DataFrame(columns=INTERVAL_COLUMNS)
     paired: dict[str, Paired] = {}
     if draws is not None:
@@ -88,9 +88,10 @@ def logged_values(frame: pd.DataFrame, spec: TableSpec) -> dict[Key, dict[str, f
 
 
 def comparison_note(boot: Bootstrap, paired: dict[str, Paired]) -> str:
+    b = boot.compared_resamples
     text = (f" Δ: row − baseline of the first metric, mean over protocols × seeds; its {100 * boot.level:g}% CI and "
-            f"p from a paired bootstrap (both rows' runs re-scored under the same {boot.resamples} draws of the "
-            f"shared test set; two-sided, resolution 1/B, smallest p 2/(B+1) = {2 / (boot.resamples + 1):.4f}), "
+            f"p from a paired bootstrap (both rows' runs re-scored under the same {b} draws of the "
+            f"shared test set; two-sided, resolution 1/B, smallest p 2/(B+1) = {2 / (b + 1):.4f}), "
             "Holm-corrected across rows; conditional on the trained seeds (their spread enters the resolvable "
             "difference below, not this p); Wilcoxon signed-rank over (protocol × seed) cells, Holm-corrected, only "
             "where its smallest adjusted p, rows·2/2^n, can be below 0.05 (≥ 6 cells for one row, 7 for 2-3, 8 for "

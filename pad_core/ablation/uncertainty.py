@@ -36,6 +36,11 @@ class Bootstrap:
     resamples: int = 1000
     level: float = 0.95
     seed: int = 0
+    compared: int = 0  # draws of the compared (first) metric, whose Holm-corrected paired p needs more with many rows
+
+    @property
+    def compared_resamples(self) -> int:
+        return max(self.resamples, self.compared)
 
     @property
     def percentiles(self) -> tuple[float, float]:
@@ -144,13 +149,15 @@ class Draws:
 
 
 def draw_runs(runs: dict[Key, RunScores], metrics: list[str], boot: Bootstrap,
-              logged: dict[Key, dict[str, float]] | None = None) -> Draws:
+              logged: dict[Key, dict[str, float]] | None = None, compared: str | None = None) -> Draws:
     """One (B, n) weight matrix per distinct test set, shared by every run on it; each run re-scored under it.
 
     ``logged``: the runs' logged values (fractions). A run whose scores, all weights one, do not give its logged
     value (another scoring level, a changed file) gets no draws of that metric: an interval never belongs to
     another number than the one it is printed with. Vectorised: the weights are drawn once per test set and every
-    metric of every run on it is B weighted counts (the shared API)."""
+    metric of every run on it is B weighted counts (the shared API). The ``compared`` metric (the paired
+    comparison's) gets ``boot.compared_resamples`` draws, the others the first ``boot.resamples`` of them: the
+    cost of a many-row table grows with its rows for one metric only."""
     from pad_core.metrics.resample import group_weights
 
     values: dict[Key, dict[str, np.ndarray]] = {}
@@ -159,21 +166,24 @@ def draw_runs(runs: dict[Key, RunScores], metrics: list[str], boot: Bootstrap,
     for key, run in runs.items():
         by_set.setdefault(run.test_set, []).append(key)
     for fingerprint, keys in sorted(by_set.items()):
-        weights = group_weights(runs[keys[0]].groups, boot.resamples, draw_seed(boot.seed, fingerprint))
+        drawn = boot.compared_resamples if compared in metrics else boot.resamples
+        weights = group_weights(runs[keys[0]].groups, drawn, draw_seed(boot.seed, fingerprint))
         for key in keys:
             values[key], skipped[key] = _rescored(runs[key], metrics, weights,
-                                                  None if logged is None else logged.get(key, {}))
+                                                  None if logged is None else logged.get(key, {}),
+                                                  {m: drawn if m == compared else boot.resamples for m in metrics})
         del weights  # one test set's matrix in memory at a time
     return Draws(boot, values, {k: r.test_set for k, r in runs.items()}, {k: r.samples for k, r in runs.items()},
                  {k: r.unit_kind for k, r in runs.items()}, skipped)
 
 
-def _rescored(run: RunScores, metrics: list[str], weights: np.ndarray,
-              logged: dict[str, float] | None) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+def _rescored(run: RunScores, metrics: list[str], weights: np.ndarray, logged: dict[str, float] | None,
+              draws: dict[str, int]) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The run's draws of each metric it can re-score (one call: the scores sorted once for all), and why it has
     none of the others. Its scores, all weights one, must give the logged value: a run with no logged value of a
     metric gets no draws of it either (the table's mean leaves it out, so its interval must too). ``logged`` None:
-    the caller vouches for the scores (tests of the statistics alone)."""
+    the caller vouches for the scores (tests of the statistics alone). ``draws``: metric -> how many of the
+    weights' rows it is re-scored under."""
     from pad_core.metrics.resample import needs_threshold, resamplable, resampled_metrics
 
     skipped = {m: NOT_RESCORED for m in metrics if not resamplable(m)}
@@ -190,7 +200,9 @@ def _rescored(run: RunScores, metrics: list[str], weights: np.ndarray,
     mismatch = {m for m in kept if logged is not None and not np.isclose(whole[m][0], logged[m], rtol=0.0, atol=1e-9)}
     skipped |= {m: MISMATCH for m in mismatch}
     kept = [m for m in kept if m not in mismatch]
-    values = resampled_metrics(*args, weights, kept, **options) if kept else {}
+    values: dict[str, np.ndarray] = {}
+    for count in sorted({draws[m] for m in kept}):  # one call per draw count: the scores sorted once for each
+        values |= resampled_metrics(*args, weights[:count], [m for m in kept if draws[m] == count], **options)
     return {m: 100.0 * np.asarray(v, dtype=float) for m, v in values.items()}, skipped
 
 
@@ -260,9 +272,11 @@ def method_note(draws: Draws, intervals: pd.DataFrame, seeds: int, shown: str) -
         return " No bootstrap interval (±std over seeds instead): " + "; ".join(
             f"{why}: {_cells_text(part, len(intervals))}" for why, part in fallback.groupby("why", sort=True)) + "."
     where = "(their spread: ±std in the CSV)" if shown == "ci" else "(shown here: ±std; intervals: the CSV's lo/hi)"
-    text = (f" Intervals: {100 * boot.level:g}% percentile bootstrap, B={boot.resamples} resamples of the test set by "
-            f"{_units_by_protocol(draws)}; one draw per resample shared by every seed's run of a protocol (and by "
-            f"every row: same test set); cell = mean over its seeds (up to {seeds}); seeds are not resampled (with "
+    more = (f" ({boot.compared_resamples} for the first metric, which its paired comparison needs)"
+            if boot.compared_resamples > boot.resamples else "")
+    text = (f" Intervals: {100 * boot.level:g}% percentile bootstrap, B={boot.resamples}{more} resamples of the test "
+            f"set by {_units_by_protocol(draws)}; one draw per resample shared by every seed's run of a protocol (and "
+            f"by every row: same test set); cell = mean over its seeds (up to {seeds}); seeds are not resampled (with "
             "2-3 seeds a seed bootstrap has 3-10 distinct draws and understates their spread), so an interval is the "
             f"test set's sampling error of these seeds' mean, conditional on the seeds {where}.")
     if not fallback.empty:
