@@ -91,7 +91,8 @@ def _digest(*parts: np.ndarray) -> str:
 def from_scores_csv(rows: pd.DataFrame, threshold: float | None, per_video: bool,
                     apcer_mode: str = "pooled", tpr_positive: str = "live") -> RunScores:
     """A run's ``scores.csv`` test rows as :class:`RunScores`. ``per_video``: the run's metrics counted videos
-    (mean of their frames' scores, as :meth:`ScoreSet.units`), so the bootstrap resamples those."""
+    (mean of their frames' scores, :func:`pad_core.metrics.thresholds.per_unit` as the run's own metrics), so the
+    bootstrap resamples those."""
     rows = rows.reset_index(drop=True)
     ids = rows["path"].astype(str) if "path" in rows else pd.Series([f"#{i}" for i in range(len(rows))])
     subject = _column(rows, "subject")
@@ -103,9 +104,9 @@ def from_scores_csv(rows: pd.DataFrame, threshold: float | None, per_video: bool
                           "video": video if video is not None else ""})
     if per_video and video is not None:
         lines["unit"] = np.where(lines["video"] == "", "\0" + lines["unit"], lines["video"])
-        lines = lines.groupby("unit", sort=False).agg(score=("score", "mean"), label=("label", "first"),
-                                                      species=("species", "first"), subject=("subject", "first"),
-                                                      video=("video", "first")).reset_index()
+        from pad_core.metrics.thresholds import per_unit
+
+        lines = per_unit(lines, "test", ("species", "subject", "video")).reset_index()
     lines = lines.sort_values("unit", kind="stable")
     own = lines["unit"]
     groups = {"subject": lines["subject"].where(lines["subject"] != "", "\0" + own),

@@ -53,16 +53,24 @@ class ScoreSet:
         rows = pd.DataFrame({"unit": np.where(ids == "", [f"\0{i}" for i in range(len(ids))], ids),
                              "score": np.asarray(self.scores, dtype=np.float64), "label": np.asarray(self.labels),
                              "species": np.asarray(self.species).astype(str)})
-        videos = rows.groupby("unit", sort=False)
-        mixed = videos["label"].nunique() > 1
-        if mixed.any():
-            raise DataError("video", mixed.index[mixed][0], f"{int(mixed.sum())} videos of the {self.split} split "
-                            f"have frames labelled both bona fide and attack: {mixed.index[mixed][:5].tolist()}",
-                            "give every frame of a video its video's label (or separate video ids)")
-        agg = videos.agg(score=("score", "mean"), label=("label", "first"), species=("species", "first"),
-                         frames=("score", "size"))
+        agg = per_unit(rows, self.split, ("species",))
         return ScoreSet(self.split, agg["score"].to_numpy(), agg["label"].to_numpy(), agg["species"].to_numpy(),
                         frames=agg["frames"].to_numpy())
+
+
+def per_unit(rows: pd.DataFrame, split: str, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Frame rows (columns ``unit``, ``score``, ``label`` and ``keep``) -> one line per unit, indexed by its id in
+    first-seen order: the mean of its frames' scores, its label, the first value of each ``keep`` column and
+    ``frames``. The one rule for video-level scores (the run's metrics and the table's bootstrap both use it);
+    frames of one video that disagree on the label are refused."""
+    videos = rows.groupby("unit", sort=False)
+    mixed = videos["label"].nunique() > 1
+    if mixed.any():
+        raise DataError("video", mixed.index[mixed][0], f"{int(mixed.sum())} videos of the {split} split "
+                        f"have frames labelled both bona fide and attack: {mixed.index[mixed][:5].tolist()}",
+                        "give every frame of a video its video's label (or separate video ids)")
+    return videos.agg(score=("score", "mean"), label=("label", "first"), **{c: (c, "first") for c in keep},
+                      frames=("score", "size"))
 
 
 def select_threshold(policy: str, *, dev: ScoreSet | None, test: ScoreSet | None, fixed: float = 0.5,

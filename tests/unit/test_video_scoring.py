@@ -91,6 +91,16 @@ def test_the_table_reads_a_video_run_per_video_and_a_frame_run_per_frame():
     assert len(set(frames.groups)) == 6  # five videos and the still image
 
 
+def test_the_tables_reader_refuses_a_video_whose_frames_disagree_as_the_run_does():
+    """One per-video rule (thresholds.per_unit) for the run's metrics and the table's bootstrap."""
+    from pad_core.ablation.uncertainty import from_scores_csv
+
+    rows = frame_table()
+    rows.loc[rows["video"] == "A2", "label"] = [0, 1]
+    with pytest.raises(DataError, match=r"1 videos of the test split have frames labelled both.*\['A2'\]"):
+        from_scores_csv(rows, 0.5, per_video=True)
+
+
 def test_a_video_whose_frames_disagree_on_the_label_is_refused_with_its_id():
     frame = frame_table()
     frame.loc[frame["video"] == "A2", "label"] = [0, 1]
