@@ -130,7 +130,7 @@ def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote:
     grids = {style: grid_tables(summary, spec, wrap, status) for style, wrap in styles.items()}
     shown = [c for c in main["csv"].columns if not c.endswith((" std", " lo", " hi"))]
     extra = {style: [*grids[style].values(), *paper_table(spec, shown)] for style in styles}
-    unit = unit_of(form, summary)
+    unit = unit_of(form, summary, stats.level if stats else 0.95)
     markdown = [to_markdown(main["md"], spec.title + status, footnote, unit=unit)] + [to_markdown(*t) for t in
                                                                                       extra["md"]]
     latex = [to_latex(main["tex"], spec.title + status, footnote, unit=unit)] + [to_latex(*t) for t in extra["tex"]]
@@ -138,12 +138,13 @@ def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote:
                     grids={col: g[0] for col, g in grids["csv"].items()}, stats=stats)
 
 
-def unit_of(form: str, summary: pd.DataFrame) -> str:
-    """The caption's unit: what the cells hold."""
+def unit_of(form: str, summary: pd.DataFrame, level: float = 0.95) -> str:
+    """The caption's unit: what the cells hold (``level``: the intervals' coverage)."""
     if form != "ci":
         return SEED_STATS
     fallback = summary["lo"].isna() & (summary["n"] > 0)
-    return CI_STATS + (f"; {FALLBACK} mean±std over seeds, no interval (why: footnote)" if fallback.any() else "")
+    return ci_stats(level) + (f"; {FALLBACK} mean±std over seeds, no interval (why: footnote)" if fallback.any()
+                              else "")
 
 
 def paper_table(spec: TableSpec, columns) -> list[tuple[pd.DataFrame, str, str, str, str]]:
@@ -175,7 +176,11 @@ def grid_tables(summary: pd.DataFrame, spec: TableSpec, wrap,
 
 
 SEED_STATS = "%, mean±std over seeds"
-CI_STATS = "%, mean over seeds [95% bootstrap CI]"
+def ci_stats(level: float) -> str:
+    return f"%, mean over seeds [{100 * level:g}% bootstrap CI]"
+
+
+CI_STATS = ci_stats(0.95)  # the default intervals' caption
 
 
 def to_markdown(table: pd.DataFrame, title: str, footnote: str = "", corner: str = "Row",

@@ -33,6 +33,7 @@ class TableStats:
     paired: dict[str, Paired] = field(default_factory=dict)  # row -> its paired bootstrap against the baseline
     resolution: Resolution | None = None
     note: str = ""  # the footnote's sentences
+    level: float = 0.95  # the intervals' coverage (the caption states it)
 
 
 def cells_of(frame: pd.DataFrame) -> dict[tuple[str, str], list[Key]]:
@@ -77,7 +78,7 @@ def table_stats(frame: pd.DataFrame, spec: TableSpec, runs: dict[Key, RunScores]
     else:
         note = method_note(draws, intervals, len(spec.seeds), shown) + comparison_note(boot, paired)
     res = resolution(long, metric, len(spec.protocols), len(spec.seeds), paired, draws, cells)
-    return TableStats(shown, intervals, paired, res, note + res.note())
+    return TableStats(shown, intervals, paired, res, note + res.note(), boot.level)
 
 
 def logged_values(frame: pd.DataFrame, spec: TableSpec) -> dict[Key, dict[str, float]]:

@@ -164,6 +164,13 @@ def test_footnote_names_the_method():
     assert "Provenance: test." in out.latex and "\\dagger" not in out.latex
 
 
+def test_the_caption_states_the_intervals_level():
+    sets = {"base": subjects_set(40, 4, 4), "better": subjects_set(40, 0, 0), "same": subjects_set(40, 4, 4)}
+    runs = {(r, "P1", s): scores_of(rows) for r, rows in sets.items() for s in (0, 1)}
+    out, _ = table_of(runs, {k: acer_of(sets[k[0]]) for k in runs}, boot=Bootstrap(level=0.9))
+    assert "(%, mean over seeds [90% bootstrap CI])" in out.markdown and "90% percentile bootstrap" in out.markdown
+
+
 def test_runs_without_scores_fall_back_to_std_marked_and_never_mixed_silently():
     sets = {"base": subjects_set(40, 4, 4), "better": subjects_set(40, 0, 0), "same": subjects_set(40, 4, 4)}
     runs = {(r, "P1", s): scores_of(rows) for r, rows in sets.items() for s in (0, 1) if r != "same"}
