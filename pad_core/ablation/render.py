@@ -110,7 +110,8 @@ def with_comparison(table: pd.DataFrame, comparison: pd.DataFrame, metric: str, 
     columns = {f"Δ {metric.upper()}": delta, f"Δ {100 * level:g}% CI": pd.Series(interval, index=comparison.index),
                "p (bootstrap, Holm)": comparison["p_boot_holm"].map(_p),
                "p (Wilcoxon, Holm)": pd.Series(wilcoxon, index=comparison.index)}
-    return table.assign(**{name: values.reindex(table.index).fillna("baseline" if i == 0 else "")
+    # text columns: with no row compared (a baseline alone) a column is empty, and pandas types it float
+    return table.assign(**{name: values.astype(object).reindex(table.index).fillna("baseline" if i == 0 else "")
                            for i, (name, values) in enumerate(columns.items())})
 
 

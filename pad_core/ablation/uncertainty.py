@@ -284,10 +284,23 @@ def method_note(draws: Draws, intervals: pd.DataFrame, seeds: int, shown: str) -
         mark = "marked †, " if shown == "ci" else ""
         text += f" No interval ({mark}±std over seeds instead): " + "; ".join(
             f"{why}: {_cells_text(part, len(intervals))}" for why, part in fallback.groupby("why", sort=True)) + "."
+    split = cells_on_several_test_sets(draws)
+    if split:
+        text += (f" Except in {', '.join(f'{r}·{p}' for r, p in split)}: their seeds ran on different test sets "
+                 "(mixed data versions), so each seed's draws are its own and independent of the others'.")
     dropped = dropped_resamples(draws)
     if dropped:
         text += f" Up to {dropped} resamples of a run lacked one class and were left out of its percentiles."
     return text
+
+
+def cells_on_several_test_sets(draws: Draws) -> list[tuple[str, str]]:
+    """(row, protocol) cells whose seeds' runs scored different test sets (a table built with
+    ``--allow-mixed-data``): they cannot share a draw, which the footnote must not claim."""
+    sets: dict[tuple[str, str], set[str]] = {}
+    for (row, protocol, _), fingerprint in draws.test_set.items():
+        sets.setdefault((row, protocol), set()).add(fingerprint)
+    return sorted(cell for cell, found in sets.items() if len(found) > 1)
 
 
 def _cells_text(part: pd.DataFrame, total: int) -> str:

@@ -164,6 +164,18 @@ def test_footnote_names_the_method():
     assert "Provenance: test." in out.latex and "\\dagger" not in out.latex
 
 
+def test_the_footnote_names_cells_whose_seeds_scored_different_test_sets():
+    """After --allow-mixed-data a cell's seeds may have scored different test sets: their draws are independent,
+    and the footnote says so instead of claiming one shared draw."""
+    sets = {0: subjects_set(40, 4, 4), 1: subjects_set(41, 4, 4)}  # seed 1: another test set (one more subject)
+    runs = {("base", "P1", s): scores_of(rows) for s, rows in sets.items()}
+    spec = TableSpec("T", [("base", "Baseline")], ["P1"], [0, 1], ["acer"], {"base": "h"})
+    out, _ = table_of(runs, {k: acer_of(sets[k[2]]) for k in runs}, spec)
+    assert "Except in base·P1: their seeds ran on different test sets" in out.markdown
+    same, _ = paired_table()
+    assert "Except in" not in same.markdown
+
+
 def test_the_caption_states_the_intervals_level():
     sets = {"base": subjects_set(40, 4, 4), "better": subjects_set(40, 0, 0), "same": subjects_set(40, 4, 4)}
     runs = {(r, "P1", s): scores_of(rows) for r, rows in sets.items() for s in (0, 1)}
