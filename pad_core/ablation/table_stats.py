@@ -34,6 +34,7 @@ class TableStats:
     resolution: Resolution | None = None
     note: str = ""  # the footnote's sentences
     level: float = 0.95  # the intervals' coverage (the caption states it)
+    runs: dict[Key, RunScores] = field(default_factory=dict)  # the tabulated runs' test scores (the figures too)
 
 
 def cells_of(frame: pd.DataFrame) -> dict[tuple[str, str], list[Key]]:
@@ -78,7 +79,7 @@ def table_stats(frame: pd.DataFrame, spec: TableSpec, runs: dict[Key, RunScores]
     else:
         note = method_note(draws, intervals, len(spec.seeds), shown) + comparison_note(boot, paired)
     res = resolution(long, metric, len(spec.protocols), len(spec.seeds), paired, draws, cells)
-    return TableStats(shown, intervals, paired, res, note + res.note(), boot.level)
+    return TableStats(shown, intervals, paired, res, note + res.note(), boot.level, runs)
 
 
 def logged_values(frame: pd.DataFrame, spec: TableSpec) -> dict[Key, dict[str, float]]:

@@ -30,7 +30,7 @@ from pad_core.ablation.table import (
     summarize,
 )
 from pad_core.ablation.table_stats import BOOTSTRAP, table_stats
-from pad_core.ablation.uncertainty import Bootstrap
+from pad_core.ablation.uncertainty import Bootstrap, Key, RunScores
 from pad_core.errors import SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
 from pad_core.integrations.run_scores import tabulated_scores
@@ -215,7 +215,7 @@ def publish_table(record: SweepRecord, parent_id: str, stage: str | None) -> str
     rendered, summary, spec, frame = rebuild_table(record, parent_id, stage)
     with tempfile.TemporaryDirectory() as tmp:
         write_tables(rendered, tmp)
-        write_figures(record, summary, spec, frame, tmp)
+        write_figures(summary, spec, rendered.stats.runs if rendered.stats else {}, tmp)
         for name in sorted(os.listdir(tmp)):
             record.log_artifact(parent_id, os.path.join(tmp, name))
     return rendered.markdown
@@ -230,9 +230,9 @@ def write_tables(rendered: Rendered, folder: str) -> None:
             fh.write(text)
 
 
-def write_figures(record: SweepRecord, summary: pd.DataFrame, spec: TableSpec, frame: pd.DataFrame,
-                  folder: str) -> None:
-    """Per-row bars and the ablation trend of ACER and EER, the grid heatmap, ROC/DET of the best row."""
+def write_figures(summary: pd.DataFrame, spec: TableSpec, scores: dict[Key, RunScores], folder: str) -> None:
+    """Per-row bars and the ablation trend of ACER and EER, the grid heatmap, ROC/DET of the best row (from the
+    test scores the table already read: ``scores``)."""
     for metric in ("acer", "eer"):
         metric_bars(summary, spec, metric, os.path.join(folder, f"{metric}_by_row.png"))
         metric_trend(summary, spec, metric, os.path.join(folder, f"{metric}_trend.png"))
@@ -243,15 +243,15 @@ def write_figures(record: SweepRecord, summary: pd.DataFrame, spec: TableSpec, f
             grid_heatmap(grid_stats(summary, spec, metric, col), axis_names(spec), title,
                          os.path.join(folder, f"grid_{metric}_{col}.png"))
     best = best_row(summary, spec)
-    curves = best_row_scores(record, frame[frame["row"] == best])
+    curves = best_row_scores(scores, best)
     if curves:
         title = f"{spec.title}: ROC and DET of the best row, {dict(spec.rows)[best]} (test sets)"
         roc_det(curves, title, os.path.join(folder, "roc_det_best_row.png"))
 
 
-def best_row_scores(record: SweepRecord, runs: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``"<protocol> s<seed>"`` -> (test scores, labels) of each run, in the units its metrics counted (rows, or
-    videos for a run scored per video), read as the table's bootstrap reads them."""
-    shown = runs.sort_values(["protocol", "seed"]).head(MAX_CURVES)
-    return {f"{protocol} s{seed}": (scores.scores, scores.labels)
-            for (_, protocol, seed), scores in tabulated_scores(record, shown).items()}
+def best_row_scores(scores: dict[Key, RunScores], row: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``"<protocol> s<seed>"`` -> (test scores, labels) of the row's runs (at most MAX_CURVES), in the units
+    their metrics counted (rows, or videos for a run scored per video)."""
+    shown = sorted(key for key in scores if key[0] == row)[:MAX_CURVES]
+    return {f"{protocol} s{seed}": (scores[(r, protocol, seed)].scores, scores[(r, protocol, seed)].labels)
+            for r, protocol, seed in shown}

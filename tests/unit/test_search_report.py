@@ -63,6 +63,19 @@ def add_trial(record: SweepRecord, parent: str, i: int, config: dict | None, eer
     return run_id
 
 
+def lr_driven_trials(record: SweepRecord, space, seed: int, n: int = 12) -> str:
+    """n trials of ``space`` drawn at random under parent "s", their dev EER driven by the learning rate alone;
+    returns the parent."""
+    parent = record.parent("s", {})
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for i in range(n):
+        trial = study.ask()
+        space(trial)
+        add_trial(record, parent, i, dict(trial.params), 0.1 + trial.params["optim.lr"] * 100)
+        study.tell(trial, 0.0)
+    return parent
+
+
 def artifact(record: SweepRecord, parent: str, name: str) -> str:
     path = record.client.download_artifacts(parent, f"{REPORT_DIR}/{name}")
     with open(path) as fh:
@@ -167,13 +180,7 @@ def test_conditional_parameters_are_named_as_not_rated(record):
         trial.suggest_float("optim.lr", 1e-4, 1e-3, log=True)
 
     spec = SearchSpec("s", "T", {}, space, "P1")
-    parent = record.parent("s", {})
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    for i in range(12):
-        trial = study.ask()
-        space(trial)
-        add_trial(record, parent, i, dict(trial.params), 0.1 + trial.params["optim.lr"] * 100)
-        study.tell(trial, 0.0)
+    parent = lr_driven_trials(record, space, seed=0)
     imp = report_search(record, parent, spec, search_trials(record, parent, spec)).importance
     assert sorted(imp.frame["param"]) == ["moe.kind", "optim.lr"]
     assert "not rated (drawn in only some trials, conditional): moe.sue.top_k" in imp.notes
@@ -190,13 +197,7 @@ def test_trials_the_space_refuses_now_are_left_out_with_a_note(record):
         trial.suggest_categorical("moe.sue.top_k", [1, 2])
         trial.suggest_float("optim.lr", 1e-4, 1e-3, log=True)
 
-    parent = record.parent("s", {})
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    for i in range(12):
-        trial = study.ask()
-        before(trial)
-        add_trial(record, parent, i, dict(trial.params), 0.1 + trial.params["optim.lr"] * 100)
-        study.tell(trial, 0.0)
+    parent = lr_driven_trials(record, before, seed=1)
     spec = SearchSpec("s", "T", {}, after, "P1")
     refused = sum(json.loads(t.data.tags[DRAWS_TAG])["moe.sue.top_k"] == 3 for t in record.children(parent))
     assert refused > 0
