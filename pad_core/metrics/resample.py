@@ -153,11 +153,12 @@ def _budgeted(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, metri
     sets = {"live": (scores, labels)}
     if tpr_positive == "attack" and any(m.startswith(BUDGETS[0]) for m in metrics):
         sets["attack"] = (-scores, 1 - labels)
+    ordered = {k: sort_set(*v) for k, v in sets.items()}  # sorted once, whatever the chunks
     out = {}
     step = max(1, ROWS_PER_CHUNK // max(1, len(scores)))
     for lo in range(0, len(weights), step):
         part = weights[lo:lo + step]
-        counts = {k: operating_counts(sort_set(*v), part) for k, v in sets.items()}
+        counts = {k: operating_counts(o, part) for k, o in ordered.items()}
         for m in metrics:
             tpr = m.startswith(BUDGETS[0])
             c = counts[tpr_positive if tpr else "live"]
