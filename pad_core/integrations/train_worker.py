@@ -34,6 +34,7 @@ STOP_MARKER = "pad_stopped"  # a final report of a run that ended with a determi
 # ... and its reason in the Train run's folder: the driver's Result only carries the last *checkpoint's* metrics
 STOP_FILE = "pad_stopped.txt"
 BEST_SCORE = "pad_best_step"  # Ray Train keeps the checkpoints scoring highest: the newest one holding best.pt
+NODES_TAG = "pad.nodes"  # the Ray nodes the latest attempt trained on (rank order): where a lost node's cell went
 
 
 class GpuUnavailable(TrialStopped):
@@ -42,8 +43,15 @@ class GpuUnavailable(TrialStopped):
 
 def pick_device(gpus: float, hostname: str = "") -> str:
     """``cuda`` for a trial holding GPUs, ``cpu`` otherwise; a GPU trial without CUDA is an error, not a CPU run
-    (it would train ~100x slower while holding the GPU)."""
+    (it would train ~100x slower while holding the GPU). A node whose GPUs are declared for scheduling only
+    (``PADSWEEP_DECLARED_GPUS=1``: the fake test cluster) trains on the CPU, and says so once per process."""
     if not gpus:
+        return "cpu"
+    if os.environ.get("PADSWEEP_DECLARED_GPUS") == "1":
+        if not getattr(pick_device, "declared_said", False):
+            print(f"--gpus-per-trial={gpus:g}: the GPUs of node {hostname or platform.node()} are declared for "
+                  "scheduling only (PADSWEEP_DECLARED_GPUS=1): training on the CPU", flush=True)
+            pick_device.declared_said = True
         return "cpu"
     if not torch.cuda.is_available():
         raise GpuUnavailable(
@@ -155,6 +163,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     report, save, logger = make_hooks(config, rank)  # images_verified: the sweep's preflight decoded them
     _note_start(config["key"], rank)
+    _tag_nodes(logger, world)
     try:
         pick_device(config.get("gpus_per_worker", 0.0))
         cfg = from_flat(config["flat"])
@@ -171,6 +180,18 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             with storage.storage_filesystem.open_output_stream(f"{storage.experiment_fs_path}/{STOP_FILE}") as out:
                 out.write(reason.encode())
         ray.train.report({STOP_MARKER: 1.0, "pad_reason": reason[:500]})
+
+
+def _tag_nodes(logger: RunLogger | None, world: int) -> None:
+    """Queue the ``pad.nodes`` tag (sent with the first persisted report, as every tag): this attempt's node per
+    rank. Collective under DDP: every rank calls it."""
+    node = ray.get_runtime_context().get_node_id()
+    nodes = [node]
+    if world > 1 and torch.distributed.is_initialized():
+        nodes = [None] * world
+        torch.distributed.all_gather_object(nodes, node)
+    if logger:
+        logger.enqueue({}, 0, {NODES_TAG: ",".join(nodes)})
 
 
 def _note_start(key: str, rank: int) -> None:
@@ -193,6 +214,7 @@ def train_in_trial(config: dict[str, Any], gpus: float = 0.0) -> None:
     cells = CellCheckpoints(config["storage_path"], config["sweep"], config["key"], run_id=config["run_id"])
     report, save, logger = make_hooks(config, 0, ray_report=tune.report, persist=cells.save_async,
                                       settle=cells.wait)
+    _tag_nodes(logger, 1)
     with tempfile.TemporaryDirectory() as tmp:
         latest = cells.latest()
         foreign = cells.foreign(config.get("fresh_run", False)) if latest else ""

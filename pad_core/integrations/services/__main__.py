@@ -13,12 +13,15 @@ from pathlib import Path
 from pad_core.integrations.services import (
     LOOPBACK_RAY,
     Service,
+    kill_node,
     s3_env,
+    start_fake_cluster,
     start_mlflow,
     start_ray_head,
     start_seaweedfs,
     stop,
 )
+from pad_core.integrations.services.fake_cluster import DEFAULT_CONFIG
 
 S3_BUCKET = "padsweep"  # the bucket `up --s3` creates: data, checkpoints and Tune state of local rehearsals
 
@@ -27,9 +30,10 @@ def _state_file(root: Path) -> Path:
     return root / "services.json"
 
 
-def up(root: Path, num_cpus: int | None, s3: bool = False) -> dict[str, str]:
+def up(root: Path, num_cpus: int | None, s3: bool = False, fake_cluster: Path | None = None) -> dict[str, str]:
     """Start MLflow and a Ray head (and, with ``s3``, a SeaweedFS S3 server with fresh keys, whose variables the
-    Ray head and every sweep then get); write their addresses to ``root/env``."""
+    Ray head and every sweep then get); write their addresses to ``root/env``. With ``fake_cluster`` (a cluster
+    YAML such as cluster/fake_local.yaml) the head is an autoscaling cluster's: worker nodes come with demand."""
     root.mkdir(parents=True, exist_ok=True)
     started: dict[str, Service] = {}
     env: dict[str, str] = {}
@@ -39,7 +43,7 @@ def up(root: Path, num_cpus: int | None, s3: bool = False) -> dict[str, str]:
         env.update({**s3_env(started["s3"], key, secret), "PADSWEEP_STORAGE": f"s3://{S3_BUCKET}/ray"})
         os.environ.update(env)  # the Ray head's workers read the bucket with them, as a cluster's instance role would
     started["mlflow"] = start_mlflow(root)
-    started["ray"] = start_ray_head(root, num_cpus=num_cpus)
+    started["ray"] = start_fake_cluster(root, fake_cluster) if fake_cluster else start_ray_head(root, num_cpus=num_cpus)
     _state_file(root).write_text(json.dumps({k: asdict(v) for k, v in started.items()}, indent=2))
     env.update({"MLFLOW_TRACKING_URI": started["mlflow"].url, "RAY_ADDRESS": started["ray"].url,
                 "RAY_API_SERVER_ADDRESS": started["ray"].dashboard, **LOOPBACK_RAY})
@@ -68,9 +72,13 @@ def serve_mlflow(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pad_core.integrations.services", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=("up", "down", "mlflow"))
+    p.add_argument("action", choices=("up", "down", "mlflow", "kill-node"))
+    p.add_argument("node_id", nargs="?", help="kill-node: the worker node to kill (ray status / the dashboard name it)")
     p.add_argument("--root", type=Path, default=Path(".padsweep"), help="state, logs, sqlite db, local artifacts")
     p.add_argument("--num-cpus", type=int, default=None, help="up: CPUs the Ray head offers (default: all)")
+    p.add_argument("--fake-cluster", nargs="?", type=Path, const=DEFAULT_CONFIG, default=None,
+                   help="up: an autoscaling multi-node cluster on this machine (Ray's fake provider) instead of one "
+                   "head; worker nodes as cluster/fake_local.yaml (or the YAML given) declares them")
     p.add_argument("--s3", action="store_true", help="up: also a local S3 server (SeaweedFS) with a bucket "
                    f"{S3_BUCKET!r}; its keys go to the env file (rehearsals keep data and checkpoints there)")
     m = p.add_argument_group("mlflow (production options; defaults are the development server)")
@@ -88,10 +96,14 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.action == "up":
         down(args.root)
-        for k, v in up(args.root, args.num_cpus, args.s3).items():
+        for k, v in up(args.root, args.num_cpus, args.s3, args.fake_cluster).items():
             print(f"{k}={'<secret>' if 'SECRET' in k else v}")
     elif args.action == "down":
         down(args.root)
+    elif args.action == "kill-node":
+        if not args.node_id:
+            raise SystemExit("error: kill-node needs a NODE_ID (a worker node of the fake cluster)")
+        print(f"killed node {args.node_id}: pids {kill_node(args.node_id)}")
     else:
         serve_mlflow(args)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from pad_core.integrations.services.base import HOST, LOOPBACK_RAY, Service, free_port, spawn, venv_bin, wait_http
@@ -15,16 +16,42 @@ from pad_core.integrations.services.base import HOST, LOOPBACK_RAY, Service, fre
 NO_CACHE_OOM_KILLS = {"RAY_memory_monitor_refresh_ms": "0"}
 
 
-def start_ray_head(root: Path, *, num_cpus: int | None = None, drivers: int = 8, timeout: float = 120.0) -> Service:
-    """``ray start --head --block``: stopping its process group stops every Ray process it started."""
+def start_ray_head(root: Path, *, num_cpus: float | None = None, drivers: int = 8, timeout: float = 120.0,
+                   resources: dict[str, float] | None = None, autoscaling_config: Path | None = None,
+                   env: dict[str, str] | None = None, log_name: str = "ray-head.log") -> Service:
+    """``ray start --head --block``: stopping its process group stops every Ray process it started (with an
+    ``autoscaling_config``, the worker nodes its autoscaler started too). ``resources`` replace the default
+    ``{"TRAIN_DRIVER": drivers}``; ``env`` is added to the head's (and so every node's) environment."""
     gcs, dash = free_port(), free_port()
+    return start_head_on(root, gcs, dash, num_cpus=num_cpus, timeout=timeout, env=env, log_name=log_name,
+                         resources={"TRAIN_DRIVER": drivers} if resources is None else resources,
+                         autoscaling_config=autoscaling_config)
+
+
+def head_temp_dir(gcs: int) -> Path:
+    """Short (Ray's socket paths must fit in 107 bytes) and one per head: named after its GCS port."""
+    return Path(tempfile.gettempdir()) / f"ray-{gcs}"
+
+
+def start_head_on(root: Path, gcs: int, dash: int, *, num_cpus: float | None, timeout: float,
+                  resources: dict[str, float], autoscaling_config: Path | None = None,
+                  env: dict[str, str] | None = None, log_name: str = "ray-head.log") -> Service:
+    """A head on given ports (the fake cluster writes its GCS port into the autoscaler's config first). Every port
+    a head listens on is a free one: with Ray's fixed defaults (dashboard agent 52365, Ray client 10001) a second
+    head on this machine starts without its job agent, and `ray job submit` then answers "No available agent".
+    Its own temp dir too: a job's driver finds its cluster through ``<temp dir>/ray_current_cluster``, which in
+    Ray's shared /tmp/ray names the head started last on the machine, so the job joined another cluster."""
     cmd = [venv_bin("ray"), "start", "--head", "--block", f"--node-ip-address={HOST}", f"--port={gcs}",
            f"--dashboard-host={HOST}", f"--dashboard-port={dash}", "--include-dashboard=true",
-           "--disable-usage-stats", f"--resources={json.dumps({'TRAIN_DRIVER': drivers})}"]
-    if num_cpus:
-        cmd.append(f"--num-cpus={num_cpus}")
-    log = root.resolve() / "logs" / "ray-head.log"
-    pid = spawn(cmd, log, {**LOOPBACK_RAY, **NO_CACHE_OOM_KILLS})
+           f"--dashboard-agent-listen-port={free_port()}", f"--ray-client-server-port={free_port()}",
+           f"--temp-dir={head_temp_dir(gcs)}",
+           "--disable-usage-stats", f"--resources={json.dumps(resources)}"]
+    if num_cpus is not None:
+        cmd.append(f"--num-cpus={num_cpus:g}")
+    if autoscaling_config is not None:
+        cmd.append(f"--autoscaling-config={autoscaling_config}")
+    log = root.resolve() / "logs" / log_name
+    pid = spawn(cmd, log, {**LOOPBACK_RAY, **NO_CACHE_OOM_KILLS, **(env or {})})
     svc = Service("ray", pid, f"{HOST}:{gcs}", str(log), f"http://{HOST}:{dash}")
     wait_http(f"{svc.dashboard}/api/version", timeout, svc)
     return svc
