@@ -30,6 +30,7 @@ from pad_core.integrations.cli_overrides import (
     always_drawn,
     assignments,
     check_mode_flags,
+    check_resources,
     given_weights,
     row_weights,
     storage_uri,
@@ -76,8 +77,10 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config override by flat key, e.g. --set optim.lr=1e-5 (repeatable)")
     r = p.add_argument_group("where it runs")
-    r.add_argument("--gpus-per-trial", type=int, default=0, help="GPUs per trial; one Train worker per GPU (DDP)")
-    r.add_argument("--workers-per-trial", type=int, help="Train workers per trial (default: GPUs or 1)")
+    r.add_argument("--gpus-per-trial", type=float, default=0, help="GPUs per trial: whole GPUs, one Train worker per "
+                   "GPU (DDP); or a fraction below 1 (0.25: four trials share a GPU), one worker in the Tune trial")
+    r.add_argument("--workers-per-trial", type=int, help="Train workers per trial (default: GPUs or 1); with whole "
+                   "GPUs, one per GPU")
     r.add_argument("--always-ray-train", action="store_true",
                    help="run single-worker trials through a TorchTrainer too (default: in the Tune trial, faster)")
     r.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs each Train worker holds")
@@ -156,7 +159,10 @@ def base_overrides(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def resources(ns: argparse.Namespace) -> Resources:
-    workers = max(1, ns.gpus_per_trial) if ns.workers_per_trial is None else ns.workers_per_trial
+    """What each trial holds (checked: cli_overrides.check_resources): whole GPUs, one worker each, or one worker
+    holding a fraction of a GPU."""
+    check_resources(ns)
+    workers = max(1, int(ns.gpus_per_trial)) if ns.workers_per_trial is None else ns.workers_per_trial
     gpus = ns.gpus_per_trial / workers if ns.gpus_per_trial else 0.0
     return Resources(workers=workers, gpus_per_worker=gpus, cpus_per_worker=ns.cpus_per_worker,
                      in_trial=not ns.always_ray_train)

@@ -61,7 +61,8 @@ class Number:
 SEED = Number(int, 0, f"give seeds from 0 to {SEED_MAX}", high=SEED_MAX)
 ANY_NUMBER = {int: Number(int, 0), float: Number(float, 0)}
 NUMBERS = {  # dest -> rule, for every numeric flag of the shared command line
-    "gpus_per_trial": Number(int, 0, "give the GPUs each trial holds, or 0 for CPU trials"),
+    "gpus_per_trial": Number(float, 0, "give the GPUs each trial holds: whole GPUs, a fraction below 1 (e.g. 0.25), "
+                                       "or 0 for CPU trials"),
     "workers_per_trial": Number(int, 1, "give at least 1 worker, or omit the flag (one worker per GPU, else 1)"),
     "cpus_per_worker": Number(float, 0, "give the CPUs each Train worker holds, e.g. 1 or 0.5", above=True),
     "max_concurrent": Number(int, 1, "give at least 1, or omit the flag to run as many trials as the cluster fits"),

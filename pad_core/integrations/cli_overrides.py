@@ -11,6 +11,8 @@ folder (each refusal is ``<key>=<value>: <problem>. Fix: ...``, before anything 
   (``s3://``), ``synthetic:`` data, open_clip tags (``openai``) and ``torchvision`` (its cache) are kept as they are.
 - S3 URIs: refused when no credentials can be found at all (not in the environment, a profile or an instance
   role), instead of a traceback from the first trial or from Tune.
+- Resources per trial (:func:`check_resources`): whole GPUs are one DDP worker each; a fraction of a GPU (below 1)
+  is one worker's share inside the Tune trial (several trials share the GPU); every share in Ray's 0.0001 steps.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import os
 import re
 from collections import Counter
+from fractions import Fraction
 from typing import Any
 
 from pad_core.config import CELL_AXES, parse_assignments
@@ -149,3 +152,50 @@ def always_drawn(space) -> set[str]:
 
     draws = [set(params) | set(constants) for params, _, constants in probe(space)]
     return set.intersection(*draws) if draws else set()
+
+
+RAY_STEP = Fraction(1, 10000)  # Ray holds resources in steps of 0.0001: a finer share is not what it would hold
+
+
+def check_resources(ns: argparse.Namespace) -> None:
+    """A GPU share per worker that Ray Train and Ray can hold as asked: above one GPU, whole GPUs with one DDP worker
+    each (a Train worker's GPU is whole here: NCCL gives each rank its own device); below one, a fraction held by a
+    single worker inside the Tune trial, so that several trials share the GPU."""
+    for dest in ("gpus_per_trial", "cpus_per_worker"):
+        check_step(flag(dest), getattr(ns, dest))
+    gpus, workers = Fraction(repr(float(ns.gpus_per_trial))), ns.workers_per_trial
+    if gpus <= 0:
+        return
+    if gpus < 1:
+        check_fraction(ns.gpus_per_trial, workers, ns.always_ray_train)
+    elif gpus.denominator != 1:
+        low = int(gpus)
+        raise SweepError("--gpus-per-trial", ns.gpus_per_trial, "above one GPU a trial holds whole GPUs, one "
+                         "DDP worker each; only a trial below one GPU may hold a fraction",
+                         f"give a whole number, --gpus-per-trial {low} or {low + 1}")
+    elif workers is not None and workers != gpus:
+        raise SweepError("--workers-per-trial", workers, f"with --gpus-per-trial {ns.gpus_per_trial:g} each worker "
+                         f"would hold {float(gpus / workers):g} GPU, and a Ray Train (DDP) worker holds one whole GPU",
+                         f"drop --workers-per-trial (one worker per GPU), or give --workers-per-trial {int(gpus)}")
+
+
+def check_fraction(gpus: float, workers: int | None, always_ray_train: bool) -> None:
+    """A fraction of a GPU is one worker's share inside the Tune trial: not several DDP workers, not Ray Train."""
+    if workers is not None and workers > 1:
+        raise SweepError("--gpus-per-trial", gpus, f"a fraction of a GPU is held by one worker inside the Tune "
+                         f"trial, and --workers-per-trial {workers} asks for {workers} DDP workers (Ray Train workers "
+                         "hold whole GPUs here)", f"drop --workers-per-trial, or give whole GPUs, one per worker: "
+                         f"--gpus-per-trial {workers}")
+    if always_ray_train:
+        raise SweepError("--gpus-per-trial", gpus, "a fraction of a GPU trains inside the Tune trial, and "
+                         "--always-ray-train asks for a Ray Train worker (they hold whole GPUs here)",
+                         "drop --always-ray-train, or give --gpus-per-trial 1")
+
+
+def check_step(name: str, value: float) -> None:
+    """A resource amount Ray holds as given: a multiple of its 0.0001 step (0.00001 GPU would be held as 0)."""
+    steps = Fraction(repr(float(value))) / RAY_STEP
+    if steps.denominator != 1:
+        near = float(max(RAY_STEP, round(steps) * RAY_STEP))
+        raise ConfigError(name, value, "finer than Ray's resource step of 0.0001: Ray would not hold this "
+                          "amount as given", f"give a multiple of 0.0001, e.g. {name} {near:g}")

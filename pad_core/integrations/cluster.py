@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 
 import ray
 from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
@@ -69,26 +70,52 @@ def connect(address: str | None) -> None:
         ray.init(resources={DRIVER_RESOURCE: LOCAL_DRIVERS}, include_dashboard=False, runtime_env=runtime_env)
 
 
-def max_concurrent(res: Resources, requested: int = 0, autoscaling: bool = False) -> int:
-    """Trials that fit at once: cluster GPUs (or CPUs) // per-trial need, capped by TRAIN_DRIVER slots.
+def exact(value: float) -> Fraction:
+    """``value`` as the decimal it was written as (0.1 -> 1/10): float floors miscount shares (1.0 // 0.1 == 9.0)."""
+    return Fraction(repr(float(value)))
+
+
+def worker_need(res: Resources) -> dict[str, Fraction]:
+    """What one worker holds, exactly: its CPUs and, on GPU trials, its GPU share."""
+    need = {"CPU": exact(res.cpus_per_worker)}
+    if res.gpus_per_worker:
+        need["GPU"] = exact(res.gpus_per_worker)
+    return need
+
+
+def fit_trials(nodes: list[dict[str, float]], res: Resources) -> int:
+    """Trials that fit at once on nodes with these resources (one dict per node). A worker lives on one node: each
+    node holds as many workers as its scarcest resource allows (4 trials per GPU at 0.25 GPU); an in-trial trial is
+    one worker, a Ray Train trial's workers may spread over nodes."""
+    need = {kind: amount for kind, amount in worker_need(res).items() if amount > 0}
+    workers = sum(min(int(exact(node.get(kind, 0)) // amount) for kind, amount in need.items()) for node in nodes)
+    return workers // res.workers
+
+
+def concurrency(nodes: list[dict[str, float]], total: dict[str, float], res: Resources, requested: int = 0,
+                autoscaling: bool = False) -> int:
+    """Trials that fit at once (:func:`fit_trials`), capped by TRAIN_DRIVER slots and ``requested``.
 
     With ``autoscaling`` the GPU nodes may not exist yet (workers scale from zero): the requested cap (or
     the TRAIN_DRIVER count) is used and trials wait for nodes instead of failing the check.
     """
-    total = ray.cluster_resources()
     drivers = int(total.get(DRIVER_RESOURCE, 0))
     if drivers < 1:
         raise SweepError("ray cluster", DRIVER_RESOURCE, "the cluster declares no TRAIN_DRIVER resource",
                          "start the head with --resources='{\"TRAIN_DRIVER\": 8}' (cluster/ configs do this)")
-    if res.gpus_per_worker:
-        fit = int(total.get("GPU", 0) // (res.workers * res.gpus_per_worker))
-        need = f"{res.workers * res.gpus_per_worker:g} GPUs"
-    else:
-        fit = int(total.get("CPU", 0) // (res.workers * res.cpus_per_worker))
-        need = f"{res.workers * res.cpus_per_worker:g} CPUs"
+    fit = fit_trials(nodes, res)
     if fit < 1 and not autoscaling:
-        raise SweepError("resources per trial", need, f"more than the cluster has now ({dict(total)})",
-                         "lower --gpus-per-trial / --workers-per-trial, add nodes, or pass --autoscaling")
+        need = " + ".join(f"{float(res.workers * amount):g} {kind}s" for kind, amount in
+                          sorted(worker_need(res).items(), reverse=True))  # GPUs first: the scarce one
+        raise SweepError("resources per trial", need, "more than the cluster has now, counted per node (a worker "
+                         f"lives on one node): {dict(total)}",
+                         "lower --gpus-per-trial / --workers-per-trial / --cpus-per-worker, add nodes, or pass "
+                         "--autoscaling")
     limit = max(1, min(drivers, fit)) if fit else drivers
     return min(limit, requested) if requested else limit
 
+
+def max_concurrent(res: Resources, requested: int = 0, autoscaling: bool = False) -> int:
+    """:func:`concurrency` on the cluster this process is connected to (its live nodes, as Ray declares them)."""
+    nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    return concurrency(nodes, ray.cluster_resources(), res, requested, autoscaling)

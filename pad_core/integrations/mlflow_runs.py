@@ -44,10 +44,11 @@ class SweepRecord:
     """Driver-side access to one sweep's runs."""
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
+        from pad_core.integrations.mlflow_ui import training_experiment
+
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        self.experiment_id = training_experiment(self.client, experiment)  # opens in MLflow's training view
 
     @classmethod
     def read_only(cls, tracking_uri: str | None, experiment: str) -> SweepRecord:
@@ -137,7 +138,7 @@ class SweepRecord:
         if reason:
             tags["pad.reason"] = reason[:MAX_TAG]
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
-        self.client.set_terminated(run_id, status)
+        end_run(self.client, run_id, status)
 
     def reopen(self, run_id: str) -> None:
         """A retried cell (or a resumed sweep's parent) continues its own run (its metric history stays one
@@ -150,6 +151,18 @@ class SweepRecord:
 
     def log_artifact(self, run_id: str, path: str, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, path, artifact_path)
+
+
+QUIET_END = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+
+
+def end_run(client: MlflowClient, run_id: str, status: str) -> None:
+    """``set_terminated`` without its "View run" lines: printing them costs a ``get_run`` (the whole run, every
+    param and tag) per ended run, and two lines per cell in the sweep's log (docs/BENCHMARKS.md, sweep scale)."""
+    from pad_core.integrations.services.base import environ
+
+    with environ(QUIET_END):
+        client.set_terminated(run_id, status)
 
 
 def log_metrics(client: MlflowClient, run_id: str, metrics: list[Metric]) -> None:

@@ -6,11 +6,14 @@ run or file.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from pad_core.ablation import AblationSpec, Cell
 from pad_core.ablation.plan import plan_cells, render_plan
 from pad_core.data import prepare
 from pad_core.errors import PadError
 from pad_core.integrations.cell_checkpoints import CellCheckpoints
+from pad_core.integrations.cluster import exact
 from pad_core.integrations.trial import Resources
 from pad_core.provenance import code_version
 
@@ -18,7 +21,18 @@ from pad_core.provenance import code_version
 def describe_resources(res: Resources) -> str:
     gpus = f"{res.gpus_per_worker:g} GPU + " if res.gpus_per_worker else ""
     where = "in the Tune trial" if res.trains_in_trial else "through Ray Train (DDP)"
-    return f"{res.workers} worker(s) x ({gpus}{res.cpus_per_worker:g} CPU), trained {where}"
+    return f"{res.workers} worker(s) x ({gpus}{res.cpus_per_worker:g} CPU), trained {where}{gpu_sharing(res)}"
+
+
+def gpu_sharing(res: Resources) -> str:
+    """How trials holding a fraction of a GPU share one (exact: 0.1 GPU is 10 trials per GPU, not 9)."""
+    share = exact(res.gpus_per_worker) if res.gpus_per_worker else Fraction(0)
+    if not 0 < share < 1:
+        return ""
+    per_gpu = int(1 // share)
+    idle = 1 - per_gpu * share
+    left = f", {float(idle):g} of it left idle" if idle else ""
+    return f"; a fraction of a GPU: {float(share):g} GPU per trial, {per_gpu} trials share each GPU{left}"
 
 
 def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str,

@@ -1,0 +1,90 @@
+"""Packing on the fake autoscaling cluster (cluster/fake_local.yaml, worker node types that declare GPUs): trials
+holding a fraction of a GPU share one node's GPU, whole-GPU trials share a node with several GPUs, and the
+autoscaler adds the one node that holds them, not one node per trial. The GPUs are declared for scheduling only
+(PADSWEEP_DECLARED_GPUS=1 on every node): the trials train on the CPU. Placement is read from each run's
+``pad.nodes`` tag, concurrency from the runs' start and end times in MLflow."""
+
+import time
+from contextlib import contextmanager
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pad_core.integrations import services
+from tests.integration.cluster_stack import FakeStack, worker_ids
+from tests.integration.test_faults import SMOKE
+from tests.integration.test_sweeps import children
+
+pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.mlflow, pytest.mark.cluster]
+
+CELLS = ["--rows", "tests.integration.fault_rows:HEALTHY", "--base", "tests.integration.fault_rows:BASE",
+         "--protocols", "P1", "--autoscaling", "--no-reuse", *SMOKE]
+
+
+def gpu_node(cpus: int, gpus: int) -> dict:
+    return {"gpu_node": {"resources": {"CPU": cpus, "GPU": gpus}, "node_config": {}, "min_workers": 0,
+                         "max_workers": 2}}
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    """MLflow and S3, shared by a fresh fake cluster per test (each declares its own GPU node type)."""
+    stack = FakeStack(tmp_path_factory.mktemp("packing"))
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+@contextmanager
+def cluster(stack: FakeStack, worker_types: dict):
+    stack.start_ray(worker_types)
+    try:
+        yield stack
+    finally:
+        services.stop(stack.ray)
+        stack.ray = None
+
+
+def sweep_watching_nodes(stack: FakeStack, *args: str, timeout: float = 900) -> set[str]:
+    """Submit the sweep as a Ray job; every worker node seen alive while it ran."""
+    job, seen, deadline = stack.submit_async(*args), set(), time.monotonic() + timeout
+    while job.poll() is None:
+        seen |= stack.worker_nodes()
+        if time.monotonic() > deadline:
+            job.kill()
+            raise AssertionError("the packing sweep timed out")
+        time.sleep(0.5)
+    out = job.stdout.read()
+    assert job.returncode == 0, out[-5000:]
+    return seen
+
+
+def packed_runs(stack: FakeStack, sweep: str, cells: int) -> tuple[set[str], list]:
+    """(the worker nodes the cells trained on, their runs), every cell completed."""
+    runs = children(MlflowClient(stack.mlflow.url), sweep)[1]
+    assert len(runs) == cells and all(r.data.tags["pad.outcome"] == "completed" for r in runs), runs
+    return {n for r in runs for n in worker_ids(r.data.tags["pad.nodes"])}, runs
+
+
+def all_at_once(runs: list) -> bool:
+    """Every run was running at one moment: the last to start started before the first to end ended."""
+    return max(r.info.start_time for r in runs) < min(r.info.end_time for r in runs)
+
+
+def test_quarter_gpu_trials_share_one_gpu_node_four_at_once(record):
+    with cluster(record, gpu_node(cpus=4, gpus=1)) as stack:
+        seen = sweep_watching_nodes(stack, *CELLS, "--seeds", "0,1,2,3", "--gpus-per-trial", "0.25",
+                                    "--sweep-name", "quarter-gpu")
+        nodes, runs = packed_runs(stack, "quarter-gpu", 4)
+    assert len(nodes) == 1 and seen == nodes, (nodes, seen)  # the autoscaler added one node, not two
+    assert all_at_once(runs), [(r.info.start_time, r.info.end_time) for r in runs]
+
+
+def test_whole_gpu_trials_pack_onto_one_node_with_two_gpus(record):
+    with cluster(record, gpu_node(cpus=4, gpus=2)) as stack:
+        seen = sweep_watching_nodes(stack, *CELLS, "--seeds", "0,1", "--gpus-per-trial", "1",
+                                    "--sweep-name", "whole-gpu")
+        nodes, runs = packed_runs(stack, "whole-gpu", 2)
+    assert len(nodes) == 1 and seen == nodes, (nodes, seen)
+    assert all_at_once(runs), [(r.info.start_time, r.info.end_time) for r in runs]
