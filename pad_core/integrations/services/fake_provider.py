@@ -7,6 +7,11 @@ node), which deleted the current directory of the job's driver running on the he
 its own temp dir (Ray's sockets, logs, runtime envs) and its own ``TMPDIR`` (every scratch file of the trials it
 runs), so a test also shows that nothing of a cell lives on a node's disk past the node.
 
+A node whose raylet died (``kill_node``: a preempted host) leaves the provider's list, as an instance a cloud
+reclaimed leaves the cloud's. Ray's provider keeps listing it, and its autoscaler (2.60) re-marks a listed node
+that stopped reporting as just seen at every update, so it never replaced the node: a DDP cell that needs two
+nodes waited forever for the second.
+
 Loaded by the autoscaler's monitor from the cluster YAML: ``provider: {type: external, module:
 pad_core.integrations.services.fake_provider.PerNodeDiskProvider}``.
 """
@@ -17,6 +22,7 @@ import contextlib
 from pathlib import Path
 
 import ray._private.parameter
+from ray._private import ray_constants
 from ray.autoscaler._private.fake_multi_node.node_provider import FakeMultiNodeProvider
 
 
@@ -25,12 +31,23 @@ class PerNodeDiskProvider(FakeMultiNodeProvider):
         super().__init__(provider_config, cluster_name)
         self._disk_root = Path(provider_config["node_disk_root"])  # set by start_fake_cluster: short, per head
 
+    def non_terminated_nodes(self, tag_filters):
+        with self.lock:
+            for node_id in [n for n, v in self._nodes.items() if "node" in v and _raylet_gone(v["node"])]:
+                self._terminate_node(self._nodes.pop(node_id))  # reaps what is left of it
+        return super().non_terminated_nodes(tag_filters)
+
     def _create_node_with_resources_and_labels(self, node_config, tags, count, resources, labels):
         with self.lock:  # the node id Ray's provider gives the node it creates next
             disk = self._disk_root / f"n{self._next_node_id + 1}"
             (disk / "tmp").mkdir(parents=True, exist_ok=True)
             with _node_params(temp_dir=str(disk), env={"TMPDIR": str(disk / "tmp")}):
                 super()._create_node_with_resources_and_labels(node_config, tags, count, resources, labels)
+
+
+def _raylet_gone(node) -> bool:
+    raylets = node.all_processes.get(ray_constants.PROCESS_TYPE_RAYLET, [])
+    return bool(raylets) and raylets[0].process.poll() is not None
 
 
 @contextlib.contextmanager
