@@ -14,7 +14,8 @@ from ray.autoscaler._private.util import prepare_config, validate_config
 
 CLUSTER = Path(__file__).resolve().parents[2] / "cluster"
 SCHEMA = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
-CONFIGS = sorted(CLUSTER.glob("*.yaml"))
+FAKE = CLUSTER / "fake_local.yaml"  # started by the services command, not `ray up`: tests/unit/test_fake_cluster.py
+CONFIGS = sorted(p for p in CLUSTER.glob("*.yaml") if p != FAKE)  # what `ray up` deploys
 
 
 def load(path: Path) -> dict:
