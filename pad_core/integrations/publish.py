@@ -32,7 +32,8 @@ from pad_core.ablation.table import (
 from pad_core.ablation.table_stats import BOOTSTRAP, table_stats
 from pad_core.ablation.uncertainty import Bootstrap, Key, RunScores
 from pad_core.errors import SweepError
-from pad_core.integrations.mlflow_runs import SweepRecord, sweep_frame
+from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.run_listing import ListedRun, child_runs, ended_frame
 from pad_core.integrations.run_scores import tabulated_scores
 
 UNRECORDED = "unrecorded"  # data version of runs that predate pad.data_version
@@ -49,7 +50,8 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     comparison (``interval``: "ci" or "std" display; None = intervals when any cell has one)."""
     tags = record.client.get_run(parent_id).data.tags
     spec = declared_spec(tags, parent_id)
-    ended = sweep_frame(record, parent_id, stage)  # one listing of the children for both outcomes
+    children = child_runs(record, parent_id)  # one listing of the children for both outcomes and the stage check
+    ended = ended_frame(children, stage)
     finished = ended[ended["outcome"] == "completed"] if not ended.empty else ended
     declared_data = declared_data_versions(tags)
     usable = finished if allow_mixed_data else of_declared_data(finished, declared_data)
@@ -57,7 +59,7 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     failed = ended[ended["outcome"] == "failed"] if not ended.empty else ended
     counts = cell_counts(spec, frame, failed_set(failed, spec), deleted_children(record, parent_id, stage))
     if frame.empty:
-        check_stage(record, parent_id, stage)
+        check_stage(children, stage)
         cells = f"{counts.declared} declared cell{'s' * (counts.declared != 1)}"
         raise SweepError("sweep", spec.title, f"no finished runs of the declared rows to tabulate ({cells}: "
                          f"{counts.failed} failed, {counts.deleted} deleted, {counts.not_run} not run or not "
@@ -72,16 +74,18 @@ def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None,
     failures = failed_cells(failed, spec, frame)
     footnote = (provenance(frame, spec, parent_id, stale - superseded, superseded) + score_level_note(frame, spec)
                 + failure_note(failures) + completeness_note(counts))
-    stats = table_stats(frame, spec, tabulated_scores(record, frame), boot, interval)
+    locations = {run.run_id: run.artifact_uri for run in children}
+    stats = table_stats(frame, spec, tabulated_scores(record, frame, locations), boot, interval)
     rendered = render(summary, long_form(frame, spec), spec, footnote, failures, incomplete_mark(counts), stats)
     return rendered, summary, spec, frame
 
 
-def check_stage(record: SweepRecord, parent_id: str, stage: str | None) -> None:
-    """A ``--stage`` none of the sweep's runs has is a mistyped name, not an empty table."""
+def check_stage(children: list[ListedRun], stage: str | None) -> None:
+    """A ``--stage`` none of the sweep's runs (``children``: its listing) has is a mistyped name, not an empty
+    table."""
     if not stage:
         return
-    stages = sorted({r.data.tags.get("pad.stage", "") for r in record.children(parent_id)} - {""})
+    stages = sorted({r.tags.get("pad.stage", "") for r in children} - {""})
     if stage not in stages:
         raise SweepError("--stage", stage, f"no run of the sweep has this stage (its runs' stages: {stages})",
                          "give one of those, or leave --stage out")
@@ -99,16 +103,11 @@ def declared_spec(tags: dict[str, str], parent_id: str) -> TableSpec:
 
 def deleted_children(record: SweepRecord, parent_id: str, stage: str | None) -> pd.DataFrame:
     """Child runs deleted in MLflow (lifecycle 'deleted'): row, protocol, seed and config hash of each."""
-    lines, token = [], None
-    while True:
-        page = record.client.search_runs([record.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'",
-                                         run_view_type=ViewType.DELETED_ONLY, max_results=1000, page_token=token)
-        lines += [{"row": r.data.tags.get("pad.row"), "protocol": r.data.tags.get("pad.protocol"),
-                   "seed": int(r.data.tags.get("pad.seed", -1)), "config_hash": r.data.tags.get("pad.config_hash")}
-                  for r in page if not stage or r.data.tags.get("pad.stage") == stage]
-        token = page.token
-        if not token:
-            return pd.DataFrame(lines, columns=["row", "protocol", "seed", "config_hash"])
+    lines = [{"row": r.tags.get("pad.row"), "protocol": r.tags.get("pad.protocol"),
+              "seed": int(r.tags.get("pad.seed", -1)), "config_hash": r.tags.get("pad.config_hash")}
+             for r in child_runs(record, parent_id, ViewType.DELETED_ONLY)
+             if not stage or r.tags.get("pad.stage") == stage]
+    return pd.DataFrame(lines, columns=["row", "protocol", "seed", "config_hash"])
 
 
 def failed_set(failed: pd.DataFrame, spec: TableSpec) -> set[tuple[str, str, int]]:

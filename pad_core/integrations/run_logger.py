@@ -55,8 +55,9 @@ def is_transient(err: Exception) -> bool:
 
 class RunLogger:
     def __init__(self, tracking_uri: str, run_id: str, *, max_outage_s: float = MAX_OUTAGE_S,
-                 clock=time.monotonic) -> None:
+                 clock=time.monotonic, fresh: bool = False) -> None:
         self.client, self.run_id, self.tracking_uri = MlflowClient(tracking_uri), run_id, tracking_uri
+        self.fresh = fresh  # the run was created for this attempt: it holds no metrics to read back
         self.max_outage_s, self.clock = max_outage_s, clock
         self.pending: list[Report] = []
         self.artifacts: list[str] = []  # copies of files whose upload waits for the server
@@ -115,7 +116,8 @@ class RunLogger:
         report arrived. (A resend of a queued report carries its first timestamp: MLflow ignores an identical metric
         either way.)"""
         if marker not in self.logged_steps:  # read once per trial and key: later reports are this logger's own
-            self.logged_steps[marker] = {m.step for m in self.client.get_metric_history(self.run_id, marker)}
+            self.logged_steps[marker] = set() if self.fresh else \
+                {m.step for m in self.client.get_metric_history(self.run_id, marker)}  # 2 requests a cell saved
         return report.step in self.logged_steps[marker]
 
     def _outage(self, err: Exception) -> bool:

@@ -84,8 +84,10 @@ def make_hooks(config: dict[str, Any], rank: int, ray_report=ray.train.report,
     metrics to Tune after. ``settle`` blocks until the checkpoint handed over last is persisted. Reports MLflow has
     not confirmed yet are written into the checkpoint first (see ``run_logger``), and a report is sent to MLflow
     only once a persisted checkpoint holds it, so a retry never logs a step twice."""
-    logger = RunLogger(config["tracking_uri"], config["run_id"],
-                       max_outage_s=config["tracking_outage_s"]) if rank == 0 else None
+    # a run made for this attempt holds no metrics, unless Ray Train restarted the workers within it (DDP path)
+    fresh = persist is not None and config.get("fresh_run", False)
+    logger = RunLogger(config["tracking_uri"], config["run_id"], max_outage_s=config["tracking_outage_s"],
+                       fresh=fresh) if rank == 0 else None
     in_flight = [False]
 
     def report(metrics: dict[str, float], ckpt_dir: str | None, tags: dict[str, str] | None) -> None:
