@@ -27,6 +27,9 @@ SQL_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")  # SQLAlchemy stores: M
 PARENT_FILTER = "tags.`pad.kind` = 'sweep-parent'"  # mlflow_runs.PARENT_KIND (constant: no name is quoted in)
 
 
+PAGE = 1000  # runs per search request
+
+
 def read_client(uri: str | None) -> MlflowClient:
     """A client on an existing MLflow store that answers as MLflow; nothing is created."""
     if not uri:
@@ -105,10 +108,16 @@ def read_experiment(client: MlflowClient, uri: str, name: str):
 def sweep_parents(client: MlflowClient, experiment_id: str) -> list:
     """Every sweep's parent run in the experiment, deleted ones included (sweep names compared here, in Python:
     a name with a quote in it cannot break a filter string)."""
+    return every_run(client, [experiment_id], PARENT_FILTER, run_view_type=ViewType.ALL)
+
+
+def every_run(client: MlflowClient, experiment_ids: list[str], filter_string: str, **kwargs) -> list:
+    """Every run matching the filter, page after page: a listing that stops at a count (MLflow's 1,000 a page, a
+    cap of 5,000 or 50,000) silently drops runs of a large sweep (finished cells trained again, a table of half
+    its runs)."""
     runs, token = [], None
     while True:
-        page = client.search_runs([experiment_id], PARENT_FILTER, run_view_type=ViewType.ALL, max_results=1000,
-                                  page_token=token)
+        page = client.search_runs(experiment_ids, filter_string, max_results=PAGE, page_token=token, **kwargs)
         runs.extend(page)
         token = page.token
         if not token:

@@ -61,15 +61,10 @@ class SweepRecord:
         record.experiment_id = read_experiment(record.client, tracking_uri, experiment).experiment_id
         return record
 
-    def search(self, filter_string: str, max_results: int = 5000) -> list:
-        runs, token = [], None
-        while True:
-            page = self.client.search_runs([self.experiment_id], filter_string, max_results=min(max_results, 1000),
-                                           page_token=token)
-            runs.extend(page)
-            token = page.token
-            if not token or len(runs) >= max_results:
-                return runs
+    def search(self, filter_string: str) -> list:
+        from pad_core.integrations.mlflow_read import every_run  # mlflow_read imports this module's neighbours
+
+        return every_run(self.client, [self.experiment_id], filter_string)
 
     def find_parent(self, sweep: str):
         found = self.search(f"tags.`pad.sweep` = '{sweep}' and tags.`pad.kind` = '{PARENT_KIND}'")

@@ -44,7 +44,7 @@ def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str,
         return set(), set(), None, "no MLflow URI given: finished and reusable cells are not known"
     from mlflow.entities import ViewType
 
-    from pad_core.integrations.mlflow_read import closest, read_client, sweep_parents
+    from pad_core.integrations.mlflow_read import closest, every_run, read_client, sweep_parents
 
     client = read_client(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
@@ -52,16 +52,16 @@ def mlflow_state(tracking_uri: str | None, experiment: str, sweep: str,
         names = [e.name for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY, max_results=1000)]
         known = closest(experiment, names, "experiments")
         return set(), set(), {}, f"experiment {experiment!r} does not exist yet ({known})"
-    runs = client.search_runs([exp.experiment_id], f"tags.`pad.code_version` = '{code}' and "
-                                                   "tags.`pad.outcome` = 'completed'", max_results=50000)
+    runs = every_run(client, [exp.experiment_id], f"tags.`pad.code_version` = '{code}' and "
+                                                  "tags.`pad.outcome` = 'completed'")
     parents = [r for r in sweep_parents(client, exp.experiment_id)
                if r.data.tags.get("pad.sweep") == sweep and r.info.lifecycle_stage == "active"]
     parent_id = parents[0].info.run_id if parents else None
     mine = {r.data.tags.get("pad.cell", "") for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id
             and r.info.status == "FINISHED"}
     identities = {r.data.tags.get("pad.identity", "") for r in runs if r.info.status == "FINISHED"}
-    children = client.search_runs([exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'",
-                                  max_results=50000) if parent_id else []
+    children = every_run(client, [exp.experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'") \
+        if parent_id else []
     runs_of = {r.data.tags.get("pad.cell", ""): r.info.run_id for r in children}
     return mine, identities, runs_of, f"MLflow {tracking_uri}, experiment {experiment!r} (read only)"
 
