@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -23,31 +21,41 @@ from pad_core.integrations import services
 from pad_core.integrations.services.fake_cluster import HEAD_NODE_ID
 
 ROOT = Path(__file__).resolve().parents[2]
-BUCKET = "padsweep"
 
 
 class FakeStack:
+    """Started by the project's own command, ``services up --fake-cluster --s3`` (what a user runs); a later
+    cluster (``start_ray``: after a teardown, or with other worker types) by the same function it calls."""
+
     def __init__(self, root: Path):
-        self.root, self.attempt, self.ray = root, 0, None
-        key, secret = f"padsweep-{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-        self.s3 = services.start_seaweedfs(root / "s3", key, secret, buckets=(BUCKET,))
-        self.s3_env = services.s3_env(self.s3, key, secret)
-        self.mlflow = services.start_mlflow(root / "mlflow")
-        self.storage = f"s3://{BUCKET}/ray"
+        self.root, self.attempt = root, 0
+        state = root / "services"
+        subprocess.run([sys.executable, "-m", "pad_core.integrations.services", "up", "--root", str(state),
+                        "--fake-cluster", "--s3"], cwd=ROOT, check=True, capture_output=True, text=True, timeout=300)
+        self.state = state
+        started = {k: services.Service(**v) for k, v in json.loads((state / "services.json").read_text()).items()}
+        self.s3, self.mlflow, self.ray = started["s3"], started["mlflow"], started["ray"]
+        env = dict(line.removeprefix("export ").split("=", 1) for line in (state / "env").read_text().splitlines())
+        self.s3_env = {k: v for k, v in env.items() if k.startswith(("AWS_", "MLFLOW_S3_"))}
+        self.storage = env["PADSWEEP_STORAGE"]
 
     def start_ray(self, worker_types: dict | None = None) -> None:
+        """A new cluster in place of the current one (stopped first if it still runs)."""
+        if self.ray is not None:
+            services.stop(self.ray)
         self.attempt += 1
         self.ray = services.start_fake_cluster(self.root / f"ray{self.attempt}", worker_types=worker_types)
 
     def tear_down_ray(self) -> None:
-        """The whole cluster gone at once (every node, the job's driver): SIGKILL to the head's process group."""
-        os.killpg(self.ray.pid, signal.SIGKILL)
-        services.stop(self.ray)
+        """The whole cluster gone at once (every node, the job's driver): SIGKILL to all of it."""
+        services.stop(self.ray, abrupt=True)
 
     def close(self) -> None:
-        for svc in (self.ray, self.mlflow, self.s3):
-            if svc is not None:
-                services.stop(svc)
+        if self.ray is not None:
+            services.stop(self.ray)  # a cluster started after `up` is not in its state file
+        subprocess.run([sys.executable, "-m", "pad_core.integrations.services", "down", "--root", str(self.state)],
+                       cwd=ROOT, check=True, timeout=120)
+        assert not any(svc.alive() for svc in (self.s3, self.mlflow, self.ray) if svc is not None)
 
     @property
     def job_env(self) -> dict[str, str]:

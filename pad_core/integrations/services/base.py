@@ -105,19 +105,43 @@ def wait_http(url: str, timeout: float, service: Service | None = None) -> None:
                        + (f"; see {service.log}" if service else ""))
 
 
-def stop(service: Service, grace: float = 15.0) -> None:
-    """SIGTERM the service's process group, then SIGKILL whatever is left after ``grace`` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
+def stop(service: Service, grace: float = 15.0, abrupt: bool = False) -> None:
+    """SIGTERM the service's process group and its strays, then SIGKILL whatever is left after ``grace`` seconds
+    (``abrupt``: SIGKILL at once, a host that is gone)."""
+    for sig, wait in ((signal.SIGKILL, 5.0),) if abrupt else ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        strays = _strays(service)
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(service.pid, sig)
-        except ProcessLookupError:
-            return
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _group_alive(service.pid):
+        while time.monotonic() < deadline and (_group_alive(service.pid) or _strays(service)):
             service.alive()  # reaps the leader once it exits, so the group can empty
             time.sleep(0.2)
-        if not _group_alive(service.pid):
+        if not _group_alive(service.pid) and not _strays(service):
             return
+
+
+def _strays(service: Service) -> list[int]:
+    """Processes of the service outside its process group: a Ray head's job drivers, which Ray starts in
+    sessions of their own (they would outlive the cluster, holding the sweep's lease and writing to MLflow)."""
+    return pids_with_env("RAY_ADDRESS", service.url) if service.name == "ray" else []
+
+
+def pids_with_env(name: str, value: str) -> list[int]:
+    """PIDs of this machine's processes whose environment has ``name=value`` (inherited by their children)."""
+    marker = f"\0{name}={value}\0".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if marker in b"\0" + (proc / "environ").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return pids
 
 
 def _group_alive(pgid: int) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from pad_core.integrations.services.base import HOST, Service, free_port
+from pad_core.integrations.services.base import HOST, Service, free_port, pids_with_env
 from pad_core.integrations.services.ray_head import head_temp_dir, start_head_on
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "cluster" / "fake_local.yaml"
@@ -68,17 +68,7 @@ def start_fake_cluster(root: Path, config: Path = DEFAULT_CONFIG, *, worker_type
 def node_pids(node_id: str) -> list[int]:
     """Every process of the fake worker node ``node_id`` (its raylet, agents and workers), found by the node id
     each of them inherited."""
-    marker = f"{NODE_ID_VAR}={node_id}".encode() + b"\0"
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            if marker in (proc / "environ").read_bytes():
-                pids.append(int(proc.name))
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-    return pids
+    return pids_with_env(NODE_ID_VAR, node_id)
 
 
 def kill_node(node_id: str) -> list[int]:
