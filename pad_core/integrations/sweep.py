@@ -27,6 +27,7 @@ from pad_core.integrations.session import check_lease, driver_signals, fit, swee
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.sweep_checks import (
     check_data,
+    check_declaration_size,
     check_folder_names,
     check_some_finished,
     check_storage,
@@ -174,6 +175,7 @@ def run_grid(spec: AblationSpec, opts: SweepOptions, *, stage: str = "ablation")
     with driver_signals() as signals:
         digests = manifest_digests(spec.cells())
         cells = preflight(spec.cells(), opts.resources, spec, digests)
+        check_declaration_size(spec)
         check_folder_names(spec.name, grid_folders(spec.name, cells, opts.resources))
         check_storage(opts.storage_path)
         check_reachable(opts)

@@ -34,6 +34,21 @@ DATA_VERSION = "pad.data_version"  # on each child: the sha256 of the manifest i
 SYNTHETIC = "synthetic:"
 
 
+def check_declaration_size(spec) -> None:
+    """The declaration (``pad.spec``, one tag on the parent run: the rows, protocols, seeds and config hashes the
+    table is rebuilt from) must fit MLflow's tag limit: clipped, it would no longer parse, and the server refuses a
+    longer value only once the parent run exists."""
+    from mlflow.utils.validation import MAX_TAG_VAL_LENGTH
+
+    size = len(spec.describe())
+    if size > MAX_TAG_VAL_LENGTH:
+        cells = len(spec.rows) * len(spec.protocols) * len(spec.seeds)
+        raise SweepError("sweep", spec.name, f"its declaration ({len(spec.rows)} rows, {cells} cells) takes {size} "
+                         f"characters; MLflow keeps a tag of at most {MAX_TAG_VAL_LENGTH}",
+                         "split the rows over several sweeps (each its own --sweep-name, e.g. rows.py --rows of a "
+                         "part); about 75 rows fit one")
+
+
 def check_storage(uri: str) -> None:
     """Write (then remove) a file in the storage, after creating a local storage's folder: refuse a storage that
     will not take one. An S3 prefix needs no folder (and a bucket is not created as a side effect)."""
