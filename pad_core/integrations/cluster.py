@@ -111,7 +111,9 @@ def concurrency(nodes: list[dict[str, float]], total: dict[str, float], res: Res
                          f"lives on one node): {dict(total)}",
                          "lower --gpus-per-trial / --workers-per-trial / --cpus-per-worker, add nodes, or pass "
                          "--autoscaling")
-    limit = max(1, min(drivers, fit)) if fit else drivers
+    # With autoscaling, the nodes alive now say nothing of what the autoscaler adds: an idle node left over from
+    # the last sweep fit one trial, which capped the sweep at one and the cluster never scaled out.
+    limit = drivers if autoscaling else max(1, min(drivers, fit))
     return min(limit, requested) if requested else limit
 
 

@@ -7,6 +7,7 @@ batches (one HTTP call per report). The table is rebuilt from ``search_runs`` al
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import mlflow
@@ -148,16 +149,12 @@ class SweepRecord:
         self.client.log_artifact(run_id, path, artifact_path)
 
 
-QUIET_END = {"MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
-
-
 def end_run(client: MlflowClient, run_id: str, status: str) -> None:
     """``set_terminated`` without its "View run" lines: printing them costs a ``get_run`` (the whole run, every
-    param and tag) per ended run, and two lines per cell in the sweep's log (docs/BENCHMARKS.md, sweep scale)."""
-    from pad_core.integrations.services.base import environ
-
-    with environ(QUIET_END):
-        client.set_terminated(run_id, status)
+    param and tag) per ended run, and two lines per cell in the sweep's log (docs/BENCHMARKS.md §12). Set for the
+    whole process, once, never toggled: the driver's threads share os.environ."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    client.set_terminated(run_id, status)
 
 
 def log_metrics(client: MlflowClient, run_id: str, metrics: list[Metric]) -> None:

@@ -13,6 +13,7 @@ other caches live, ``~/.cache/padsweep`` unless set), or ``off``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -49,7 +50,7 @@ def load(folder: Path | None, name: str, threshold: float | None, apcer_mode: st
         with np.load(folder / name, allow_pickle=False) as stored:
             arrays = [stored[f] for f in FIELDS]
             kind = str(stored["unit_kind"])
-    except (OSError, ValueError, KeyError):
+    except Exception:  # noqa: BLE001 - any unreadable entry (truncated: BadZipFile, EOFError) is parsed again
         return None
     return RunScores(*arrays, kind, threshold, apcer_mode, tpr_positive)
 
@@ -58,10 +59,14 @@ def store(folder: Path | None, name: str, scores: RunScores) -> None:
     """Write the entry atomically (a reader sees a whole file or none); a full or read-only disk only costs speed."""
     if folder is None:
         return
+    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as fh:
+            tmp = fh.name
             np.savez(fh, **{f: getattr(scores, f) for f in FIELDS}, unit_kind=np.array(scores.unit_kind))
-        os.replace(fh.name, folder / name)
+        os.replace(tmp, folder / name)
     except OSError:
-        pass
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

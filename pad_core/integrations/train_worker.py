@@ -34,6 +34,7 @@ STOP_MARKER = "pad_stopped"  # a final report of a run that ended with a determi
 # ... and its reason in the Train run's folder: the driver's Result only carries the last *checkpoint's* metrics
 STOP_FILE = "pad_stopped.txt"
 BEST_SCORE = "pad_best_step"  # Ray Train keeps the checkpoints scoring highest: the newest one holding best.pt
+RESUMED_TAG = "pad.resumed_from_step"  # the checkpoint step the latest resumed attempt started from
 NODES_TAG = "pad.nodes"  # the Ray nodes the latest attempt trained on (rank order): where a lost node's cell went
 
 
@@ -134,7 +135,7 @@ def _fit(cfg, checkpoint, logger: RunLogger | None, **ctx_kwargs) -> None:
         best_file = _best_from_storage(resume_dir) if resume_dir else ""
         run = TrainingRun(cfg, RunContext(resume_dir=resume_dir, best_file=best_file, **ctx_kwargs))
         if logger:
-            logger.adopt(resume_dir)
+            _adopt(logger, resume_dir)
     run.fit()
     if logger:
         logger.drain()
@@ -184,6 +185,15 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
         ray.train.report({STOP_MARKER: 1.0, "pad_reason": reason[:500]})
 
 
+def _adopt(logger: RunLogger, resume_dir: str | None) -> None:
+    """The logger takes over the reports the checkpoint carries; a resumed attempt says from which step
+    (``pad.resumed_from_step``, absent on a run that never resumed): a retry that trained from step 0 instead
+    would log the same curve (steps already in MLflow are not sent again), so only this tells them apart."""
+    logger.adopt(resume_dir)
+    if resume_dir:
+        logger.enqueue({}, 0, {RESUMED_TAG: str(meta(resume_dir).get("step", "unknown"))})
+
+
 def _tag_nodes(logger: RunLogger | None, world: int) -> None:
     """Queue the ``pad.nodes`` tag (sent with the first persisted report, as every tag): this attempt's node per
     rank. Collective under DDP: every rank calls it."""
@@ -225,7 +235,7 @@ def train_in_trial(config: dict[str, Any], gpus: float = 0.0) -> None:
             cells.delete()
             latest = None
         resume_dir = cells.download(latest, tmp) if latest else None
-        logger.adopt(resume_dir)
+        _adopt(logger, resume_dir)
         try:
             TrainingRun(from_flat(config["flat"]), RunContext(resume_dir=resume_dir, device=device, report=report,
                                                               save_artifact=save, images_verified=True)).fit()

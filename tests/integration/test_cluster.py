@@ -4,6 +4,8 @@ nodes of one CPU, 0 to 2 of them); checkpoints live in a real S3 server, MLflow 
 Ray jobs. A worker node is lost by SIGKILL to every process it started; the whole cluster by SIGKILL to the head's
 process group. Each result is compared with the same cells run undisturbed on a single-node head (``stack``)."""
 
+import os
+import signal
 import time
 
 import pytest
@@ -67,13 +69,17 @@ def wait_training(cluster: FakeStack, sweep: str, cells: int, job, timeout: floa
         time.sleep(0.5)
 
 
-def assert_resumed_once(cluster: FakeStack, sweep: str, cells: int) -> list:
-    """One finished run per cell, each with every evaluation logged exactly once."""
+def assert_resumed_once(cluster: FakeStack, sweep: str, cells: int, resumed: set[str] = frozenset()) -> list:
+    """One finished run per cell, each with every evaluation logged exactly once; the ``resumed`` runs (ids) went
+    on from a checkpoint (step 3 or later), not from step 0 (which would log the same curve: steps already in
+    MLflow are not sent again)."""
     client, runs = MlflowClient(cluster.mlflow.url), runs_of(cluster, sweep)
     assert len(runs) == cells and all(r.data.tags["pad.outcome"] == "completed" for r in runs), runs
     for run in runs:
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "dev/p1/eer")]
         assert sorted(steps) == EVALUATIONS, steps
+        if run.info.run_id in resumed:
+            assert int(run.data.tags.get("pad.resumed_from_step", "0")) >= EVALUATIONS[0], run.data.tags
     return runs
 
 
@@ -92,34 +98,37 @@ def test_a_submitted_sweep_scales_out_trains_on_worker_nodes_via_s3_and_scales_b
 @pytest.mark.node_loss
 def test_a_lost_worker_node_s_cell_resumes_from_its_s3_checkpoint_into_the_same_run(cluster, undisturbed):
     job = cluster.submit_async(*TWO_SEEDS, "--sweep-name", "lost-node")
-    lost = worker_ids(wait_training(cluster, "lost-node", 2, job)[0].data.tags["pad.nodes"])[0]
-    kill_node(lost)
+    victim = wait_training(cluster, "lost-node", 2, job)[0]
+    lost = worker_ids(victim.data.tags["pad.nodes"])[0]
+    kill_node(cluster.ray, lost)
     out, _ = job.communicate(timeout=900)
     assert job.returncode == 0, out[-5000:]
-    runs = assert_resumed_once(cluster, "lost-node", 2)
+    runs = assert_resumed_once(cluster, "lost-node", 2, resumed={victim.info.run_id})
     assert all(lost not in r.data.tags["pad.nodes"] for r in runs)  # every cell ended on a surviving or new node
     assert table_lines(out) == undisturbed["two_seeds"]
 
 
 def test_a_ddp_cell_over_two_nodes_survives_losing_one(cluster, undisturbed):
     job = cluster.submit_async(*DDP, "--sweep-name", "lost-rank")
-    ranks = worker_ids(wait_training(cluster, "lost-rank", 1, job)[0].data.tags["pad.nodes"])
+    (training,) = wait_training(cluster, "lost-rank", 1, job)
+    ranks = worker_ids(training.data.tags["pad.nodes"])
     assert len(ranks) == 2 and len(set(ranks)) == 2, ranks  # one rank per node
-    kill_node(ranks[1])
+    kill_node(cluster.ray, ranks[1])
     out, _ = job.communicate(timeout=900)
     assert job.returncode == 0, out[-5000:]
-    (run,) = assert_resumed_once(cluster, "lost-rank", 1)
+    (run,) = assert_resumed_once(cluster, "lost-rank", 1, resumed={training.info.run_id})
     assert ranks[1] not in run.data.tags["pad.nodes"]
     assert table_lines(out) == undisturbed["ddp"]
 
 
 def test_the_same_job_resumes_after_the_whole_cluster_is_torn_down(cluster, undisturbed):
     job = cluster.submit_async(*TWO_SEEDS, "--sweep-name", "torn-down")
-    wait_training(cluster, "torn-down", 2, job)
+    training = {r.info.run_id for r in wait_training(cluster, "torn-down", 2, job)}
     cluster.tear_down_ray()
-    job.communicate(timeout=120)
+    os.killpg(job.pid, signal.SIGKILL)  # the user's `ray job submit` client, left waiting on a dashboard now gone
+    job.wait()
     cluster.start_ray()  # a new cluster: new addresses, no node of the old one
     out = cluster.submit(*TWO_SEEDS, "--sweep-name", "torn-down")
     assert "2 cells, 0 already finished in MLflow, 2 to run" in out, out[-3000:]
-    assert_resumed_once(cluster, "torn-down", 2)
+    assert_resumed_once(cluster, "torn-down", 2, resumed=training)
     assert table_lines(out) == undisturbed["two_seeds"]

@@ -138,6 +138,8 @@ def test_concurrency_caps_and_refusals():
     assert concurrency([GPU_NODE, GPU_NODE], total, Resources(gpus_per_worker=0.25)) == 8
     assert concurrency([GPU_NODE, GPU_NODE], total, Resources(gpus_per_worker=0.25), requested=3) == 3
     assert concurrency([HEAD], {**HEAD}, Resources(gpus_per_worker=0.25), autoscaling=True) == 8  # nodes to come
+    idle = {"CPU": 1.0}  # a worker node left from the last sweep fits one trial now; the autoscaler adds more
+    assert concurrency([HEAD, idle], {"CPU": 1.0, DRIVER_RESOURCE: 8.0}, Resources(), autoscaling=True) == 8
     with pytest.raises(SweepError, match=r"^resources per trial='0.25 GPUs \+ 1 CPUs': more than the cluster has "):
         concurrency([HEAD], {**HEAD}, Resources(gpus_per_worker=0.25))
     with pytest.raises(SweepError, match="TRAIN_DRIVER"):

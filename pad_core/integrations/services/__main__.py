@@ -52,12 +52,24 @@ def up(root: Path, num_cpus: int | None, s3: bool = False, fake_cluster: Path | 
 
 
 def down(root: Path) -> None:
+    """Stop what ``up`` started: Ray first, so its job drivers end their runs while MLflow still answers."""
     state = _state_file(root)
     if not state.is_file():
         return
-    for info in json.loads(state.read_text()).values():
-        stop(Service(**info))
+    for info in reversed(json.loads(state.read_text()).values()):
+        stop(_service(info))
     state.unlink()
+
+
+def _service(info: dict) -> Service:
+    return Service(**{**info, "scratch": tuple(info.get("scratch", ()))})  # JSON keeps the tuple as a list
+
+
+def ray_service(root: Path) -> Service:
+    state = _state_file(root)
+    if not state.is_file():
+        raise SystemExit(f"error: no services started under {root} (bash scripts/services.sh up --fake-cluster)")
+    return _service(json.loads(state.read_text())["ray"])
 
 
 def serve_mlflow(args: argparse.Namespace) -> None:
@@ -103,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.action == "kill-node":
         if not args.node_id:
             raise SystemExit("error: kill-node needs a NODE_ID (a worker node of the fake cluster)")
-        print(f"killed node {args.node_id}: pids {kill_node(args.node_id)}")
+        print(f"killed node {args.node_id}: pids {kill_node(ray_service(args.root), args.node_id)}")
     else:
         serve_mlflow(args)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ HOST = "127.0.0.1"
 # head listens on loopback only, so its mode is set, not inherited from the machine's history. Clusters use
 # token auth (cluster/*.yaml).
 LOOPBACK_RAY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+CLUSTER_VAR = "PADSWEEP_CLUSTER"  # set on a Ray head at start: every process of its cluster inherits it
 NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
@@ -37,6 +39,8 @@ class Service:
     url: str  # what clients connect to
     log: str
     dashboard: str = ""  # Ray only: the dashboard / job-submission address
+    cluster: str = ""  # Ray only: the head's CLUSTER_VAR value, inherited by every process of its cluster
+    scratch: tuple[str, ...] = ()  # folders the service's processes write outside ``root`` (removed once stopped)
 
     def alive(self) -> bool:
         try:
@@ -120,13 +124,17 @@ def stop(service: Service, grace: float = 15.0, abrupt: bool = False) -> None:
             service.alive()  # reaps the leader once it exits, so the group can empty
             time.sleep(0.2)
         if not _group_alive(service.pid) and not _strays(service):
-            return
+            break
+    for folder in service.scratch:  # Ray's temp dirs (sockets, logs, node disks): gigabytes over many starts
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _strays(service: Service) -> list[int]:
     """Processes of the service outside its process group: a Ray head's job drivers, which Ray starts in
-    sessions of their own (they would outlive the cluster, holding the sweep's lease and writing to MLflow)."""
-    return pids_with_env("RAY_ADDRESS", service.url) if service.name == "ray" else []
+    sessions of their own (they would outlive the cluster, holding the sweep's lease and writing to MLflow). Found
+    by the cluster's own id in their environment, which no shell of the user's carries (``RAY_ADDRESS`` would
+    match every shell that sourced .padsweep/env)."""
+    return pids_with_env(CLUSTER_VAR, service.cluster) if service.cluster else []
 
 
 def pids_with_env(name: str, value: str) -> list[int]:

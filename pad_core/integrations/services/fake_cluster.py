@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from pad_core.integrations.services.base import HOST, Service, free_port, pids_with_env
+from pad_core.integrations.services.base import CLUSTER_VAR, HOST, Service, free_port, pids_with_env
 from pad_core.integrations.services.ray_head import head_temp_dir, start_head_on
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "cluster" / "fake_local.yaml"
@@ -65,19 +65,23 @@ def start_fake_cluster(root: Path, config: Path = DEFAULT_CONFIG, *, worker_type
                          autoscaling_config=path, env=FAKE_CLUSTER_ENV, log_name="ray-fake-cluster.log")
 
 
-def node_pids(node_id: str) -> list[int]:
-    """Every process of the fake worker node ``node_id`` (its raylet, agents and workers), found by the node id
-    each of them inherited."""
-    return pids_with_env(NODE_ID_VAR, node_id)
+def node_pids(node_id: str, cluster: str) -> list[int]:
+    """Every process of the worker node ``node_id`` of the fake cluster ``cluster`` (the head's CLUSTER_VAR): its
+    raylet, agents and workers, found by the two ids each of them inherited. Ray numbers fake nodes alike in every
+    cluster (...00001, ...00002), so the node id alone would reach the nodes of other clusters on the machine."""
+    theirs = set(pids_with_env(CLUSTER_VAR, cluster))
+    return [pid for pid in pids_with_env(NODE_ID_VAR, node_id) if pid in theirs]
 
 
-def kill_node(node_id: str) -> list[int]:
-    """SIGKILL every process of one worker node (a host that disappears: no drain, no goodbye). Returns the PIDs."""
+def kill_node(svc: Service, node_id: str) -> list[int]:
+    """SIGKILL every process of one worker node of the cluster ``svc`` heads (a host that disappears: no drain,
+    no goodbye). Returns the PIDs."""
     if node_id == HEAD_NODE_ID:
         raise ValueError("kill_node: that is the head; stop the whole cluster with its service instead")
-    pids = node_pids(node_id)
+    pids = node_pids(node_id, svc.cluster)
     if not pids:
-        raise ProcessLookupError(f"no process of node {node_id} on this machine (not a fake worker node, or gone)")
+        raise ProcessLookupError(f"no process of node {node_id} in the cluster at {svc.url} (not one of its worker "
+                                 "nodes, or gone)")
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):  # exited meanwhile
             os.kill(pid, signal.SIGKILL)

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import json
 import tempfile
+import uuid
 from pathlib import Path
 
-from pad_core.integrations.services.base import HOST, LOOPBACK_RAY, Service, free_port, spawn, venv_bin, wait_http
+from pad_core.integrations.services.base import (
+    CLUSTER_VAR,
+    HOST,
+    LOOPBACK_RAY,
+    Service,
+    free_port,
+    spawn,
+    venv_bin,
+    wait_http,
+)
 
 # Ray's memory monitor counts reclaimable page cache as used memory when the machine's memory cgroup has no limit
 # (ray-project/ray#59796): here a local S3 server holding 4.5 GB ViT-B/16 checkpoints filled the cache and Ray
@@ -51,7 +61,10 @@ def start_head_on(root: Path, gcs: int, dash: int, *, num_cpus: float | None, ti
     if autoscaling_config is not None:
         cmd.append(f"--autoscaling-config={autoscaling_config}")
     log = root.resolve() / "logs" / log_name
-    pid = spawn(cmd, log, {**LOOPBACK_RAY, **NO_CACHE_OOM_KILLS, **(env or {})})
-    svc = Service("ray", pid, f"{HOST}:{gcs}", str(log), f"http://{HOST}:{dash}")
+    cluster = uuid.uuid4().hex
+    pid = spawn(cmd, log, {**LOOPBACK_RAY, **NO_CACHE_OOM_KILLS, **(env or {}), CLUSTER_VAR: cluster})
+    temp = head_temp_dir(gcs)
+    svc = Service("ray", pid, f"{HOST}:{gcs}", str(log), f"http://{HOST}:{dash}", cluster,
+                  (str(temp), f"{temp}-nodes"))
     wait_http(f"{svc.dashboard}/api/version", timeout, svc)
     return svc
