@@ -85,3 +85,10 @@ def refused(file: str, args: list[str], store: str, capsys, *, ray_address: str 
     assert store_state(store) == before, "a refused command changed what MLflow had recorded"
     assert "Traceback" not in err and "Fix:" in err, err
     return err
+
+
+@pytest.fixture(autouse=True)
+def no_ambient_cluster(monkeypatch):
+    """A refusal test runs against no Ray cluster the machine may have in its environment, from the repo root."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.chdir(ROOT)

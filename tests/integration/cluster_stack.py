@@ -8,11 +8,13 @@ head's dashboard, credentials and addresses in the job's runtime env.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import s3fs
@@ -98,6 +100,16 @@ class FakeStack:
     def filesystem(self) -> s3fs.S3FileSystem:
         return s3fs.S3FileSystem(key=self.s3_env["AWS_ACCESS_KEY_ID"], secret=self.s3_env["AWS_SECRET_ACCESS_KEY"],
                                  client_kwargs={"endpoint_url": self.s3.url})
+
+
+@contextlib.contextmanager
+def fake_stack(root: Path) -> Iterator[FakeStack]:
+    """A FakeStack for a test module, stopped however the module ends."""
+    stack = FakeStack(root)
+    try:
+        yield stack
+    finally:
+        stack.close()
 
 
 def worker_ids(nodes_tag: str) -> list[str]:

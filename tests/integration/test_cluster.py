@@ -12,7 +12,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from pad_core.integrations.services import kill_node
-from tests.integration.cluster_stack import FakeStack, worker_ids
+from tests.integration.cluster_stack import FakeStack, fake_stack, worker_ids
 from tests.integration.conftest import run_sweep
 from tests.integration.test_faults import SMOKE, table_lines, with_set
 from tests.integration.test_sweeps import children
@@ -29,11 +29,8 @@ EVALUATIONS = [3, 6, 9, 12, 15]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    stack = FakeStack(tmp_path_factory.mktemp("cluster"))
-    try:
+    with fake_stack(tmp_path_factory.mktemp("cluster")) as stack:
         yield stack
-    finally:
-        stack.close()
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,13 @@ from pad_core.config import to_flat, to_params
 from pad_core.errors import PadError
 from pad_core.integrations.cli import SweepArgs, base_overrides, build_parser, options, sweep_main
 from pad_core.integrations.cli_inputs import NUMBERS, parse
-from tests.refusals import ROOT, UNREACHABLE_RAY, inputs_of, refused
+from tests.refusals import (  # noqa: F401 - no_ambient_cluster: autouse fixture
+    ROOT,
+    UNREACHABLE_RAY,
+    inputs_of,
+    no_ambient_cluster,
+    refused,
+)
 
 BAD_ROWS = (Row("clip", "CLIP", {}), Row("it's", "a quote in a row name", {"optim.lr": 2e-3}))
 REFUSAL_SECONDS: dict[str, float] = {}  # case -> seconds from sweep_main to exit 2 (printed at the end)
@@ -101,12 +107,6 @@ def server(store):
     """The session's MLflow server holding an earlier sweep (tests/conftest.py::store)."""
     yield store
     print("\ntime to refusal (s, in-process):", {k: round(v, 2) for k, v in REFUSAL_SECONDS.items()})
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_cluster(monkeypatch):
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.chdir(ROOT)
 
 
 def refusal(file: str, args: list[str], server: str, capsys, ray_address: str = UNREACHABLE_RAY) -> str:

@@ -23,7 +23,7 @@ from pad_core.integrations.cli_inputs import parse
 from pad_core.integrations.cluster import DRIVER_RESOURCE, concurrency, fit_trials
 from pad_core.integrations.planning import describe_resources
 from pad_core.integrations.trial import Resources
-from tests.refusals import ROOT, refused
+from tests.refusals import ROOT, no_ambient_cluster, refused  # noqa: F401 - no_ambient_cluster: autouse fixture
 
 REFUSAL_SECONDS: dict[str, float] = {}
 NO_SERVER = ["--mlflow-uri", "http://127.0.0.1:9"]  # checked in form only: options() opens no connection
@@ -98,12 +98,6 @@ REFUSED = [  # (flags, the whole message after "error: ")
 def server(store):
     yield store
     print("\ntime to refusal (s, in-process):", {k: round(v, 2) for k, v in REFUSAL_SECONDS.items()})
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_cluster(monkeypatch):
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    monkeypatch.chdir(ROOT)
 
 
 @pytest.mark.parametrize(("flags", "message"), REFUSED, ids=[" ".join(f) for f, _ in REFUSED])
