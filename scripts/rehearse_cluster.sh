@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The cluster path rehearsed on this machine (about 25 min): every test that runs sweeps on a fake autoscaling
+# The cluster path rehearsed on this machine (about 9 min): every test that runs sweeps on a fake autoscaling
 # multi-node Ray cluster (cluster/fake_local.yaml) with checkpoints in a local S3 server: scale-out to worker
 # nodes and back, a lost worker node (in-trial and 2-node DDP), the whole cluster torn down and the same job
 # resubmitted, packing of fractional and whole-GPU trials. The test command (scripts/test.sh) runs only the

@@ -33,14 +33,20 @@ def cluster(tmp_path_factory):
         yield stack
 
 
+def one_node_table(stack, cells: list[str], name: str) -> list[str]:
+    """The table of the same cells on one node (the suite's single-node head)."""
+    return table_lines(run_sweep(stack, "rows.py", *[a for a in cells if a != "--autoscaling"], "--sweep-name",
+                                 name).stdout)
+
+
 @pytest.fixture(scope="module")
 def undisturbed(stack):
-    """The tables of the same cells on one node (the suite's single-node head), by name."""
-    strip = [a for a in TWO_SEEDS if a != "--autoscaling"]
-    two = run_sweep(stack, "rows.py", *strip, "--sweep-name", "one-node-two-seeds").stdout
-    ddp = [a for a in DDP if a != "--autoscaling"]
-    one = run_sweep(stack, "rows.py", *ddp, "--sweep-name", "one-node-ddp").stdout
-    return {"two_seeds": table_lines(two), "ddp": table_lines(one)}
+    return one_node_table(stack, TWO_SEEDS, "one-node-two-seeds")
+
+
+@pytest.fixture(scope="module")
+def undisturbed_ddp(stack):
+    return one_node_table(stack, DDP, "one-node-ddp")
 
 
 def runs_of(cluster: FakeStack, sweep: str) -> list:
@@ -88,7 +94,7 @@ def test_a_submitted_sweep_scales_out_trains_on_worker_nodes_via_s3_and_scales_b
     assert len(nodes) == 2, nodes  # one CPU per worker node: the two cells trained on two nodes at once
     kept = cluster.filesystem().ls(f"{cluster.storage[5:]}/multi/cells")
     assert len(kept) == 2, kept  # each cell's checkpoints are in S3, the only storage the nodes share
-    assert table_lines(out) == undisturbed["two_seeds"]
+    assert table_lines(out) == undisturbed
     assert cluster.wait_scaled_in() < 120
 
 
@@ -102,10 +108,10 @@ def test_a_lost_worker_node_s_cell_resumes_from_its_s3_checkpoint_into_the_same_
     assert job.returncode == 0, out[-5000:]
     runs = assert_resumed_once(cluster, "lost-node", 2, resumed={victim.info.run_id})
     assert all(lost not in r.data.tags["pad.nodes"] for r in runs)  # every cell ended on a surviving or new node
-    assert table_lines(out) == undisturbed["two_seeds"]
+    assert table_lines(out) == undisturbed
 
 
-def test_a_ddp_cell_over_two_nodes_survives_losing_one(cluster, undisturbed):
+def test_a_ddp_cell_over_two_nodes_survives_losing_one(cluster, undisturbed_ddp):
     job = cluster.submit_async(*DDP, "--sweep-name", "lost-rank")
     (training,) = wait_training(cluster, "lost-rank", 1, job)
     ranks = worker_ids(training.data.tags["pad.nodes"])
@@ -115,7 +121,7 @@ def test_a_ddp_cell_over_two_nodes_survives_losing_one(cluster, undisturbed):
     assert job.returncode == 0, out[-5000:]
     (run,) = assert_resumed_once(cluster, "lost-rank", 1, resumed={training.info.run_id})
     assert ranks[1] not in run.data.tags["pad.nodes"]
-    assert table_lines(out) == undisturbed["ddp"]
+    assert table_lines(out) == undisturbed_ddp
 
 
 def test_the_same_job_resumes_after_the_whole_cluster_is_torn_down(cluster, undisturbed):
@@ -128,4 +134,4 @@ def test_the_same_job_resumes_after_the_whole_cluster_is_torn_down(cluster, undi
     out = cluster.submit(*TWO_SEEDS, "--sweep-name", "torn-down")
     assert "2 cells, 0 already finished in MLflow, 2 to run" in out, out[-3000:]
     assert_resumed_once(cluster, "torn-down", 2, resumed=training)
-    assert table_lines(out) == undisturbed["two_seeds"]
+    assert table_lines(out) == undisturbed
