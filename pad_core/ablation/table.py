@@ -1,7 +1,7 @@
 """Ablation tables from a tidy frame of finished runs: rows x protocols x metrics, mean±std over seeds.
 
 The frame has one line per run with columns ``row``, ``protocol``, ``seed`` and ``test/<protocol>/<metric>``
-values; it comes from MLflow (see ``pad_core.integrations.mlflow_runs.sweep_frame``) or from tests.
+values; it comes from MLflow (see ``pad_core.integrations.run_listing.ended_frame``) or from tests.
 Rates are stored as fractions and printed as percentages.
 """
 

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 
 import mlflow
-import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
@@ -166,34 +165,12 @@ def _clip(tags: dict[str, str]) -> dict[str, str]:
     return {k: str(v)[:MAX_TAG] for k, v in tags.items()}
 
 
-ENDED = {"completed": "FINISHED", "failed": "FAILED"}  # pad.outcome -> the MLflow status it ends with
+def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None):
+    """The table's tidy frame (``run_listing.ended_frame``) from MLflow's client entities: the reference the
+    REST listing is tested against."""
+    from pad_core.integrations.run_listing import ended_frame, from_entity
 
-
-def sweep_frame(record: SweepRecord, parent_id: str, stage: str | None = None) -> pd.DataFrame:
-    """Completed and failed child runs as a tidy frame: outcome, row, protocol, seed, config hash, code and data
-    versions ("" where the run predates ``pad.data_version``), compute hours, the failure reason, the threshold
-    policy, APCER mode and TPR positive class its metrics used, and the latest metric values."""
-    lines = []
-    for run in record.children(parent_id):
-        tags = run.data.tags
-        outcome = tags.get("pad.outcome", "")
-        if ENDED.get(outcome) != run.info.status or (stage and tags.get("pad.stage") != stage):
-            continue
-        lines.append({"run_id": run.info.run_id, "outcome": outcome, "row": tags.get("pad.row"),
-                      "protocol": tags.get("pad.protocol"), "seed": int(tags.get("pad.seed", -1)),
-                      "config_hash": tags.get("pad.config_hash"), "code_version": tags.get("pad.code_version", ""),
-                      "data_version": tags.get("pad.data_version", ""),
-                      "hours": _hours(run), "ended": run.info.end_time or 0, "reason": tags.get("pad.reason", ""),
-                      "source_run": tags.get("pad.reused_from", run.info.run_id),
-                      "threshold_policy": tags.get("pad.threshold_policy", ""),
-                      "apcer_mode": run.data.params.get("eval.apcer_mode", "pooled"),
-                      "tpr_positive": run.data.params.get("eval.tpr_positive", "live"), **run.data.metrics})
-    return pd.DataFrame(lines)
-
-
-def _hours(run) -> float:
-    end = run.info.end_time or run.info.start_time
-    return max(0.0, (end - run.info.start_time) / 3.6e6)
+    return ended_frame([from_entity(run) for run in record.children(parent_id)], stage)
 
 
 def set_tracking(uri: str) -> None:

@@ -81,21 +81,17 @@ def per_node_peak(runs: list) -> dict[str, int]:
     return {node: most_at_once(group) for node, group in by_node.items()}
 
 
-def test_quarter_gpu_trials_share_a_gpu_four_at_once_and_never_five(record):
-    """Nodes of 8 CPUs and 1 GPU, 5 trials of 0.25 GPU + 1 CPU: the CPUs would take all 5 on one node, the GPU
-    share only 4, so a node runs 4 at once and never 5 (a dropped GPU share would show 5)."""
-    with cluster(record, gpu_node(cpus=8, gpus=1)) as stack:
-        seen = sweep_watching_nodes(stack, *CELLS, "--seeds", "0,1,2,3,4", "--gpus-per-trial", "0.25",
-                                    "--sweep-name", "quarter-gpu")
-        nodes, runs = packed_runs(stack, "quarter-gpu", 5)
+@pytest.mark.parametrize(("gpus_per_node", "per_trial", "cells", "peak"), [
+    (1, "0.25", 5, 4),  # 5 trials of 0.25 GPU + 1 CPU: the CPUs would take all 5 on a node, the GPU share only 4
+    (2, "1", 3, 2),  # whole-GPU trials: 2 to a 2-GPU node, never 3
+], ids=["quarter-gpu", "whole-gpu"])
+def test_trials_pack_onto_a_node_up_to_its_gpus_and_never_past_them(record, gpus_per_node, per_trial, cells, peak):
+    """Nodes of 8 CPUs, so the GPUs are the binding limit: a node runs as many trials at once as its GPUs hold and
+    never more (a dropped GPU share would show one more)."""
+    name = f"pack-{per_trial}"
+    with cluster(record, gpu_node(cpus=8, gpus=gpus_per_node)) as stack:
+        seen = sweep_watching_nodes(stack, *CELLS, "--seeds", ",".join(map(str, range(cells))), "--gpus-per-trial",
+                                    per_trial, "--sweep-name", name)
+        nodes, runs = packed_runs(stack, name, cells)
     assert nodes <= seen, (nodes, seen)
-    assert max(per_node_peak(runs).values()) == 4, per_node_peak(runs)
-
-
-def test_whole_gpu_trials_pack_two_to_a_two_gpu_node_and_never_three(record):
-    with cluster(record, gpu_node(cpus=8, gpus=2)) as stack:
-        seen = sweep_watching_nodes(stack, *CELLS, "--seeds", "0,1,2", "--gpus-per-trial", "1",
-                                    "--sweep-name", "whole-gpu")
-        nodes, runs = packed_runs(stack, "whole-gpu", 3)
-    assert nodes <= seen, (nodes, seen)
-    assert max(per_node_peak(runs).values()) == 2, per_node_peak(runs)
+    assert max(per_node_peak(runs).values()) == peak, per_node_peak(runs)
