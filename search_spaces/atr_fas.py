@@ -1,6 +1,6 @@
-"""ATR-FAS (paper 003): rows of Table 3 (MEMM/DGM mixing), Table 4 (differential normalisation) and Fig. 7 (N0).
+"""ATR-FAS: rows of Table 3 (MEMM/DGM mixing), Table 4 (differential normalisation) and Fig. 7 (N0).
 
-The Meaning column of methods.md §5(d) maps each printed setting onto ``atr.mix``, ``atr.frame_attention`` and
+The Meaning column of METHODS.md §5(d) maps each printed setting onto ``atr.mix``, ``atr.frame_attention`` and
 ``loss.gate_w``: RG = the type gate trained only through the classifier (``loss.gate_w = 0``), TG = supervised by
 attack type. Every row is tested on the ten intra-type folds (group ``F``: F1..F10), mean±std as the paper.
 """
@@ -53,7 +53,7 @@ DN_ROWS = (  # Table 4
 
 N0_ROWS = tuple(Row(f"n0_{n}", f"N0 = {n}", {"atr.n0": n}) for n in range(3, 9))  # Fig. 7 (N0 = 5 is the base)
 
-PAPER = {  # ATR-FAS's numbers (%, HTER/EER mean over ten folds), methods.md §5(d)
+PAPER = {  # ATR-FAS's numbers (%, HTER/EER mean over ten folds), METHODS.md §5(d)
     "table3": {"single": (4.03, 4.21), "avg": (2.69, 2.48), "sum": (2.73, 2.54), "cat": (2.38, 2.32),
                "single_att": (3.23, 3.14), "avg_att": (2.16, 1.94), "rg": (1.92, 1.84), "rg_att": (1.64, 1.58),
                "tg": (1.56, 1.45), "dgm": (1.29, 1.01)},

@@ -1,6 +1,6 @@
-"""BIG-MoE (paper 001): its ablation axes as rows, on the synthetic MMDG-shaped benchmark (methods.md §3(d)).
+"""BIG-MoE: its ablation axes as rows, on the synthetic MMDG-shaped benchmark (METHODS.md §3(d)).
 
-The paper body is unavailable, so the tables' exact settings and numbers are unknown (methods.md §3(d)); the
+The paper body is unavailable, so the tables' exact settings and numbers are unknown (METHODS.md §3(d)); the
 rows below are the axes its abstract names: expert granularity, isolated gating, the convolutional prompt
 bypass, their synergy, the CDC theta and the modality-drop rate, plus the code-vs-figure choices of §3(f).
 Missing-modality results are protocols (``P2.no_depth`` ...), not rows.
@@ -13,7 +13,7 @@ from pad_core.ablation.declare import PaperBase
 
 MMDG = {"family": "bigmoe", "data.manifest": "synthetic:mmdg", "data.benchmark": "mmdg", "data.protocol": "P1.W"}
 UNKNOWN = "the paper body is unavailable (abstract and released code only)"
-# Every training setting is unknown: AdamW 1e-4 is methods.md §3(c)'s fallback. Its 1e-5 for block 11 would need
+# Every training setting is unknown: AdamW 1e-4 is METHODS.md §3(c)'s fallback. Its 1e-5 for block 11 would need
 # per-group learning rates, which padsweep does not have: one lr for all trainable parameters (deviation).
 BIGMOE_BASE = PaperBase({
     **MMDG, "optim.name": "adamw", "optim.lr": 1e-4, "optim.weight_decay": 1e-4, "data.batch_size": 32,
@@ -52,7 +52,7 @@ SYNERGY_ROWS = (  # components added one at a time, from coarse experts gated on
 CDC_ROWS = tuple(Row(f"theta{t:g}", f"CDC theta = {t:g}", {"bigmoe.cdc_theta": t}) for t in (0.0, 0.3, 0.5, 0.7, 0.9))
 DROP_ROWS = tuple(Row(f"drop{p:g}", f"modality drop p = {p:g}", {"bigmoe.modality_drop": p})
                   for p in (0.0, 0.1, 0.3, 0.5))
-WIRING_ROWS = (  # methods.md §3(f): the figure's wiring (default) against the released code's choices
+WIRING_ROWS = (  # METHODS.md §3(f): the figure's wiring (default) against the released code's choices
     Row("figure", "figure wiring, permute fix, tiled pos-embed", {}),
     Row("code_wiring", "released block wiring", {"bigmoe.faithful_code_wiring": True}),
     Row("code_transpose", "released W-major transpose", {"bigmoe.fix_transpose": False}),

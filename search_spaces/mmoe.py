@@ -1,4 +1,4 @@
-"""MMoE (paper 000): the mask-rate rows of Table 5 and the per-expert mask-rate search space."""
+"""MMoE: the mask-rate rows of Table 5 and the per-expert mask-rate search space."""
 
 from __future__ import annotations
 

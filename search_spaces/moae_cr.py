@@ -1,6 +1,6 @@
-"""MoAE-CR (paper 002): rows of Tables 1, 2, 4 and 5 as config deltas, and the UniAttackData base config.
+"""MoAE-CR: rows of Tables 1, 2, 4 and 5 as config deltas, and the UniAttackData base config.
 
-DM/CDM use the ``repaired`` form by default (the printed DM is identically zero, methods.md §4(f)); the
+DM/CDM use the ``repaired`` form by default (the printed DM is identically zero, METHODS.md §4(f)); the
 ``literal`` rows keep the paper's equations to show it.
 """
 
@@ -11,7 +11,7 @@ from pad_core.ablation.declare import PaperBase
 from pad_core.models.variants import FACE_TEMPLATES, VARIANTS
 
 UNIATTACK = {"data.manifest": "synthetic:uniattack", "data.benchmark": "uniattackdata", "data.synth_scale": 0.05}
-# MoAE-CR §4 (methods.md §4(c)): batch 32, Adam, lr 1e-6, weight decay 5e-4, "trained for 300 iterations", t = 0.5,
+# MoAE-CR §4 (METHODS.md §4(c)): batch 32, Adam, lr 1e-6, weight decay 5e-4, "trained for 300 iterations", t = 0.5,
 # loss weights (1, 1, 1). "Iterations" is read as optimiser steps, the word's meaning in the FLIP lineage MoAE-CR
 # builds on (FLIP's "4,000 iterations" are steps of its training loop, evaluated every 100); 300 epochs would be
 # some 80,000 steps on UniAttackData P1 at batch 32, ~20x FLIP's schedule, which nothing in the paper suggests.
@@ -94,7 +94,7 @@ PAPER_TABLE3 = {  # JFSFDB "p2 intra protocol" (%, ACER/ACC/AUC/EER)
 PAPER_TABLE3_NOT_RUN = {"Auxiliary": (11.16, 87.40, 97.39, 9.16), "CDCN": (12.31, 86.18, 95.93, 10.29),
                         "FFD": (9.86, 89.41, 95.48, 9.98)}
 
-PAPER = {  # MoAE-CR's numbers (%, ACER/ACC/AUC), methods.md §4(d)
+PAPER = {  # MoAE-CR's numbers (%, ACER/ACC/AUC), METHODS.md §4(d)
     "table4": {"clip": (0.79, 98.91, 99.76), "softmoe": (0.66, 99.01, 99.82), "moae": (0.49, 99.24, 99.79),
                "moae_dm": (0.95, 98.73, 99.79), "moae_cdm": (0.54, 99.28, 99.86), "moae_cr": (0.37, 99.47, 99.97)},
     "table5_acer": {"e2h2": 0.90, "e2h4": 0.41, "e2h8": 0.71, "e4h2": 0.37, "e4h4": 0.41, "e4h8": 0.52,

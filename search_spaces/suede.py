@@ -1,7 +1,7 @@
-"""SUEDE (paper 004): rows of Tables I, III, IV and the routed-expert figure (Fig. 5) as config deltas.
+"""SUEDE: rows of Tables I, III, IV and the routed-expert figure (Fig. 5) as config deltas.
 
 Shared expert = CLIP's MLP (``moe.mode=parallel``); "visual MoE" drops it (``moe.mode=replace``). Middle and
-later layer sets are {4,5,6} and {9,10,11} at 12 blocks (methods.md §10; the paper's labels were lost).
+later layer sets are {4,5,6} and {9,10,11} at 12 blocks (METHODS.md §10; the paper's labels were lost).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from search_spaces.moae_cr import PAPER_TABLE1_NOT_RUN as MOAE_TABLE1_NOT_RUN
 
 LINEAGE = "lost in extraction; 1e-6 as its lineage (FLIP, La-SoftMoE, MoAE-CR, all Adam at 1e-6)"
 UNSAID = "SUEDE does not say; FLIP's schedule, as the lineage"
-# SUEDE §IV (methods.md §6(c)): Adam [paper]; 4 routed experts, top-2 (the SUE defaults); everything else below is
+# SUEDE §IV (METHODS.md §6(c)): Adam [paper]; 4 routed experts, top-2 (the SUE defaults); everything else below is
 # a guess, declared as such. alpha (router z-loss) and beta (load balance) were lost in extraction: ST-MoE's values.
 SUEDE_BASE = PaperBase({
     **UNIATTACK, "head.attack_prompts": FLIP_ATTACK_PROMPTS, "head.live_prompts": FLIP_LIVE_PROMPTS,
@@ -90,7 +90,7 @@ PAPER_TABLE2 = {  # JFSFDB joint training, cross-domain (%, AUC/EER/TPR@FPR=10%/
 }
 PAPER_TABLE2_NOT_RUN = {"CDCN": (70.04, 36.64, 45.43, 17.46), "MultiAtten": (69.36, 35.21, 36.88, 11.37)}
 
-PAPER = {  # SUEDE's numbers (%, ACER/ACC/AUC/EER), methods.md §6(d)
+PAPER = {  # SUEDE's numbers (%, ACER/ACC/AUC/EER), METHODS.md §6(d)
     "table3": {"visual_moe": (13.03, 92.56, 97.21, 9.1), "text_sue": (0.73, 99.32, 99.67, 0.73),
                "both_sue": (0.87, 99.14, 99.57, 0.87), "visual_sue": (0.36, 99.50, 99.70, 0.36)},
     "table4": {"sue_early": (0.77, 99.11, 99.51, 0.77), "sue_middle": (0.76, 99.37, 99.72, 0.66),

@@ -1,4 +1,4 @@
-"""MMoE mask-rate ablation (paper 000, Table 5) and a per-expert mask-rate search.
+"""MMoE mask-rate ablation (MMoE Table 5) and a per-expert mask-rate search.
 
 Runbook
   Local demo (CPU, synthetic iris benchmark, 4M-parameter CLIP fine-tuned from its pretrained file; ~13 min on 2

@@ -1,7 +1,7 @@
 """Settings of the two model families that are not "CLIP + MoE layers": BIG-MoE and ATR-FAS.
 
 ``family`` (on :class:`RunCfg`) picks the family; only the matching sub-config is read, and the audit flags a
-row that changes a family it does not use. Defaults are the released code's (methods.md §3, §5) with the
+row that changes a family it does not use. Defaults are the released code's (METHODS.md §3, §5) with the
 fixes of §3(f) and §5(f) on; each fix has a toggle that restores the original behaviour.
 """
 

@@ -19,7 +19,7 @@ LAYER_PRESETS = ("all", "early", "middle", "later", "none")
 class SoftMoECfg:
     num_experts: int = 4  # e (MMoE, La-SoftMoE: 4)
     slots_per_expert: int = 49  # s (La-SoftMoE: 49 = 197 // 4, lucidrains default)
-    norm: Literal["none", "lucidrains", "puigcerver"] = "lucidrains"  # router normalisation (methods §7.1)
+    norm: Literal["none", "lucidrains", "puigcerver"] = "lucidrains"  # router normalisation (METHODS.md §7.1)
     expert_hidden_mult: float = 4.0  # expert FFN hidden width / d
     expert_act: Literal["gelu", "quickgelu"] = "gelu"  # expert activation (lucidrains: exact GELU)
     mask_rates: tuple[float, ...] = ()  # MMoE M: per-expert share of zeroed dispatch weights; () = no mask
@@ -44,7 +44,7 @@ class SoftMoECfg:
 class MoAECfg:
     num_experts: int = 4  # e (MoAE-CR: 4; Table 5 grid 2/4/8)
     heads: int = 2  # h (MoAE-CR: 2; Table 5 grid 2/4/8); must divide the width
-    slots_per_expert: int = 49  # s (not stated; La-SoftMoE lineage, methods.md §4(b))
+    slots_per_expert: int = 49  # s (not stated; La-SoftMoE lineage, METHODS.md §4(b))
     qkv_proj: bool = True  # learned W_q, W_k, W_v; off = identities (the SoftMoE reduction)
     out_proj: bool = True  # learned W_o over the concatenated heads; off = identity
     scale: bool = True  # divide the logits by sqrt(d/h) (Eq.2)

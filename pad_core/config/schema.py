@@ -1,6 +1,6 @@
 """Frozen run configuration: one dataclass per concern, composed into :class:`RunCfg`.
 
-Every field has a default and a one-line comment. Defaults are the papers' settings (methods.md);
+Every field has a default and a one-line comment. Defaults are the papers' settings (docs/METHODS.md);
 the tiny demo scale is a named override set in :mod:`pad_core.config.scales`. Flat dotted keys
 (``moe.soft.mask_rates``) address every field for Tune, Optuna, MLflow and ``--set``.
 Fields with ``metadata={"hash": False}`` say where or how fast a run goes, not what it computes,
@@ -30,7 +30,7 @@ def require_seed(seed: int, key: str) -> None:
 
 @dataclass(frozen=True)
 class BackboneCfg:
-    name: str = "ViT-B-16-quickgelu"  # open_clip model name; OpenAI weights need the -quickgelu build (methods §1.1)
+    name: str = "ViT-B-16-quickgelu"  # open_clip model name; OpenAI weights need the -quickgelu build (METHODS.md §1.1)
     pretrained: str = "openai"  # open_clip tag or local checkpoint path; "" = random init (tests, demo)
     # ImageNet weights of torchvision backbones (ResNet50 / ViT-B/16 rows): a local state-dict path, "torchvision"
     # = torchvision's standard cache file under $TORCH_HOME/hub/checkpoints (never downloaded), "" = random init
@@ -71,7 +71,7 @@ class LossCfg:
     moe_cosine_w: float = 0.0  # weight of L_mmoe, the expert cosine distance (MMoE Eq.6: 1.0); 0 = off
     router_z_w: float = 1e-3  # SUEDE alpha on the router z-loss (value lost in extraction; ST-MoE default)
     balance_w: float = 1e-2  # SUEDE beta on the load-balance loss (ST-MoE default)
-    cr_mode: Literal["off", "literal", "repaired"] = "off"  # MoAE-CR class regularisation (methods.md §4(f))
+    cr_mode: Literal["off", "literal", "repaired"] = "off"  # MoAE-CR class regularisation (METHODS.md §4(f))
     cr_t: float = 0.5  # DM threshold t on class-centre similarity
     dm_w: float = 1.0  # weight of the Disentanglement Module loss (MoAE-CR Eq.14: 1)
     cdm_w: float = 1.0  # weight of the Cluster Distillation Module loss (MoAE-CR Eq.14: 1)
@@ -80,7 +80,7 @@ class LossCfg:
     metric_w: float = 1.0  # weight of the metric loss
     metric_margin: float = 0.3  # triplet margin (cosine distance)
     metric_temperature: float = 0.1  # supervised-contrastive temperature
-    depth_w: float = 1.0  # ATR-FAS lambda_d on the per-frame 256-bin depth loss (not given; methods.md §5(f): 1)
+    depth_w: float = 1.0  # ATR-FAS lambda_d on the per-frame 256-bin depth loss (not given; METHODS.md §5(f): 1)
     gate_w: float = 1.0  # ATR-FAS lambda_g on the attack-type gate loss; 0 = unsupervised gate (MEMM-RG rows)
 
     def __post_init__(self) -> None:

@@ -1,11 +1,11 @@
-"""Screen-flash sequences for ATR-FAS: frame selection, differential normalisation, depth targets (methods.md §5).
+"""Screen-flash sequences for ATR-FAS: frame selection, differential normalisation, depth targets (METHODS.md §5).
 
 A manifest row is one flash sequence: column ``path`` holds a PNG strip of F >= n0 frames stacked vertically (each
 side x side RGB, ordered by flash intensity; F = strip height / width, so a capture of any length fits; the
 synthetic benchmark writes F = 8, the importer the frames it kept, in an optional column ``frames``),
 ``path_depth`` a greyscale depth map in [0, 1] for bona fide
 rows (empty for attacks). DN runs on linear intensities scaled to [0, 1] (uint8 / 255) and keeps the sign of
-the differences, so X in [-1, 1] (methods.md §5(a).3, [I]); no mean/std normalisation happens before it.
+the differences, so X in [-1, 1] (METHODS.md §5(a).3, [I]); no mean/std normalisation happens before it.
 
 Legend: n0 captured frames used, n frames after DN, c channels, S frame side, s = S / 4 depth side.
 """
@@ -32,7 +32,7 @@ def dn_matrix(n0: int) -> torch.Tensor:
     """D (2(n0-2) x n0) by the paper's block form [[1, -I, 0], [0, I, -1]]: rows 1..n0-2 are frame 1 minus
     frame k+1, rows n0-1..n are frame k+1 minus frame n0 (the extreme-intensity frames minus the middle ones).
 
-    Built from the blocks, not from the paper's written last row, which has a typo (methods.md §5(a).3).
+    Built from the blocks, not from the paper's written last row, which has a typo (METHODS.md §5(a).3).
     """
     mid = torch.eye(n0 - 2)
     ones, zeros = torch.ones(n0 - 2, 1), torch.zeros(n0 - 2, 1)
@@ -104,7 +104,7 @@ def check_frame_counts(frame: pd.DataFrame, n0: int) -> None:
 
 
 def depth_bins_of(depth: torch.Tensor, bins: int) -> torch.Tensor:
-    """Depth in [0, 1] -> bin index round((bins - 1) * depth) (methods.md §5(c), [I])."""
+    """Depth in [0, 1] -> bin index round((bins - 1) * depth) (METHODS.md §5(c), [I])."""
     return torch.round((bins - 1) * depth.clamp(0, 1)).long()
 
 

@@ -1,4 +1,4 @@
-"""ATR-FAS auxiliary loss terms, unweighted (methods.md §5(c)); ``loss.depth_w`` / ``loss.gate_w`` weigh them.
+"""ATR-FAS auxiliary loss terms, unweighted (METHODS.md §5(c)); ``loss.depth_w`` / ``loss.gate_w`` weigh them.
 
 Legend: b samples, n frames, k depth bins, s depth side, m experts (gate outputs).
 Both are per-pixel / per-frame means over equal-sized shards, so under DDP they stay per rank (the mean of the
@@ -32,7 +32,7 @@ def type_targets(attack_index: torch.Tensor, experts: int) -> torch.Tensor:
 
 def gate_loss(gate_logits: torch.Tensor, attack_index: torch.Tensor) -> torch.Tensor:
     """L_g: cross-entropy between softmax(g) and the type target, per frame (the code gates per frame, so the
-    target is replicated over the n frames; methods.md §5(c))."""
+    target is replicated over the n frames; METHODS.md §5(c))."""
     b, n, m = gate_logits.shape
     target = type_targets(attack_index, m)[:, None].expand(b, n, m)
     return F.cross_entropy(gate_logits.flatten(0, 1).float(), target.flatten(0, 1))

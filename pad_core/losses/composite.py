@@ -30,7 +30,7 @@ AUX_WEIGHTS = {"moe_cosine": "moe_cosine_w", "router_z": "router_z_w", "balance"
 
 @CLS_LOSSES.register("ce2")
 def ce2(out: PADOut, labels: torch.Tensor) -> torch.Tensor:
-    """2-way cross-entropy over the head's logits (FLIP code; methods.md §1.2 option A).
+    """2-way cross-entropy over the head's logits (FLIP code; METHODS.md §1.2 option A).
 
     A per-sample mean: stays per rank under DDP (equal shards: the mean over ranks is the global mean)."""
     return F.cross_entropy(out.logits.float(), labels)
@@ -40,7 +40,7 @@ def ce2(out: PADOut, labels: torch.Tensor) -> torch.Tensor:
 def clip_symmetric(out: PADOut, labels: torch.Tensor) -> torch.Tensor:
     """The papers' symmetric CLIP loss (MMoE Eq.5): S_ij = scale * <f_i, T_{y_j}>, CE over rows and columns.
 
-    With two prompts, samples of the same class count as negatives of each other (methods.md §1.2).
+    With two prompts, samples of the same class count as negatives of each other (METHODS.md §1.2).
     """
     dist = _distributed()
     image = F.normalize(dist.gather_with_grad(out.embed.float()), dim=-1)  # the global batch under DDP
@@ -58,7 +58,7 @@ def _distributed():
 
 
 def features(out: PADOut, which: str) -> torch.Tensor:
-    """The features class regularisation and metric losses act on (methods.md §4(f)-5)."""
+    """The features class regularisation and metric losses act on (METHODS.md §4(f)-5)."""
     chosen = {"embed_unnorm": out.embed, "embed_norm": F.normalize(out.embed, dim=-1), "cls": out.cls}[which]
     return chosen.float()
 

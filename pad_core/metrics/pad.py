@@ -1,4 +1,4 @@
-"""PAD metrics with one convention throughout (ISO/IEC 30107-3 terms, methods.md §1.3).
+"""PAD metrics with one convention throughout (ISO/IEC 30107-3 terms, METHODS.md §1.3).
 
 Conventions:
 - label 1 = bona fide (live), 0 = attack; the score s = P(live); decide "live iff s >= tau".

@@ -25,25 +25,25 @@ _VARIANTS: dict[str, dict[str, Any]] = {
     "flip_v": {"head.kind": "flip_v"},
     "resnet50": {"backbone.name": "resnet50", **IMAGENET_BASELINE},
     "vit_b16": {"backbone.name": "vit_b_16", **IMAGENET_BASELINE},
-    # MMoE (paper 000): S, S+L, S+M, S+M+L
+    # MMoE: S, S+L, S+M, S+M+L
     "softmoe": {"moe.kind": "soft"},
     "softmoe_cos": {"moe.kind": "soft", "loss.moe_cosine_w": 1.0},
     "softmoe_mask": {"moe.kind": "soft", "moe.soft.mask_rates": MMOE_RATES},
     "mmoe": {"moe.kind": "soft", "moe.soft.mask_rates": MMOE_RATES, "loss.moe_cosine_w": 1.0},
-    # MoAE-CR (paper 002)
+    # MoAE-CR
     "moae": {"moe.kind": "moae"},
     "moae_cr": {"moe.kind": "moae", "loss.cr_mode": "repaired"},
-    # SUEDE (paper 004): shared (CLIP MLP) + routed experts; placement by tower
+    # SUEDE: shared (CLIP MLP) + routed experts; placement by tower
     "sue": {"moe.kind": "sue"},
     "visual_moe": {"moe.kind": "sue", "moe.mode": "replace"},
     "text_sue": {"moe.kind": "sue", "moe.tower": "text"},
     "both_sue": {"moe.kind": "sue", "moe.tower": "both"},
-    # BIG-MoE (paper 001) on CLIP (figure wiring) and as released (torchvision ViT-B/16, code wiring)
+    # BIG-MoE on CLIP (figure wiring) and as released (torchvision ViT-B/16, code wiring)
     "bigmoe": {"family": "bigmoe"},
     "bigmoe_released": {"family": "bigmoe", "backbone.name": "vit_b_16",
                         "backbone.norm_stats": "imagenet", "bigmoe.faithful_code_wiring": True,
                         "bigmoe.fix_transpose": False, "bigmoe.cpb_residual": False, "bigmoe.pos_embed": "new"},
-    # ATR-FAS (paper 003): the full MEMM-DGM, and its CLIP adaptation
+    # ATR-FAS: the full MEMM-DGM, and its CLIP adaptation
     "atr_fas": {"family": "atr"},
     "atr_fas_clip": {"family": "atr", "atr.encoder": "clip"},
 }

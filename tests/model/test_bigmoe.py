@@ -1,4 +1,4 @@
-"""BIG-MoE (methods.md §3): every toggle builds, trains end to end, and keeps the invariants its design promises."""
+"""BIG-MoE (METHODS.md §3): every toggle builds, trains end to end, and keeps the invariants its design promises."""
 
 import pytest
 import torch

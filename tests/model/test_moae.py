@@ -1,4 +1,4 @@
-"""MoAE (methods.md §4(a)): the reduction to SoftMoE and the multi-head mechanics."""
+"""MoAE (METHODS.md §4(a)): the reduction to SoftMoE and the multi-head mechanics."""
 
 import pytest
 import torch

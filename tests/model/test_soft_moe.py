@@ -1,4 +1,4 @@
-"""SoftMoE / MMoE layer invariants (methods.md §2, §7.1, §9 #4)."""
+"""SoftMoE / MMoE layer invariants (METHODS.md §2, §7.1, §9 #4)."""
 
 import math
 

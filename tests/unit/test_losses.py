@@ -34,7 +34,7 @@ def test_clip_symmetric_by_hand():
     cols = -torch.log_softmax(s, dim=0).diagonal().mean()
     loss, _ = total_loss(out_for(embed, protos), labels, "clip_symmetric", LossCfg())
     assert float(loss) == pytest.approx(float(rows + cols) / 2)
-    # Same-class pairs act as negatives (methods.md §1.2): even perfect features leave log(2) for each of
+    # Same-class pairs act as negatives (METHODS.md §1.2): even perfect features leave log(2) for each of
     # the two spoof samples, which share a prompt, so the loss floor here is (2/3) log 2.
     assert float(loss) == pytest.approx(2 / 3 * math.log(2), rel=1e-3)
 

@@ -1,6 +1,6 @@
 """Screen-flash captures for ATR-FAS (benchmark ``flash``): frame folders or videos -> one flash strip per capture.
 
-ATR-FAS's dataset is private and unreleased (methods.md 5(e)), so no published layout exists: the layout below is
+ATR-FAS's dataset is private and unreleased (METHODS.md §5(e)), so no published layout exists: the layout below is
 padsweep's own. A capture is one flash sequence, its frames in flash order (ordered by intensity, as the paper's
 differential normalisation assumes). Captures may have any number of frames >= 3 (the fewest DN works on): the
 importer keeps k of them (--frames-per-video; all when fewer), evenly spaced with both extremes, and a run with

@@ -1,4 +1,4 @@
-"""Synthetic face PAD benchmarks shaped like UniAttackData and JFSFDB (methods.md §4(e), §6(e)).
+"""Synthetic face PAD benchmarks shaped like UniAttackData and JFSFDB (METHODS.md §4(e), §6(e)).
 
 ``uniattack``: subjects of three ethnicities captured in four domains; bona fide faces, physical attacks
 (print, replay) and digital attacks (face swap, adversarial noise), so P1, P2.1 (unseen physical) and P2.2

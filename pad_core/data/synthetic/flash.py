@@ -1,4 +1,4 @@
-"""Synthetic screen-flash benchmark "flash", shaped like ATR-FAS's private dataset (methods.md §5(e)).
+"""Synthetic screen-flash benchmark "flash", shaped like ATR-FAS's private dataset (METHODS.md §5(e)).
 
 Each row is one flash sequence: 8 frames under screen flashes of different colours and increasing intensity
 (one PNG strip, frames stacked vertically) plus, for bona fide faces, the depth map (``path_depth``). Attacks:

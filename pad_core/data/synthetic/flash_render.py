@@ -1,4 +1,4 @@
-"""Faces lit by a phone screen's flashes, for the synthetic ATR-FAS benchmark (methods.md §5(a), §5(e)).
+"""Faces lit by a phone screen's flashes, for the synthetic ATR-FAS benchmark (METHODS.md §5(a), §5(e)).
 
 Per frame f and pixel: I_f = albedo * ambient + emission + (albedo * max(0, n.v) + spec) * falloff * flash_f,
 with the flash light co-located with the camera (the phone's screen, frontal; v = direction to the camera),
@@ -35,7 +35,7 @@ class Ambient:
     backdrop: float  # extra gain on the far background (backlight: a bright window behind the subject)
 
 
-SCENES: dict[str, Ambient] = {  # the paper's eight ambient-light scenes (methods.md §5(e))
+SCENES: dict[str, Ambient] = {  # the paper's eight ambient-light scenes (METHODS.md §5(e))
     "dark_room": Ambient(0.02, (1.0, 0.85, 0.7), (0.0, -0.3, 1.0), 0.8, 1.0),
     "office": Ambient(0.28, (0.95, 1.0, 1.05), (0.0, -0.9, 0.5), 0.5, 1.0),
     "bedroom": Ambient(0.16, (1.05, 0.9, 0.72), (-0.6, -0.4, 0.7), 0.5, 1.0),

@@ -1,4 +1,4 @@
-"""Synthetic benchmark with IrisGeneral's structure (methods.md §2(e), MMoE Table 1).
+"""Synthetic benchmark with IrisGeneral's structure (METHODS.md §2(e), MMoE Table 1).
 
 Ten subsets on six devices with the paper's train/test bona fide/attack counts scaled by ``scale``;
 H and F hold Asian subjects only (P2 is cross-race); attacks are prints and textured contact lenses;

@@ -1,4 +1,4 @@
-"""Synthetic multimodal (RGB + IR + Depth) face PAD benchmark shaped like MMDG (methods.md §3(e)): ``mmdg``.
+"""Synthetic multimodal (RGB + IR + Depth) face PAD benchmark shaped like MMDG (METHODS.md §3(e)): ``mmdg``.
 
 Four domains named after the MMDG sources - CASIA-CeFA (C), PADISI-Face (P), CASIA-SURF (S), WMCA (W) - each
 with its own RGB camera, IR camera (gain: bona fide skin is dim in P, saturated in W) and depth-sensor noise.

@@ -1,4 +1,4 @@
-"""ATR-FAS (methods.md §5): flash-sequence depth experts mixed by an attack-type gate, fused by frame attention."""
+"""ATR-FAS (METHODS.md §5): flash-sequence depth experts mixed by an attack-type gate, fused by frame attention."""
 
 from pad_core.models.atr.model import ATRModel, ATROut, build_atr
 

@@ -1,4 +1,4 @@
-"""Frame encoders feeding the depth experts: the paper's CNN stem, or CLIP patch tokens (methods.md §5(a).6, §5(b)).
+"""Frame encoders feeding the depth experts: the paper's CNN stem, or CLIP patch tokens (METHODS.md §5(a).6, §5(b)).
 
 Each returns :class:`EncOut`: the expert input X0 (f width s s) and what the type gate of the same name in
 ``gates.TYPE_GATES`` reads (the raw frames for the CNN gate, the CLS token for the CLIP one).
@@ -45,7 +45,7 @@ class CNNEncoder(nn.Module):
 
 @ENCODERS.register("clip")
 class CLIPEncoder(nn.Module):
-    """CLIP adaptation (ours, methods.md §5(b)): per frame, the visual tower's patch tokens after ``ln_post``
+    """CLIP adaptation (ours, METHODS.md §5(b)): per frame, the visual tower's patch tokens after ``ln_post``
     (CLS dropped) as a g x g map -> 1x1 conv to width -> bilinear upsampling to s x s -> 3x3 conv + BN + ReLU.
 
     The CLS token (after ``ln_post``, before ``proj``) feeds the type gate. The text tower, ``logit_scale``

@@ -1,5 +1,5 @@
 """ATR-FAS gates: the attack-type gate G_g that weights the depth experts, and the attention gate G_a that
-fuses the per-frame depth maps (methods.md §5(a).5, §5(a).9-10).
+fuses the per-frame depth maps (METHODS.md §5(a).5, §5(a).9-10).
 
 Legend: b samples, n frames, f = b*n frames flattened into the batch, m experts, K bins, s depth side.
 """
@@ -32,7 +32,7 @@ class CNNTypeGate(nn.Sequential):
 
 @TYPE_GATES.register("clip")
 class TokenTypeGate(nn.Sequential):
-    """CLIP adaptation (methods.md §5(b), ours): an MLP on each frame's CLS token: f d -> f m."""
+    """CLIP adaptation (METHODS.md §5(b), ours): an MLP on each frame's CLS token: f d -> f m."""
 
     def __init__(self, in_dim: int, *, width: int, experts: int) -> None:
         super().__init__(nn.Linear(in_dim, GATE_HIDDEN), nn.GELU(), nn.Linear(GATE_HIDDEN, experts))
@@ -43,7 +43,7 @@ class AttentionFusion(nn.Module):
     """G_a: stem (3 -> width/4 -> width/2, two stride-2 convs) + EasyResUNet -> K-bin expectation per pixel
     -> softmax across the n frames -> X_hat = sum_n A_n * X'_n.
 
-    With n = 1 the softmax is 1 everywhere and this reduces to the single frame (methods.md §5(b)).
+    With n = 1 the softmax is 1 everywhere and this reduces to the single frame (METHODS.md §5(b)).
     """
 
     def __init__(self, *, width: int, depth_bins: int) -> None:

@@ -1,4 +1,4 @@
-"""Conv building blocks of ATR-FAS (methods.md §5(a); the released ``base_layer.py`` / ``inverted_residual.py``).
+"""Conv building blocks of ATR-FAS (METHODS.md §5(a); the released ``base_layer.py`` / ``inverted_residual.py``).
 
 Legend: b batch (frames flattened in), c channels, h w spatial.
 """

@@ -1,4 +1,4 @@
-"""How the depth experts' 256-bin logits are mixed: MEMM settings of ATR-FAS Table 3 (methods.md §5(d)).
+"""How the depth experts' 256-bin logits are mixed: MEMM settings of ATR-FAS Table 3 (METHODS.md §5(d)).
 
 ``single``: one depth network (w/o MEMM); ``avg``: uniform 1/m; ``sum``: plain sum; ``cat``: concatenated
 and fused by a 1x1 conv; ``gate``: softmax(type gate)-weighted sum (MEMM-RG / -TG: loss.gate_w = 0 / > 0).
@@ -90,7 +90,7 @@ def _pooled_over_frames(gate: torch.Tensor) -> torch.Tensor:
 @MIXES.register("gate")
 class GateMix(Mix):
     """MEMM-RG/-TG: X_bar = sum_m softmax(g)_m * Expert_m(X0); g is per frame (code) or, with
-    ``per_frame=False``, the mean of the frames' gate logits (methods.md §5(f).2)."""
+    ``per_frame=False``, the mean of the frames' gate logits (METHODS.md §5(f).2)."""
 
     def __init__(self, *, experts: int, depth_bins: int, make_gate: Callable[[], nn.Module],
                  per_frame: bool) -> None:

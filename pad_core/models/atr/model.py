@@ -1,10 +1,10 @@
-"""ATR-FAS: attack-type-robust mobile face anti-spoofing under screen flash (methods.md §5).
+"""ATR-FAS: attack-type-robust mobile face anti-spoofing under screen flash (METHODS.md §5).
 
 Pipeline per sample: n differentially normalised flash frames -> frames flattened into the batch ->
 encoder (CNN stem + position embedding, or CLIP tokens) -> m ResUNet depth experts -> mixed k-bin logits ->
 per-pixel softmax -> expected depth per frame X' -> frame fusion (attention gate or mean) -> X_hat ->
 classifier on X_hat. The depth loss supervises every frame's logits, the gate loss the type gate
-(``pad_core.losses.atr``); the code-only flash-colour head ``r_net`` is left out (methods.md §5(f).4).
+(``pad_core.losses.atr``); the code-only flash-colour head ``r_net`` is left out (METHODS.md §5(f).4).
 
 Legend: b samples, n frames, f = b*n, m experts, k depth bins, S frame side, s = S / 4 depth side.
 """

@@ -1,4 +1,4 @@
-"""ResUNet depth experts and the EasyResUNet of the attention gate (methods.md §5(a).7, §5(a).9).
+"""ResUNet depth experts and the EasyResUNet of the attention gate (METHODS.md §5(a).7, §5(a).9).
 
 Legend: b batch (frames flattened in), c channels, h w spatial, K output bins. Level l has width * 2**l
 channels; the paper's expert is width 64, 4 levels (64..1024), the attention gate's width 32, 2 levels.

@@ -1,4 +1,4 @@
-"""BIG-MoE (methods.md §3): IGMA adapters with PEER experts, the CPB prompt bypass, on a CLIP or torchvision ViT."""
+"""BIG-MoE (METHODS.md §3): IGMA adapters with PEER experts, the CPB prompt bypass, on a CLIP or torchvision ViT."""
 
 from pad_core.models.bigmoe.model import BigMoEModel, build_bigmoe
 

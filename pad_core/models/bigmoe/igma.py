@@ -1,6 +1,6 @@
 """IGMA, BIG-MoE's per-block adapter (isolated-gating MoE), and CPB, the convolutional prompt bypass.
 
-IGMA_l reads the patch tokens of the three modalities and the prompt tokens P_l (methods.md §3(a)):
+IGMA_l reads the patch tokens of the three modalities and the prompt tokens P_l (METHODS.md §3(a)):
 C = QuickGELU(Linear_{d->r}(tokens)), regrouped by patch position to b n (m r); the experts map C to a
 delta routed by the gate input (G* = [G; G_p] when isolated, C itself otherwise); the delta is regrouped
 back per modality, dropped out and up-projected to d. CPB updates P_l -> P_{l+1} on the patch grid.
@@ -24,14 +24,14 @@ from pad_core.registry import Registry
 GATE_INPUTS: Registry = Registry("bigmoe gate input")
 # Tokens -> (b, c, rows, cols). fix_transpose=False reproduces the code's transpose(1, 3) of (b, g, g, c), which
 # lays the grid out W-major: the convs see the transposed image and P_{l+1} comes back in W-major token order
-# (methods.md §3(f).3). Flattening back is "b c x y -> b (x y) c" either way, as in the code.
+# (METHODS.md §3(f).3). Flattening back is "b c x y -> b (x y) c" either way, as in the code.
 TO_GRID = {True: "b (h w) c -> b c h w", False: "b (h w) c -> b c w h"}
 
 
 class PromptBypass(nn.Module):
     """CPB: P_{l+1} = [P_l +] QuickGELU(CDC_{2c->c}(Drop(ECA([QuickGELU(CDC(P_l)); QuickGELU(CDC_{q->c}(G*))])))).
 
-    ``residual`` adds P_l as the figure draws it; the released code has no residual (methods.md §3(f).2).
+    ``residual`` adds P_l as the figure draws it; the released code has no residual (METHODS.md §3(f).2).
     """
 
     def __init__(self, prompt_dim: int, gate_dim: int, *, grid: int, cfg: BigMoECfg) -> None:

@@ -1,4 +1,4 @@
-"""BIG-MoE (Bypass Isolated Gating MoE, multimodal face PAD; methods.md §3) on a CLIP or torchvision ViT.
+"""BIG-MoE (Bypass Isolated Gating MoE, multimodal face PAD; METHODS.md §3) on a CLIP or torchvision ViT.
 
 The three modality images share the backbone's patch embedding and run as one token sequence
 [CLS; RGB patches; IR patches; Depth patches] through the backbone blocks, each but the last with an IGMA adapter
@@ -12,7 +12,7 @@ The block loop is our own, calling each block's ln_1 / attention / ln_2 / mlp, s
 
 Input: ``{"modalities": b m k h w (normalised; order rgb, ir, depth), "missing": b long code, bit i = modality i}``.
 
-Our choices beyond methods.md §3 (each also commented where it happens): the last block has no IGMA and the
+Our choices beyond METHODS.md §3 (each also commented where it happens): the last block has no IGMA and the
 one before it no CPB (their outputs cannot reach the logits: after the last block only the CLS is read, and
 IGMA writes to patch tokens); ``gate_input=expert`` builds no prompt path (prompts act only through routing);
 the CLIP port keeps only the visual pieces it calls (no text tower, no projection) and freezes ln_pre with the

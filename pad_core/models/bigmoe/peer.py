@@ -2,7 +2,7 @@
 
 Both map ``(x, g)`` to an output shaped like ``x``: ``x`` is the expert input (b n d), ``g`` the gate input
 (b n q) the routing queries are computed from (IGMA's isolated gate G*, or ``x`` itself). The ``experts`` toggle
-picks one by name from :data:`EXPERTS` (methods.md §3(a).4, §3(d)).
+picks one by name from :data:`EXPERTS` (METHODS.md §3(a).4, §3(d)).
 
 Legend: b batch, n tokens, d expert width, q gate width, p the two product-key halves, h heads, k keys per half
 (or kept candidates), c key width, e experts.

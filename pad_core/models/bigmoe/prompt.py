@@ -1,4 +1,4 @@
-"""BIG-MoE prompt generation P_0 (methods.md §3(a), "Prompt generation" in the figure).
+"""BIG-MoE prompt generation P_0 (METHODS.md §3(a), "Prompt generation" in the figure).
 
 P_d = QuickGELU(CDC_{3m->3}(concat of the m modality images)) carries the images' local differences;
 P_m = bank[missing code] is a learnt image-sized prompt per missing-modality pattern (2^m entries, zero init);

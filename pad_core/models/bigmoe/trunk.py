@@ -1,7 +1,7 @@
 """The two ViT backbones BIG-MoE runs on, taken apart into the pieces its own block loop calls.
 
 ``clip``: an open_clip VisionTransformer (conv1, class_embedding, positional_embedding, ln_pre, resblocks,
-ln_post) - our CLIP port (methods.md §3(b)). ``torchvision``: a torchvision ViT as in the released code
+ln_post) - our CLIP port (METHODS.md §3(b)). ``torchvision``: a torchvision ViT as in the released code
 (conv_proj, encoder.layers; a new zero-init CLS; no final LayerNorm). Parts a BIG-MoE model never calls (the
 CLIP text tower and projection, torchvision's class token and final LN) are left behind, so every parameter
 the model holds is on the loss path.

@@ -1,6 +1,6 @@
-"""MoAE (MoAE-CR, paper 002): SoftMoE written as multi-head attention with slots as queries.
+"""MoAE (MoAE-CR): SoftMoE written as multi-head attention with slots as queries.
 
-methods.md §4(a): slot queries Q = Phi W_q, token keys/values K = H W_k, V = H W_v, split into h heads;
+METHODS.md §4(a): slot queries Q = Phi W_q, token keys/values K = H W_k, V = H W_v, split into h heads;
 per head the dispatch is a softmax over tokens (slots = A^T V), the e experts (shared by all heads,
 width d/h) process the slots with heads folded into the batch, the combine is a softmax over the
 e*s slots, and the heads are concatenated and projected by W_o.

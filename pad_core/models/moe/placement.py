@@ -1,4 +1,4 @@
-"""Hooking MoE layers into open_clip blocks by replacing ``resblock.mlp`` (methods.md §1.1).
+"""Hooking MoE layers into open_clip blocks by replacing ``resblock.mlp`` (METHODS.md §1.1).
 
 The block computes ``x + W(ln_2 x)``; ``W`` is one of the wrappers below, chosen by ``moe.mode``.
 Each wrapper keeps its last :class:`MoEOut` so the model can gather aux terms after a forward.
@@ -66,7 +66,7 @@ def resolve_layers(spec: tuple[int, ...] | str, depth: int, *, key: str = "moe.l
     """Block indices for a preset (all|early|middle|later|none) or an explicit tuple, checked against depth.
 
     early/middle/later take ceil(depth/4) blocks: {0,1,2}, {4,5,6}, {9,10,11} on a 12-block ViT
-    (SUEDE Table IV; methods.md §10 chooses the middle and later sets).
+    (SUEDE Table IV; METHODS.md §10 chooses the middle and later sets).
     """
     if not isinstance(spec, str):
         bad = [i for i in spec if not 0 <= i < depth]

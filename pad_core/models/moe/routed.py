@@ -1,4 +1,4 @@
-"""SUEDE's routed experts (paper 004, methods.md §6): softmax gate, top-k, dropless grouped dispatch.
+"""SUEDE's routed experts (docs/METHODS.md §6): softmax gate, top-k, dropless grouped dispatch.
 
 In ``parallel`` mode the block's CLIP MLP is the shared expert and this module is the routed branch:
 y = MLP(h) + sum_{i in topk} g_i E_i(h). In ``replace`` mode it is the "visual MoE" row (no shared expert).

@@ -1,4 +1,4 @@
-"""How SoftMoE normalises tokens and slot embeddings before the logits (methods.md §7.1).
+"""How SoftMoE normalises tokens and slot embeddings before the logits (METHODS.md §7.1).
 
 Each norm maps ``(x: b n d, phi: e s d)`` to ``(x_key, phi_key, x_slot)``: logits are
 ``<x_key, phi_key>`` and slots are built from ``x_slot``. Chosen by name (vmoe style).

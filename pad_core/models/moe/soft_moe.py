@@ -1,4 +1,4 @@
-"""SoftMoE with MMoE's per-expert dispatch mask and expert cosine distance (methods.md §2, §7.1).
+"""SoftMoE with MMoE's per-expert dispatch mask and expert cosine distance (METHODS.md §2, §7.1).
 
 Legend: b batch, n tokens, d width, e experts, s slots per expert, z = e*s slots in all.
 """
