@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: the repo root holds pad_core/ 
 
 from bench.common import base_parser, emit, machine, md_table, setup  # noqa: E402
 from pad_core.config import from_flat, parse_assignments, scale_overrides  # noqa: E402
-from pad_core.engine import loop  # noqa: E402
+from pad_core.engine import build, loop  # noqa: E402
 from search_spaces.mmoe import MASK_RATE_ROWS, MMOE_BASE  # noqa: E402
 
 PARTS = ("data", "model", "batches", "steps", "evaluations", "checkpoints", "final")
@@ -77,10 +77,10 @@ def cell_config(row: str, pretrained: str, sets: list[str]):
 
 def profile_in_process(cfg) -> tuple[dict[str, float], dict[str, int], float]:
     timer = PartTimer()
-    timer.wrap(loop, "prepare", "data")
-    timer.wrap(loop, "make_split_datasets", "data")
-    timer.wrap(loop, "create_model", "model")
-    timer.wrap(loop, "build_optimizer", "model")
+    timer.wrap(build, "prepare", "data")
+    timer.wrap(build, "make_split_datasets", "data")
+    timer.wrap(build, "create_model", "model")
+    timer.wrap(build, "build_optimizer", "model")
     timer.wrap(loop.TrainingRun, "train_step", "steps")
     original_batches = loop.TrainingRun.train_batches
 

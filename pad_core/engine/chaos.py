@@ -13,6 +13,9 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+from pad_core.config import config_hash
+from pad_core.config.schema import RunCfg
+
 
 class InjectedFault(RuntimeError):
     """Raised by ``PADSWEEP_CHAOS=raise@<step>``."""
@@ -43,3 +46,9 @@ def injector(run: str) -> Callable[[int], None] | None:
         raise InjectedFault(f"injected by PADSWEEP_CHAOS={spec} at step {step}")
 
     return maybe_fault
+
+
+def run_injector(cfg: RunCfg, rank: int) -> Callable[[int], None] | None:
+    """The fault hook of one run and rank, called after each training step: one fault per run and rank, the
+    config hash, protocol and seed telling runs apart (a retried attempt of the same run finds its marker)."""
+    return injector(f"{config_hash(cfg)}-{cfg.data.protocol}-s{cfg.train.seed}-r{rank}")

@@ -1,7 +1,9 @@
-"""The training loop: plain PyTorch, DDP-agnostic, step-based, resumable.
+"""Running a training run: plain PyTorch, DDP-agnostic, step-based, resumable.
 
-Everything framework-specific arrives through :class:`RunContext` hooks: how the model is wrapped
-(DDP), where reports and checkpoints go (Ray Train), where artifacts land (MLflow). Without hooks
+``pad_core.engine.build.build_training`` builds the data, model, optimiser and start state; :class:`TrainingRun`
+runs them: train steps, an evaluation every ``train.eval_every`` steps (with its checkpoint), the final report.
+Everything framework-specific arrives through :class:`RunContext` hooks (``pad_core.engine.context``): how the
+model is wrapped (DDP), where reports and checkpoints go (Ray Train), where artifacts land (MLflow). Without hooks
 it runs on one process, as the tests and ``python -m pad_core train`` do.
 """
 
@@ -12,32 +14,27 @@ import shutil
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader
 
-from pad_core.config import config_hash
 from pad_core.config.schema import RunCfg
-from pad_core.data.dataset import StepBatchSampler, to_device
-from pad_core.data.families import make_split_datasets
-from pad_core.data.loaders import close_eval_loaders, loader_options
-from pad_core.data.prepare import prepare, score_level
+from pad_core.data.dataset import to_device
+from pad_core.data.loaders import close_eval_loaders
 from pad_core.engine import chaos, checkpoint, precision
 from pad_core.engine import distributed as dist
+from pad_core.engine.build import build_training
+from pad_core.engine.context import Report, RunContext
 from pad_core.engine.distributed import FiniteWatch
 from pad_core.engine.evaluate import both_levels, score_rows, score_set
-from pad_core.engine.heap import keep_freed_memory, release_freed_memory
-from pad_core.engine.optim import build_optimizer
-from pad_core.engine.seed import rng_state, seed_everything, seed_rank_streams
+from pad_core.engine.seed import rng_state
 from pad_core.losses import total_loss
 from pad_core.metrics import metric_key, select_threshold, split_metrics
 from pad_core.metrics.report import final_key, selected_scores
 from pad_core.metrics.routing import routing_breakdown, routing_metrics, routing_summary
-from pad_core.models import create_model
+from pad_core.metrics.thresholds import ScoreSet
 
-Report = Callable[[dict[str, float], "str | None", "dict[str, str] | None"], None]
+__all__ = ["NonFiniteLoss", "Report", "RunContext", "TimeBudgetExceeded", "TrainingRun", "TrialStopped", "train"]
 
 
 class TrialStopped(RuntimeError):
@@ -52,64 +49,30 @@ class TimeBudgetExceeded(TrialStopped):
     """The trial ran past ``train.max_minutes``."""
 
 
-@dataclass
-class RunContext:
-    rank: int = 0
-    world_size: int = 1
-    device: torch.device | str = "cpu"
-    prepare_model: Callable = lambda model: model  # e.g. DDP wrapping
-    report: Report = lambda metrics, ckpt, tags: None  # every eval and the final result
-    save_artifact: Callable[[str], None] = lambda path: None  # rank 0 files for the run record
-    resume_dir: str | None = None  # checkpoint directory to resume from
-    images_verified: bool = False  # the sweep's preflight decoded every image already (data.on_corrupt=fail)
-    workdir: str = ""  # scratch for checkpoints and score files; "" = a temporary folder removed when fit ends
-    best_file: str = ""  # the newest best-dev weights file, when resume_dir does not hold it (checkpoint.BEST_FILE)
-
-
 def resolve_policy(requested: str, protocol_default: str) -> str:
     return protocol_default if requested == "protocol" else requested
 
 
 class TrainingRun:
+    """One run of one config on one protocol: built on construction (``build_training``), run by :meth:`fit`."""
+
     def __init__(self, cfg: RunCfg, ctx: RunContext | None = None) -> None:
         self.cfg, self.ctx = cfg, ctx or RunContext()
-        self.workdir, self.last_ckpt = self.ctx.workdir, ""  # fit() makes a temporary workdir if none is given
         self.protocol = cfg.data.protocol
-        self.data = prepare(cfg.data, verify_images=not self.ctx.images_verified)
-        self.datasets = make_split_datasets(cfg, self.data)
-        self.score_level = score_level(cfg, self.data)  # "frame" or "video" (refused here without video ids)
-        seed_everything(cfg.train.seed, self.ctx.rank)
-        if cfg.train.cpu_heap_reuse and torch.device(self.ctx.device).type == "cpu":
-            release_freed_memory()  # what an earlier run in this process (a reused trial) freed
-            keep_freed_memory()
-        self.model = create_model(cfg).to(self.ctx.device)
-        precision.enable_tf32(self.ctx.device)  # fp32 matmuls outside the autocast regions use TF32 on CUDA
-        self.optimizer, self.scheduler = build_optimizer(self.model, cfg.optim, cfg.train.steps)
-        self.state = checkpoint.TrainState()
-        # best weights not yet on disk as their own file: written with the next checkpoint
-        self.best_changed = False
-        if self.ctx.resume_dir:
-            self.state = checkpoint.load(self.ctx.resume_dir, self.model, self.optimizer, self.scheduler,
-                                         rank=self.ctx.rank, world=self.ctx.world_size, device=self.ctx.device,
-                                         seed=cfg.train.seed, best_file=self.ctx.best_file)
-            # an old checkpoint carried them inside its state: the next checkpoint writes them as a file
-            self.best_changed = self.state.best_weights is not None and not checkpoint.meta(self.ctx.resume_dir)
-        else:
-            seed_rank_streams(cfg.train.seed, self.ctx.rank)
-        self.net = self.ctx.prepare_model(self.model)
+        built = build_training(cfg, self.ctx)
+        self.data, self.datasets, self.score_level = built.data.rows, built.data.datasets, built.data.score_level
+        self.model, self.net, self.train_loader = built.model, built.net, built.train_loader
+        self.optimizer, self.scheduler = built.optimizer, built.scheduler
+        self.state = built.start.state
+        self.best_changed = built.start.best_unsaved  # best weights not on disk as their own file yet
+        self.workdir, self.last_ckpt = self.ctx.workdir, ""  # fit() makes a temporary workdir if none is given
         self.started = self.last_saved = time.monotonic()  # last_saved: wall-time checkpoint cadence
-        # one fault per run and rank under PADSWEEP_CHAOS (reliability tests); seeds and protocol tell runs apart
-        self.fault = chaos.injector(f"{config_hash(cfg)}-{cfg.data.protocol}-s{cfg.train.seed}-r{self.ctx.rank}")
 
     def train_batches(self) -> Iterator:
-        per_rank = self.cfg.data.batch_size // self.ctx.world_size
-        sampler = StepBatchSampler(self.data.train, per_rank, seed=self.cfg.train.seed, rank=self.ctx.rank,
-                                   start_step=self.state.step, balanced=self.cfg.data.sampler == "balanced")
-        # A private generator: creating the iterator must not draw from the global RNG that masks use,
-        # or a run resumed from a checkpoint would sample different masks than the uninterrupted run.
-        return iter(DataLoader(self.datasets["train"], batch_sampler=sampler,
-                               generator=torch.Generator().manual_seed(self.cfg.train.seed),
-                               **loader_options(self.cfg.data.num_workers, self.ctx.device)))
+        """The built loader's batches, once: the run lets go of the loader, so its workers (persistent) end with
+        the training loop, before the final evaluation starts its own."""
+        loader, self.train_loader = self.train_loader, None
+        return iter(loader)
 
     def autocast(self):
         return precision.autocast(self.ctx.device, self.cfg.train.precision)
@@ -161,16 +124,16 @@ class TrainingRun:
         steps, every = self.cfg.train.steps, self.cfg.train.eval_every
         opened = (time.perf_counter(), self.state.step)  # when and at which step the current window began
         self.finite_watch = FiniteWatch(self.state.step)
+        # one fault per run and rank under PADSWEEP_CHAOS (reliability tests), after the step it names
+        fault = chaos.run_injector(self.cfg, self.ctx.rank)
         for batch in self.train_batches() if self.state.step < steps else ():
             for k, v in self.train_step(batch).items():
                 window[k].append(v)
             self.state.step += 1
-            if self.fault:
-                self.fault(self.state.step)
+            if fault:
+                fault(self.state.step)
             closing = self.state.step % every == 0 or self.state.step == steps
-            due = closing or self.state.step % FiniteWatch.every == 0  # the same steps on every rank: check all-reduces
-            if due and (reason := self.finite_watch.check()) is not None:
-                raise NonFiniteLoss(reason)
+            self.check_finite(closing)
             if closing:
                 self.close_window(window, opened)
                 opened = (time.perf_counter(), self.state.step)
@@ -178,6 +141,13 @@ class TrainingRun:
             if self.state.step >= steps:
                 break
         return self.final_report()
+
+    def check_finite(self, closing: bool) -> None:
+        """Raise :class:`NonFiniteLoss` at the first check after a bad step: every ``FiniteWatch.every`` steps and
+        before each evaluation (the same steps on every rank: the check all-reduces)."""
+        due = closing or self.state.step % FiniteWatch.every == 0
+        if due and (reason := self.finite_watch.check()) is not None:
+            raise NonFiniteLoss(reason)
 
     def close_window(self, window: dict[str, list[torch.Tensor]], opened: tuple[float, int]) -> None:
         """Evaluate and report the window's training means, plus its wall time per step (data loading included:
@@ -194,7 +164,7 @@ class TrainingRun:
         history["timed_steps"] = history.get("timed_steps", 0) + steps
         return seconds / steps
 
-    def scores(self, split: str):
+    def scores(self, split: str) -> tuple[ScoreSet, dict]:
         """(ScoreSet, routing shares per visual MoE layer) of one split."""
         eval_cfg = self.cfg.eval
         raw, routing = score_rows(self.model, self.datasets[split], batch_size=eval_cfg.batch_size,
@@ -203,6 +173,14 @@ class TrainingRun:
         return score_set(split, self.data.split(split), raw, self.score_level), routing
 
     def evaluate_and_report(self, train_means: dict[str, float]) -> None:
+        """Score dev, keep the weights if they are the best so far, checkpoint when due, report."""
+        metrics = self.dev_metrics(train_means)
+        self.keep_if_best(metrics[metric_key("dev", self.protocol, "eer")])
+        checkpoint_dir = self.save_checkpoint() if self.checkpoint_due() else None
+        self.ctx.report(metrics=metrics, checkpoint_dir=checkpoint_dir)
+
+    def dev_metrics(self, train_means: dict[str, float]) -> dict[str, float]:
+        """The curve's point at this step: compact dev metrics, dev routing summary, the window's train means."""
         dev, routing = self.scores("dev")
         tau = select_threshold("dev_eer", dev=dev, test=None, placement=self.cfg.eval.threshold_placement)
         metrics = split_metrics(dev, self.protocol, tau, self.cfg.eval, compact=True)
@@ -210,12 +188,14 @@ class TrainingRun:
                         for k, v in routing_summary(routing, self.data.dev).items()})
         metrics.update({metric_key("train", self.protocol, k): v for k, v in train_means.items()})
         metrics["step"] = float(self.state.step)
-        dev_eer = metrics[metric_key("dev", self.protocol, "eer")]
+        return metrics
+
+    def keep_if_best(self, dev_eer: float) -> None:
+        """Under ``train.select=best_dev``, a CPU copy of the weights with the lowest dev EER so far."""
         if dev_eer < self.state.best_metric and self.cfg.train.select == "best_dev":
             self.state.best_metric, self.state.best_step = dev_eer, self.state.step
             self.state.best_weights = checkpoint.cpu_weights(self.model)
             self.best_changed = True
-        self.ctx.report(metrics, self.save_checkpoint() if self.checkpoint_due() else None, None)
 
     def checkpoint_due(self) -> bool:
         """Every evaluation (``train.checkpoint_minutes=0``), else once that many minutes have passed since the
@@ -242,10 +222,21 @@ class TrainingRun:
         return self.last_ckpt
 
     def final_report(self) -> dict[str, float]:
+        """Score the selected weights on dev and test, save the score files (rank 0), report and return the
+        final metrics."""
         if self.cfg.train.select == "best_dev" and self.state.best_weights is not None:
             self.model.load_state_dict(self.state.best_weights)
         (dev, _), (test, routing) = self.scores("dev"), self.scores("test")
         policy = resolve_policy(self.cfg.eval.threshold_policy, self.data.protocol.threshold_policy)
+        metrics = self.final_metrics(dev, test, routing, policy)
+        if self.ctx.rank == 0:
+            self.save_score_files(dev, test, routing)
+        self.ctx.report(metrics=metrics, tags=self.final_tags(policy))
+        return metrics
+
+    def final_metrics(self, dev: ScoreSet, test: ScoreSet, routing: dict, policy: str) -> dict[str, float]:
+        """Test metrics at the policy's threshold, the selected dev scores, per-level metrics, the mean step time,
+        the selected step and the test routing."""
         tau = select_threshold(policy, dev=dev, test=test, fixed=self.cfg.eval.fixed_threshold,
                                placement=self.cfg.eval.threshold_placement)
         metrics = split_metrics(test, self.protocol, tau, self.cfg.eval)
@@ -263,19 +254,23 @@ class TrainingRun:
                         "step": float(self.state.step), "final": 1.0})
         summary = {**routing_metrics(routing, self.data.test), **routing_summary(routing, self.data.test)}
         metrics.update({metric_key("test", self.protocol, k): v for k, v in summary.items()})
-        if self.ctx.rank == 0:
-            self.ctx.save_artifact(self.write_scores(dev, test))
-            if routing:
-                path = os.path.join(self.workdir, "routing.csv")
-                routing_breakdown(routing, self.data.test).to_csv(path, index=False)
-                self.ctx.save_artifact(path)
+        return metrics
+
+    def save_score_files(self, dev: ScoreSet, test: ScoreSet, routing: dict) -> None:
+        """The per-sample scores, and the routing shares by attack type and device (MoE models), as artifacts."""
+        self.ctx.save_artifact(self.write_scores(dev, test))
+        if routing:
+            path = os.path.join(self.workdir, "routing.csv")
+            routing_breakdown(routing, self.data.test).to_csv(path, index=False)
+            self.ctx.save_artifact(path)
+
+    def final_tags(self, policy: str) -> dict[str, str]:
         tags = {"pad.threshold_policy": policy}
         if self.data.skipped:  # data.on_corrupt=skip: say on the run how many files it trained without
             tags["pad.data.corrupt_skipped"] = f"{len(self.data.skipped)}: {', '.join(self.data.skipped[:5])}"
         if self.data.notes:  # data findings let through (data.allow_* overrides, rows without a subject)
             tags["pad.data.notes"] = "; ".join(self.data.notes)[:4000]
-        self.ctx.report(metrics, None, tags)
-        return metrics
+        return tags
 
     def write_scores(self, *score_sets) -> str:
         import pandas as pd

@@ -210,7 +210,8 @@ def test_a_diverging_run_stops_before_evaluating_or_saving_nan_weights(one_threa
     cfg = from_flat({**scale_overrides("smoke"), **VARIANTS.get("mmoe"), "train.steps": 6, "train.eval_every": 3,
                      "optim.lr": 1e30, "optim.name": "sgd"})
     reported: list[int] = []
-    ctx = RunContext(report=lambda metrics, ckpt, tags: reported.append(int(metrics["step"])), workdir=str(tmp_path))
+    ctx = RunContext(report=lambda *, metrics, checkpoint_dir=None, tags=None: reported.append(int(metrics["step"])),
+                     workdir=str(tmp_path))
     with pytest.raises(NonFiniteLoss, match=r"loss is (nan|inf) at step \d+ \(terms \{'cls': ") as err:
         TrainingRun(cfg, ctx).fit()
     first_bad = int(re.search(r"at step (\d+)", str(err.value)).group(1))

@@ -21,8 +21,11 @@ class Interrupt(Exception):
 
 def test_final_metrics_and_reports(tmp_path):
     reports, artifacts = [], []
-    ctx = RunContext(report=lambda m, c, t: reports.append((m, c, t)), save_artifact=artifacts.append,
-                     workdir=str(tmp_path))
+
+    def record(*, metrics, checkpoint_dir=None, tags=None):  # keyword-only, as pad_core.engine.context.Report
+        reports.append((metrics, checkpoint_dir, tags))
+
+    ctx = RunContext(report=record, save_artifact=artifacts.append, workdir=str(tmp_path))
     metrics = train(smoke_cfg(), ctx)
     assert [int(m["step"]) for m, _, _ in reports] == [3, 6, 6]
     assert all(c is not None for _, c, _ in reports[:2]) and reports[-1][1] is None
@@ -50,8 +53,8 @@ def test_resume_from_checkpoint_reproduces_the_uninterrupted_run(tmp_path):
     full = train(smoke_cfg(), RunContext(workdir=str(tmp_path / "a")))
     saved = []
 
-    def stop_after_first(metrics, ckpt, tags):
-        saved.append(ckpt)
+    def stop_after_first(*, metrics, checkpoint_dir=None, tags=None):
+        saved.append(checkpoint_dir)
         raise Interrupt
 
     with pytest.raises(Interrupt):

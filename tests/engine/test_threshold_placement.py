@@ -25,7 +25,7 @@ def reference_eer_score(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def test_midpoint_placement_is_applied_to_the_test_split(tmp_path):
     artifacts = []
-    ctx = RunContext(report=lambda m, c, t: None, save_artifact=artifacts.append, workdir=str(tmp_path))
+    ctx = RunContext(report=lambda **_: None, save_artifact=artifacts.append, workdir=str(tmp_path))
     cfg = from_flat({**scale_overrides("smoke"), **VARIANTS.get("mmoe"), "train.steps": 3, "train.eval_every": 3,
                      "eval.threshold_policy": "dev_eer", "eval.threshold_placement": "midpoint"})
     metrics = train(cfg, ctx)

@@ -12,6 +12,7 @@ from pad_core.engine import RunContext, train
 from pad_core.engine.checkpoint import BEST_FILE, STATE_FILE
 from pad_core.integrations import train_worker
 from pad_core.integrations.cli import build_parser, options
+from pad_core.integrations.options import LoopConfig
 from pad_core.integrations.sweep import plans
 from pad_core.integrations.trial import is_deterministic_stop
 from pad_core.models.variants import VARIANTS
@@ -48,17 +49,18 @@ def _folder(tmp_path, step: int) -> str:
 def test_a_report_reaches_mlflow_only_after_its_checkpoint_is_persisted(tmp_path, monkeypatch):
     monkeypatch.setattr(train_worker, "RunLogger", FakeLogger)
     events = FakeLogger.events = []
-    config = {"tracking_uri": "", "run_id": "", "tracking_outage_s": 1.0}
+    config = LoopConfig(flat={}, tracking_uri="", run_id="", storage_path="", sweep="", key="",
+                        tracking_outage_s=1.0)
     report, _, _ = train_worker.make_hooks(
         config, 0, ray_report=lambda metrics: events.append(("tune", int(metrics["step"]))),
         persist=lambda folder, step: events.append(("upload", step, os.path.exists(folder))),
         settle=lambda: events.append(("persisted",)))
     first = _folder(tmp_path, 3)
-    report({"step": 3.0}, first, None)
+    report(metrics={"step": 3.0}, checkpoint_dir=first)
     assert not os.path.exists(first)  # moved out of the engine's scratch: the upload owns it
-    report({"step": 6.0}, None, None)  # train.checkpoint_minutes skipped this checkpoint
-    report({"step": 9.0}, _folder(tmp_path, 9), None)
-    report({"step": 9.0, "final": 1.0}, None, None)
+    report(metrics={"step": 6.0})  # train.checkpoint_minutes skipped this checkpoint
+    report(metrics={"step": 9.0}, checkpoint_dir=_folder(tmp_path, 9))
+    report(metrics={"step": 9.0, "final": 1.0})
     assert events == [("spill", [3]), ("upload", 3, True), ("tune", 3),
                       ("persisted",), ("mlflow", [3]), ("tune", 6),  # step 6 is in no checkpoint yet: held back
                       ("spill", [6, 9]), ("upload", 9, True), ("tune", 9),
@@ -85,9 +87,9 @@ def smoke(**extra):
 def test_checkpoint_cadence_by_wall_time_and_best_file_only_on_improvement(tmp_path):
     saved = []
 
-    def keep(metrics, ckpt, tags):
-        if ckpt:  # what an uploader would see: which files, and whether the best weights were among them
-            saved.append((int(metrics["step"]), sorted(os.listdir(ckpt))))
+    def keep(*, metrics, checkpoint_dir=None, tags=None):
+        if checkpoint_dir:  # what an uploader would see: which files, and whether the best weights were among them
+            saved.append((int(metrics["step"]), sorted(os.listdir(checkpoint_dir))))
         else:
             saved.append((int(metrics["step"]), None))
 
@@ -113,4 +115,4 @@ def test_keep_checkpoints_flag_reaches_the_trial_plan(monkeypatch):
         opts = options(build_parser("x").parse_args(argv))
         assert opts.keep_checkpoints is expected
         made = plans(spec, cells, opts, "parent", "ablation", versions)
-        assert len(made) == 1 and made[0]["keep_checkpoints"] is expected and made[0]["data_version"] == "sha"
+        assert len(made) == 1 and made[0].keep_checkpoints is expected and made[0].data_version == "sha"
