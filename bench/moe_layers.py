@@ -27,6 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from pad_core.config import scale_overrides
 from pad_core.models.backbones import backbone_info
 from pad_core.models.bigmoe.igma import IGMA
+from pad_core.models.bigmoe.layers import bigmoe_layers
 from pad_core.models.bigmoe.peer import build_experts
 from pad_core.models.factory import MOE_LAYERS, resolve_run_cfg
 from pad_core.models.moe.experts import QuickGELU
@@ -126,7 +127,7 @@ def igma_case(backbone: str, scale: str, batch: int, overrides: dict | None = No
     cfg = run_cfg("bigmoe", backbone, scale, overrides).bigmoe
     info = backbone_info(backbone)
     grid = info.image_size // info.patch_size
-    layer = IGMA(info.visual_width, grid=grid, cfg=cfg, modalities=3, bypass=True)
+    layer = IGMA(info.visual_width, grid=grid, cfg=cfg, layers=bigmoe_layers(cfg), modalities=3, bypass=True)
     x = torch.randn(batch, 3 * grid * grid, info.visual_width)
     prompt = torch.randn(batch, grid * grid, cfg.prompt_dim)
     call = lambda x, p: (lambda out: (out[0] + 0 * out[1].sum(), []))(layer(x, p))  # keep P_{l+1} on the path

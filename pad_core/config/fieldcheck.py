@@ -16,6 +16,7 @@ import types
 import typing
 from typing import Any, Literal, Union
 
+from pad_core.config.hash_rules import canonical_value
 from pad_core.errors import ConfigError
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
@@ -95,7 +96,7 @@ def check_fields(obj: Any) -> None:
     hints = type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        new = coerce(value, hints[f.name], f.name, finite=f.metadata.get("finite", True))
+        new = coerce(canonical_value(f.metadata, value), hints[f.name], f.name, finite=f.metadata.get("finite", True))
         if new is not value:
             object.__setattr__(obj, f.name, new)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pad_core.config.fieldcheck import parse_text, type_hints
-from pad_core.config.hash_rules import UNLESS_LEGACY
+from pad_core.config.hash_rules import ALIASES, UNLESS_LEGACY, canonical_value, legacy_spelling
 from pad_core.config.schema import RunCfg
 from pad_core.errors import ConfigError, PadError
 
@@ -85,6 +85,7 @@ def from_flat(flat: Mapping[str, Any], base: RunCfg | None = None) -> RunCfg:
         if key not in known:
             raise _unknown_key(key, known)
         if isinstance(value, str):
+            value = canonical_value(renamed_fields().get(key, {}), value)  # an old option name: its new one
             value = parse_text(value, _field_hint(RunCfg, key.split(".")), key)
         elif isinstance(value, list):
             value = tuple(value)
@@ -160,6 +161,19 @@ def legacy_rules(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, tuple[st
     return out
 
 
+@functools.cache
+def renamed_fields(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, Mapping[str, Any]]:
+    """Flat key -> field metadata of the fields whose option values were renamed (``hash_rules.renamed``)."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for f in dataclasses.fields(cfg_cls):
+        hint = type_hints(cfg_cls)[f.name]
+        if dataclasses.is_dataclass(hint):
+            out |= renamed_fields(hint, f"{prefix}{f.name}.")
+        elif ALIASES in f.metadata:
+            out[f"{prefix}{f.name}"] = f.metadata
+    return out
+
+
 def left_out_of_hash(key: str, rendered: dict[str, str]) -> bool:
     """Whether a field stays out of the hash of the config ``rendered`` (flat, rendered values): an ADDED field at
     its default, a ``changed`` field that does not act here or is at its legacy value. Either way the config
@@ -180,9 +194,16 @@ CELL_AXES = ("data.protocol", "train.seed")
 def config_hash(cfg: RunCfg) -> str:
     """Stable short hash of what a run computes, excluding the seed, the protocol and runtime-only fields."""
     keep = hashed_keys() - set(CELL_AXES)
-    rendered = {k: render_value(v) for k, v in to_flat(cfg).items()}
-    payload = {k: v for k, v in sorted(rendered.items()) if k in keep and not left_out_of_hash(k, rendered)}
+    flat = to_flat(cfg)
+    rendered = {k: render_value(v) for k, v in flat.items()}
+    payload = {k: hashed_value(k, flat[k]) for k in sorted(rendered) if k in keep and not left_out_of_hash(k, rendered)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:HASH_LEN]
+
+
+def hashed_value(key: str, value: Any) -> str:
+    """A value as the hash reads it: rendered, and a renamed option value in its old spelling (the same computation
+    as the runs recorded under the old name, so the same hash)."""
+    return render_value(legacy_spelling(renamed_fields().get(key, {}), value))
 
 
 def diff(a: RunCfg, b: RunCfg) -> dict[str, tuple[Any, Any]]:

@@ -29,3 +29,29 @@ def changed(legacy: Any, when: Mapping[str, Any], unless: Mapping[str, Any] | No
     """
     return MappingProxyType({"hash": UNLESS_LEGACY, "legacy": legacy, "when": MappingProxyType(dict(when)),
                              "unless": MappingProxyType(dict(unless or {}))})
+
+
+ALIASES = "aliases"
+
+
+def renamed(**old_to_new: str) -> Mapping[str, Any]:
+    """Metadata of an option field whose values were renamed (``norm=lucidrains`` became ``norm=rms_both``).
+
+    The old spellings stay accepted wherever a config is made (from_flat, the command line, recorded MLflow params,
+    Python) and mean the new value, so a config holds one value per behaviour. The config hash renders the value in
+    its old spelling (:func:`legacy_spelling`): a renamed value still computes what the runs recorded under the old
+    name computed, so its configs keep their hashes and their finished cells stay reusable.
+    """
+    return MappingProxyType({ALIASES: MappingProxyType(dict(old_to_new))})
+
+
+def canonical_value(metadata: Mapping[str, Any], value: Any) -> Any:
+    """``value`` with an old spelling replaced by the name it now has (other values unchanged)."""
+    aliases = metadata.get(ALIASES, {})
+    return aliases.get(value, value) if isinstance(value, str) else value
+
+
+def legacy_spelling(metadata: Mapping[str, Any], value: Any) -> Any:
+    """The spelling the config hash uses: the old name of a renamed value (other values unchanged)."""
+    old = {new: old for old, new in metadata.get(ALIASES, {}).items()}
+    return old.get(value, value) if isinstance(value, str) else value

@@ -24,44 +24,13 @@ from pad_core.models.backbones import backbone_info, create_clip, create_torchvi
 from pad_core.models.backbones.clip_weights import check_clip_pretrained
 from pad_core.models.backbones.torchvision_nets import check_imagenet_weights, starts_random, trained_from_scratch
 from pad_core.models.heads import HEADS, prompt_texts
-from pad_core.models.moe.experts import ACTIVATIONS
-from pad_core.models.moe.moae import MoAE
-from pad_core.models.moe.placement import inject, resolve_layers
-from pad_core.models.moe.routed import RoutedExperts
-from pad_core.models.moe.soft_moe import SoftMoE
+from pad_core.models.moe.placement import WRAPPERS, inject, resolve_layers
+from pad_core.models.moe_layers import MOE_LAYERS
 from pad_core.models.pad_model import ClassifierModel, PADModel
 from pad_core.models.variants import VARIANTS
 from pad_core.registry import Registry
 
-MOE_LAYERS: Registry = Registry("moe kind")
 TOWER_PREFIX = {"visual": "v", "text": "t"}
-
-
-@MOE_LAYERS.register("soft")
-def _soft_moe(cfg: MoECfg, dim: int, mlp: nn.Module) -> nn.Module:
-    s = cfg.soft
-    return SoftMoE(dim, num_experts=s.num_experts, slots_per_expert=s.slots_per_expert, norm=s.norm,
-                   expert_hidden_mult=s.expert_hidden_mult, expert_act=s.expert_act, mask_rates=s.mask_rates,
-                   cosine_ref=s.cosine_ref, detach_ref=s.detach_ref)
-
-
-@MOE_LAYERS.register("moae")
-def _moae(cfg: MoECfg, dim: int, mlp: nn.Module) -> nn.Module:
-    m = cfg.moae
-    return MoAE(dim, num_experts=m.num_experts, heads=m.heads, slots_per_expert=m.slots_per_expert,
-                qkv_proj=m.qkv_proj, out_proj=m.out_proj, scale=m.scale, expert_hidden_mult=m.expert_hidden_mult,
-                expert_act=m.expert_act)
-
-
-@MOE_LAYERS.register("sue")
-def _sue(cfg: MoECfg, dim: int, mlp: nn.Module) -> nn.Module:
-    s = cfg.sue
-    routed = RoutedExperts(dim, num_routed=s.num_routed, top_k=s.top_k, hidden=s.routed_hidden or
-                           mlp.c_fc.out_features, act_layer=ACTIVATIONS.get(s.expert_act), renorm_topk=s.renorm_topk,
-                           balance_count=s.balance_count, capacity_factor=s.capacity_factor,
-                           balance_group=s.balance_group)
-    routed.init_from_mlp(mlp, s.routed_init)
-    return routed
 
 
 def resolve_run_cfg(name_or_cfg: str | RunCfg, overrides: dict[str, Any] | None = None) -> RunCfg:
@@ -95,8 +64,8 @@ def validate_model_cfg(cfg: RunCfg) -> None:
 
 
 def reads_backbone(cfg: RunCfg) -> bool:
-    """Every family builds the backbone except ATR-FAS with its own CNN encoder."""
-    return not (cfg.family == "atr" and cfg.atr.encoder == "cnn")
+    """Every family builds the backbone except ATR-FAS with its own CNN encoder (RunCfg.reads states it)."""
+    return "backbone" in cfg.reads(cfg)
 
 
 PRETRAINED, IMAGENET = "backbone.pretrained", "backbone.imagenet_weights"
@@ -108,7 +77,7 @@ def weights_key(cfg: RunCfg) -> str:
     BIG-MoE and ATR-FAS on CLIP); "" for ATR-FAS's own CNN, which has no pretrained parts."""
     if not reads_backbone(cfg):
         return ""
-    return IMAGENET if is_torchvision(cfg.backbone.name) else PRETRAINED
+    return IMAGENET if "imagenet_weights" in cfg.backbone.reads(cfg) else PRETRAINED  # BackboneCfg.reads states it
 
 
 def weights_value(cfg: RunCfg) -> str:
@@ -221,14 +190,13 @@ def _moe_maker(cfg: MoECfg, width: int):
 def _freeze_unused(clip: nn.Module, cfg: RunCfg) -> None:
     """Parameters the head and losses never read stay frozen, so every trainable parameter gets a gradient
     (the audit checks it) and DDP needs no unused-parameter search for them."""
-    if cfg.head.kind != "prompt":  # linear / FLIP-V heads read image features only
+    if not cfg.head.reads_text_tower():  # the head says which parts it reads (HeadCfg, pad_core/config/schema.py)
         for name, p in clip.named_parameters():
             if not name.startswith("visual."):
                 p.requires_grad_(False)
-    feature_losses = cfg.loss.cr_mode != "off" or cfg.loss.metric != "none"
-    reads_embed = feature_losses and cfg.loss.feature != "cls"
-    if cfg.head.kind == "flip_v" and not reads_embed and clip.visual.proj is not None:
-        clip.visual.proj.requires_grad_(False)  # FLIP-V reads the pre-projection token
+    reads_projection = cfg.head.reads_projection() or cfg.loss.reads_embed()  # as do the losses (LossCfg)
+    if not reads_projection and clip.visual.proj is not None:
+        clip.visual.proj.requires_grad_(False)
 
 
 def build_clip_model(cfg: RunCfg) -> PADModel:
@@ -237,7 +205,8 @@ def build_clip_model(cfg: RunCfg) -> PADModel:
     towers, wrappers = _towers(clip), {}
     for tower, layers in moe_placements(cfg).items():
         make = _moe_maker(cfg.moe, towers[tower].width)
-        wrappers[tower] = inject(towers[tower].resblocks, layers, cfg.moe.mode, make, TOWER_PREFIX[tower])
+        wrapper = WRAPPERS.get(cfg.moe.mode)
+        wrappers[tower] = inject(towers[tower].resblocks, layers, wrapper, make, TOWER_PREFIX[tower])
     head = _head(cfg, clip.visual.output_dim, clip.visual.transformer.width)
     return PADModel(clip, head, wrappers, mask_text_padding=cfg.moe.sue.mask_text_padding)
 

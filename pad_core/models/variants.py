@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pad_core.models.heads import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
+from pad_core.models.prompts import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
 from pad_core.registry import Registry
 
 VARIANTS: Registry[dict[str, Any]] = Registry("model variant")

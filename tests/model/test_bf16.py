@@ -18,6 +18,7 @@ from pad_core.models.atr.mixing import GateMix
 from pad_core.models.bigmoe.peer import PEER, DenseFFNExperts
 from pad_core.models.moe.moae import MoAE
 from pad_core.models.moe.routed import RoutedExperts, grouped_dispatch
+from pad_core.models.moe.router_norms import ROUTER_NORMS
 from pad_core.models.moe.soft_moe import SoftMoE
 from pad_core.models.variants import VARIANTS
 
@@ -30,7 +31,7 @@ TORCHVISION_TWINS = {"resnet50": "resnet-tiny", "vit_b_16": "vit-tiny"}
 # Toggles that take another precision path than the variants' defaults (router norms, top-k renormalisation,
 # capacity drops, upcycled experts, dense BIG-MoE gate, the ATR mixes without a gate, trained text tower).
 EXTRA_ROWS = {
-    "softmoe_puigcerver": {"moe.kind": "soft", "moe.soft.norm": "puigcerver"},
+    "softmoe_l2_scale": {"moe.kind": "soft", "moe.soft.norm": "l2_scale"},
     "softmoe_nonorm": {"moe.kind": "soft", "moe.soft.norm": "none"},
     "sue_renorm_capacity": {"moe.kind": "sue", "moe.sue.renorm_topk": True, "moe.sue.capacity_factor": 1.0},
     "both_sue_copy_mlp_text_trained": {"moe.kind": "sue", "moe.tower": "both", "moe.sue.routed_init": "copy_mlp",
@@ -107,10 +108,10 @@ def tokens(b: int = 2, n: int = 33, d: int = 64) -> torch.Tensor:
     return 3 * torch.randn(b, n, d, generator=torch.Generator().manual_seed(5))
 
 
-@pytest.mark.parametrize("norm", ["lucidrains", "puigcerver", "none"])
+@pytest.mark.parametrize("norm", ["rms_both", "l2_scale", "none"])
 def test_softmoe_routing_is_fp32_under_autocast(norm):
     torch.manual_seed(0)
-    layer = SoftMoE(64, num_experts=4, slots_per_expert=8, norm=norm).eval()
+    layer = SoftMoE(64, num_experts=4, slots_per_expert=8, norm_layer=ROUTER_NORMS.get(norm)).eval()
     reference, autocast = both(layer, tokens())
     assert autocast.x.dtype == torch.bfloat16  # the experts and the combine do run in bf16
     assert_same(reference.routing, autocast.routing, "combine shares per expert")
@@ -141,7 +142,7 @@ def test_sue_gate_is_fp32_under_autocast():
 
 def test_bigmoe_routers_are_fp32_under_autocast():
     torch.manual_seed(0)
-    peer, dense = PEER(24, gate_dim=64, num_keys=6, heads=2, topk=2, key_dim=8), DenseFFNExperts(24, gate_dim=64)
+    peer, dense = PEER(24, gate_dim=64, keys=6, heads=2, topk=2, key_dim=8), DenseFFNExperts(24, gate_dim=64)
     (ref_scores, ref_ids), (scores, ids) = both(peer.route, tokens())
     assert torch.equal(ref_ids, ids)
     assert_same(ref_scores, scores, "PEER product-key scores")

@@ -182,7 +182,7 @@ def test_product_key_topk_equals_brute_force(seed, k):
 @pytest.mark.parametrize("seed", range(3))
 def test_peer_routing_equals_search_over_all_experts(seed):
     torch.manual_seed(seed)
-    peer = PEER(12, gate_dim=10, num_keys=5, heads=2, topk=2, key_dim=4)
+    peer = PEER(12, gate_dim=10, keys=5, heads=2, topk=2, key_dim=4)
     g = torch.randn(2, 7, 10)
     scores, ids = peer.route(g)
     q = peer.to_queries(peer.norm_g(g)).reshape(2, 7, 2, 2, 4)  # b n (p h c)

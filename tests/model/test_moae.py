@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from pad_core.models.moe.moae import MoAE
+from pad_core.models.moe.moae import IdentityProjection, MoAE
+from pad_core.models.moe.router_norms import NoNorm
 from pad_core.models.moe.soft_moe import SoftMoE
 
 D, N, E, S = 32, 13, 4, 3
@@ -11,8 +12,9 @@ D, N, E, S = 32, 13, 4, 3
 
 def test_one_head_identity_projections_no_scaling_is_softmoe_norm_none():
     torch.manual_seed(0)
-    moae = MoAE(D, num_experts=E, heads=1, slots_per_expert=S, qkv_proj=False, out_proj=False, scale=False)
-    soft = SoftMoE(D, num_experts=E, slots_per_expert=S, norm="none")
+    moae = MoAE(D, num_experts=E, heads=1, slots_per_expert=S, qkv_layer=IdentityProjection,
+                out_layer=IdentityProjection, scale=False)
+    soft = SoftMoE(D, num_experts=E, slots_per_expert=S, norm_layer=NoNorm)
     with torch.no_grad():
         soft.phi.copy_(moae.phi.view(E, S, D))
         soft.experts.load_state_dict(moae.experts.state_dict())

@@ -15,13 +15,13 @@ from pad_core.models.moe.soft_moe import SoftMoE
 D, N, E, S = 32, 17, 4, 5
 
 
-def layer(**kw) -> SoftMoE:
+def layer(norm: str = "rms_both", **kw) -> SoftMoE:
     torch.manual_seed(0)
-    return SoftMoE(D, num_experts=E, slots_per_expert=S, **kw)
+    return SoftMoE(D, num_experts=E, slots_per_expert=S, norm_layer=ROUTER_NORMS.get(norm), **kw)
 
 
-def twin(a: SoftMoE, **kw) -> SoftMoE:
-    b = SoftMoE(D, num_experts=E, slots_per_expert=S, norm=kw.pop("norm", "lucidrains"), **kw)
+def twin(a: SoftMoE, norm: str = "rms_both", **kw) -> SoftMoE:
+    b = SoftMoE(D, num_experts=E, slots_per_expert=S, norm_layer=ROUTER_NORMS.get(norm), **kw)
     b.load_state_dict(a.state_dict())
     return b
 
@@ -93,11 +93,11 @@ def test_detach_ref_stops_gradient_to_the_reference_expert():
 
 def test_norm_semantics():
     x, phi = torch.randn(2, N, D), torch.randn(E, S, D)
-    xk, pk, xs = ROUTER_NORMS.get("lucidrains")(D)(x, phi)
+    xk, pk, xs = ROUTER_NORMS.get("rms_both")(D)(x, phi)
     cos = torch.einsum("bnd,esd->bnes", F.normalize(x, dim=-1), F.normalize(phi, dim=-1))
     torch.testing.assert_close(torch.einsum("bnd,esd->bnes", xk, pk), D * cos)  # RMS both sides: d * cos
     torch.testing.assert_close(xs, xk)  # slots see the normalised tokens
-    xk, pk, xs = ROUTER_NORMS.get("puigcerver")(D)(x, phi)
+    xk, pk, xs = ROUTER_NORMS.get("l2_scale")(D)(x, phi)
     torch.testing.assert_close(torch.einsum("bnd,esd->bnes", xk, pk), cos)  # scalar init 1: plain cos
     assert xs is x  # slots see the raw tokens
 

@@ -12,10 +12,10 @@ from torch import nn
 
 from pad_core.models.atr.layers import DownConvNormAct, expected_value
 from pad_core.models.atr.unet import EasyResUNet
+from pad_core.models.config_layer import TwoWay
 from pad_core.registry import Registry
 
-TYPE_GATES: Registry = Registry("atr type gate")  # keyed by the encoder whose ``gate_input`` it reads
-FRAME_FUSIONS: Registry = Registry("atr frame fusion")
+TYPE_GATES: Registry[type[nn.Module]] = Registry("atr type gate")  # keyed by the encoder whose ``gate_input`` it reads
 GATE_HIDDEN = 32  # the released gate's Linear(64 -> 32 -> 3)
 
 
@@ -38,7 +38,6 @@ class TokenTypeGate(nn.Sequential):
         super().__init__(nn.Linear(in_dim, GATE_HIDDEN), nn.GELU(), nn.Linear(GATE_HIDDEN, experts))
 
 
-@FRAME_FUSIONS.register("attention")
 class AttentionFusion(nn.Module):
     """G_a: stem (3 -> width/4 -> width/2, two stride-2 convs) + EasyResUNet -> K-bin expectation per pixel
     -> softmax across the n frames -> X_hat = sum_n A_n * X'_n.
@@ -62,12 +61,14 @@ class AttentionFusion(nn.Module):
         return torch.einsum("bnchw,bnchw->bchw", self.weights(frames), depth)
 
 
-@FRAME_FUSIONS.register("mean")
 class MeanFusion(nn.Module):
-    """No attention gate: the per-frame depth maps are averaged (Table 3 rows without ATT)."""
+    """No attention gate: the per-frame depth maps are averaged (ATR-FAS Table 3 rows without ATT)."""
 
     def __init__(self, *, width: int, depth_bins: int) -> None:
         super().__init__()
 
     def forward(self, frames: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
         return depth.mean(dim=1)
+
+
+FRAME_FUSION = TwoWay(AttentionFusion, MeanFusion)  # atr.frame_attention: the attention gate G_a, or the mean

@@ -18,11 +18,12 @@ from einops import rearrange
 from torch import nn
 from torch.nn import functional as F
 
+from pad_core.config.family_schema import ATRCfg
 from pad_core.config.schema import RunCfg
 from pad_core.models.atr.encoders import ENCODERS
-from pad_core.models.atr.gates import FRAME_FUSIONS, TYPE_GATES
+from pad_core.models.atr.gates import FRAME_FUSION, TYPE_GATES
 from pad_core.models.atr.layers import ConvNormAct, DownConvNormAct, expected_value
-from pad_core.models.atr.mixing import MIXES
+from pad_core.models.atr.mixing import MIXES, Mix
 from pad_core.models.atr.unet import ResUNet
 from pad_core.models.moe.fp32 import FP32Linear
 from pad_core.models.pad_model import PADOut
@@ -54,21 +55,35 @@ class DepthClassifier(nn.Module):
         return self.linear(feat), feat
 
 
-class ATRModel(nn.Module):
-    """``forward({"frames": b n 3 S S})`` -> :class:`ATROut`. Toggles come from ``cfg.atr`` (ATRCfg)."""
+@dataclass(frozen=True)
+class ATRLayers:
+    """The classes ``atr.*`` options name, resolved once by :func:`build_atr` (the family's factory)."""
 
-    def __init__(self, cfg: RunCfg) -> None:
+    encoder: type[nn.Module]  # atr.encoder: CNNEncoder | CLIPEncoder
+    type_gate: type[nn.Module]  # atr.encoder too: the gate that reads that encoder's gate input
+    mix: type[Mix]  # atr.mix
+    fusion: type[nn.Module]  # atr.frame_attention: AttentionFusion | MeanFusion
+
+    @classmethod
+    def of(cls, a: ATRCfg) -> ATRLayers:
+        return cls(encoder=ENCODERS.get(a.encoder), type_gate=TYPE_GATES.get(a.encoder), mix=MIXES.get(a.mix),
+                   fusion=FRAME_FUSION(a.frame_attention))
+
+
+class ATRModel(nn.Module):
+    """``forward({"frames": b n 3 S S})`` -> :class:`ATROut`. Sizes come from ``cfg.atr`` (ATRCfg), the classes its
+    options name from ``layers``."""
+
+    def __init__(self, cfg: RunCfg, layers: ATRLayers) -> None:
         super().__init__()
         a = cfg.atr
-        self.encoder = ENCODERS.get(a.encoder)(cfg)
-        mix_cls = MIXES.get(a.mix)
+        self.encoder = layers.encoder(cfg)
         self.experts = nn.ModuleList([ResUNet(a.width, width=a.width, levels=a.levels, out_ch=a.depth_bins)
-                                      for _ in range(mix_cls.expert_count(a.experts))])
-        gate_cls, gate_dim = TYPE_GATES.get(a.encoder), self.encoder.gate_dim
-        self.mix = mix_cls(experts=len(self.experts), depth_bins=a.depth_bins, per_frame=a.gate_per_frame,
-                           make_gate=lambda: gate_cls(gate_dim, width=a.width, experts=a.experts))
-        fusion = "attention" if a.frame_attention else "mean"
-        self.fusion = FRAME_FUSIONS.get(fusion)(width=a.width, depth_bins=a.depth_bins)
+                                      for _ in range(layers.mix.expert_count(a.experts))])
+        gate_cls, gate_dim = layers.type_gate, self.encoder.gate_dim
+        self.mix = layers.mix(experts=len(self.experts), depth_bins=a.depth_bins, per_frame=a.gate_per_frame,
+                              make_gate=lambda: gate_cls(gate_dim, width=a.width, experts=a.experts))
+        self.fusion = layers.fusion(width=a.width, depth_bins=a.depth_bins)
         self.classifier = DepthClassifier(a.image_size // 4)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> ATROut:
@@ -90,4 +105,4 @@ def gate_routing(gate: torch.Tensor | None) -> dict[str, torch.Tensor]:
 
 def build_atr(cfg: RunCfg) -> nn.Module:
     """The ATR-FAS network for ``cfg.family == "atr"``; random init (the paper has no pretrained parts)."""
-    return ATRModel(cfg)
+    return ATRModel(cfg, ATRLayers.of(cfg.atr))

@@ -11,21 +11,27 @@ r down_dim, c prompt channels (prompt_dim), q gate width.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from einops import rearrange
 from torch import nn
 
 from pad_core.config.family_schema import BigMoECfg
 from pad_core.models.bigmoe.cdc import ECA, CDConv2d
-from pad_core.models.bigmoe.peer import build_experts
+from pad_core.models.config_layer import TwoWay
 from pad_core.models.moe.experts import QuickGELU
 from pad_core.registry import Registry
 
-GATE_INPUTS: Registry = Registry("bigmoe gate input")
+if TYPE_CHECKING:  # layers.py imports this module
+    from pad_core.models.bigmoe.layers import BigMoELayers
+
+GATE_INPUTS: Registry[type[nn.Module]] = Registry("bigmoe gate input")
 # Tokens -> (b, c, rows, cols). fix_transpose=False reproduces the code's transpose(1, 3) of (b, g, g, c), which
 # lays the grid out W-major: the convs see the transposed image and P_{l+1} comes back in W-major token order
 # (METHODS.md §3(f).3). Flattening back is "b c x y -> b (x y) c" either way, as in the code.
-TO_GRID = {True: "b (h w) c -> b c h w", False: "b (h w) c -> b c w h"}
+ROW_MAJOR, W_MAJOR = "b (h w) c -> b c h w", "b (h w) c -> b c w h"
+GRID_LAYOUT = TwoWay(ROW_MAJOR, W_MAJOR)  # bigmoe.fix_transpose
 
 
 class PromptBypass(nn.Module):
@@ -34,9 +40,9 @@ class PromptBypass(nn.Module):
     ``residual`` adds P_l as the figure draws it; the released code has no residual (METHODS.md §3(f).2).
     """
 
-    def __init__(self, prompt_dim: int, gate_dim: int, *, grid: int, cfg: BigMoECfg) -> None:
+    def __init__(self, prompt_dim: int, gate_dim: int, *, grid: int, cfg: BigMoECfg, layout: str = ROW_MAJOR) -> None:
         super().__init__()
-        self.grid, self.layout, self.residual = grid, TO_GRID[cfg.fix_transpose], cfg.cpb_residual
+        self.grid, self.layout, self.residual = grid, layout, cfg.cpb_residual
         self.conv_prompt = CDConv2d(prompt_dim, prompt_dim, theta=cfg.cdc_theta)
         self.conv_gate = CDConv2d(gate_dim, prompt_dim, theta=cfg.cdc_theta)
         self.eca = ECA(kernel_size=cfg.eca_kernel)
@@ -62,6 +68,8 @@ class KeepPrompt(nn.Module):
 class IsolatedGate(nn.Module):
     """G* = [QuickGELU(Linear_{mr->r}(C)); QuickGELU(Linear_{c->r}(P_l))], b n 2r: routing sees the prompts."""
 
+    reads_prompt = True  # the prompt path (generator, CPB) exists only for a gate that reads it
+
     def __init__(self, down_dim: int, prompt_dim: int, modalities: int) -> None:
         super().__init__()
         self.from_tokens = nn.Linear(modalities * down_dim, down_dim)
@@ -76,6 +84,8 @@ class IsolatedGate(nn.Module):
 class ExpertInputGate(nn.Module):
     """The gate reads the expert input C itself (the "w/o isolated gating" row); the experts' own query
     projection maps its m*r features to queries, so nothing more is projected here."""
+
+    reads_prompt = False
 
     def __init__(self, down_dim: int, prompt_dim: int, modalities: int) -> None:
         super().__init__()
@@ -93,17 +103,20 @@ class IGMA(nn.Module):
     """One block's adapter: ``(patch tokens b (m n) d, P_l b n c) -> (delta b (m n) d, P_{l+1})``.
 
     ``bypass`` builds a CPB. It needs G*, so it exists only with the isolated gate: with ``gate_input=expert`` the
-    prompts would reach the output through no path at all (in BIG-MoE they act only through routing).
+    prompts would reach the output through no path at all (in BIG-MoE they act only through routing). ``layers``:
+    the classes ``cfg``'s options name (``bigmoe_layers(cfg)``, resolved by the family's factory).
     """
 
-    def __init__(self, width: int, *, grid: int, cfg: BigMoECfg, modalities: int = 3, bypass: bool = True) -> None:
+    def __init__(self, width: int, *, grid: int, cfg: BigMoECfg, layers: BigMoELayers, modalities: int = 3,
+                 bypass: bool = True) -> None:
         super().__init__()
         r, self.modalities = cfg.down_dim, modalities
         self.down = nn.Linear(width, r)
-        self.gate = GATE_INPUTS.get(cfg.gate_input)(r, cfg.prompt_dim, modalities)
-        self.experts = build_experts(cfg, modalities * r, self.gate.dim)
-        use_cpb = bypass and cfg.cpb and cfg.gate_input == "isolated"
-        self.bypass = PromptBypass(cfg.prompt_dim, self.gate.dim, grid=grid, cfg=cfg) if use_cpb else KeepPrompt()
+        self.gate = layers.gate(r, cfg.prompt_dim, modalities)
+        self.experts = layers.experts.build(cfg, modalities * r, gate_dim=self.gate.dim)
+        use_cpb = bypass and cfg.cpb and layers.gate.reads_prompt
+        self.bypass = PromptBypass(cfg.prompt_dim, self.gate.dim, grid=grid, cfg=cfg, layout=layers.grid_layout) \
+            if use_cpb else KeepPrompt()
         self.drop = nn.Dropout(cfg.dropout)
         self.up = nn.Linear(r, width)
         self.act = QuickGELU()

@@ -26,33 +26,15 @@ from __future__ import annotations
 import torch
 from einops import rearrange, repeat
 from torch import nn
-from torch.nn import functional as F
 
 from pad_core.config.family_schema import MODALITIES, BigMoECfg
 from pad_core.config.schema import RunCfg
 from pad_core.models.bigmoe.igma import IGMA, NoAdapter
+from pad_core.models.bigmoe.layers import BigMoELayers, bigmoe_layers
 from pad_core.models.bigmoe.prompt import NoPrompt, PromptGenerator
-from pad_core.models.bigmoe.trunk import POS_EMBEDS, Trunk, build_trunk
+from pad_core.models.bigmoe.trunk import Trunk, build_trunk
 from pad_core.models.moe.fp32 import FP32Linear
 from pad_core.models.pad_model import PADOut
-from pad_core.registry import Registry
-
-WIRINGS: Registry = Registry("bigmoe block wiring")
-
-
-@WIRINGS.register("figure")
-def figure_block(ops, block, adapter, x, prompt):
-    x = x + ops.attn(block, block.ln_1(x))
-    delta, prompt = adapter(x[:, 1:], prompt)
-    return x + ops.mlp(block, block.ln_2(x)) + F.pad(delta, (0, 0, 1, 0)), prompt  # pad: zero delta on CLS
-
-
-@WIRINGS.register("code")
-def code_block(ops, block, adapter, x, prompt):
-    u = block.ln_1(x)
-    v = block.ln_2(u + ops.attn(block, u))
-    delta, prompt = adapter(v[:, 1:], prompt)
-    return 2 * v + ops.mlp(block, v) + torch.cat([v[:, :1], delta], dim=1), prompt
 
 
 def modality_bits(code: torch.Tensor, modalities: int) -> torch.Tensor:
@@ -63,23 +45,25 @@ def modality_bits(code: torch.Tensor, modalities: int) -> torch.Tensor:
 class BigMoEModel(nn.Module):
     """Backbone pieces (see :mod:`.trunk`) + position embedding, prompt generator, one IGMA per block, 2-way head."""
 
-    def __init__(self, trunk: Trunk, cfg: BigMoECfg, *, modalities: int = len(MODALITIES)) -> None:
+    def __init__(self, trunk: Trunk, cfg: BigMoECfg, layers: BigMoELayers, *,
+                 modalities: int = len(MODALITIES)) -> None:
         super().__init__()
         self.modalities, self.modality_drop, self.ops = modalities, cfg.modality_drop, trunk.ops
         self.patch_embed, self.ln_pre, self.ln_post = trunk.patch_embed, trunk.ln_pre, trunk.ln_post
         self.blocks = nn.ModuleList(trunk.blocks)
         self.cls_token = nn.Parameter(trunk.cls.clone())
-        self.pos_embed = POS_EMBEDS.get(cfg.pos_embed)(trunk.pos, modalities=modalities)
+        self.pos_embed = layers.pos_embed(trunk.pos, modalities=modalities)
         self.prompt = PromptGenerator(image_size=trunk.image_size, patch=trunk.patch, prompt_dim=cfg.prompt_dim,
                                       theta=cfg.cdc_theta, modalities=modalities) \
-            if cfg.gate_input == "isolated" else NoPrompt()
+            if layers.gate.reads_prompt else NoPrompt()
         # Blocks 0..L-2 get an IGMA; the last block's would be dead (see NoAdapter). The last IGMA's P_{l+1} is
         # read by nothing (the code computes and drops it), so it gets no CPB.
         last = len(trunk.blocks) - 1
-        self.adapters = nn.ModuleList([*(IGMA(trunk.width, grid=trunk.grid, cfg=cfg, modalities=modalities,
-                                              bypass=i < last - 1) for i in range(last)), NoAdapter()])
+        self.adapters = nn.ModuleList([*(IGMA(trunk.width, grid=trunk.grid, cfg=cfg, layers=layers,
+                                              modalities=modalities, bypass=i < last - 1) for i in range(last)),
+                                       NoAdapter()])
         self.head = FP32Linear(trunk.width, 2)  # fp32 logits: they are the PAD score
-        self.wiring = WIRINGS.get("code" if cfg.faithful_code_wiring else "figure")
+        self.wiring = layers.wiring
         self._freeze(cfg.train_last_blocks)
 
     def _freeze(self, train_last_blocks: int) -> None:
@@ -122,4 +106,4 @@ class BigMoEModel(nn.Module):
 
 def build_bigmoe(cfg: RunCfg) -> BigMoEModel:
     """BIG-MoE on ``cfg.backbone`` (open_clip name, or vit_b_16 / vit-tiny for the released code's backbone)."""
-    return BigMoEModel(build_trunk(cfg.backbone), cfg.bigmoe)
+    return BigMoEModel(build_trunk(cfg.backbone), cfg.bigmoe, bigmoe_layers(cfg.bigmoe))

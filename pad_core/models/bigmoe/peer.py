@@ -16,11 +16,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from pad_core.config.family_schema import BigMoECfg
+from pad_core.models.config_layer import ConfigLayer
 from pad_core.models.moe.experts import GELU, BatchedExperts
 from pad_core.models.moe.fp32 import fp32_region
 from pad_core.registry import Registry
 
-EXPERTS: Registry = Registry("bigmoe experts")
+EXPERTS: Registry[ConfigLayer] = Registry("bigmoe experts")
 
 
 class RMSNorm(nn.Module):
@@ -51,21 +52,22 @@ def product_key_topk(scores_a: torch.Tensor, scores_b: torch.Tensor, k: int) -> 
 
 
 class PEER(nn.Module):
-    """Parameter-efficient expert retrieval (He 2024): ``num_keys**2`` rank-1 experts u_e, w_e in R^d.
+    """Parameter-efficient expert retrieval (He 2024): ``keys**2`` rank-1 experts u_e, w_e in R^d.
 
     Per head, the query picks the top-k experts by product keys; output = sum over heads and picks of
     softmax_k(score) * GELU(<x, u_e>) * w_e. Both inputs are RMS-normalised first (``pre_rmsnorm=True``).
     """
 
-    def __init__(self, dim: int, *, gate_dim: int, num_keys: int = 40, heads: int = 2, topk: int = 2,
+    def __init__(self, dim: int, *, gate_dim: int, keys: int = 40, heads: int = 2, topk: int = 2,
                  key_dim: int = 8) -> None:
+        """``keys``: product keys per half (``keys**2`` experts); ``key_dim``: the width of each half."""
         super().__init__()
         self.heads, self.topk = heads, topk
         self.norm_x, self.norm_g = RMSNorm(dim), RMSNorm(gate_dim)
         self.to_queries = nn.Linear(gate_dim, 2 * heads * key_dim, bias=False)
-        self.keys = nn.Parameter(torch.randn(2, heads, num_keys, key_dim) * 0.02)  # code: N(0, 0.02^2)
-        self.down = nn.Embedding(num_keys**2, dim)  # u_e (code: nn.Embedding default init, N(0, 1))
-        self.up = nn.Embedding(num_keys**2, dim)  # w_e
+        self.keys = nn.Parameter(torch.randn(2, heads, keys, key_dim) * 0.02)  # code: N(0, 0.02^2)
+        self.down = nn.Embedding(keys**2, dim)  # u_e (code: nn.Embedding default init, N(0, 1))
+        self.up = nn.Embedding(keys**2, dim)  # w_e
         self.act = GELU()
 
     @fp32_region
@@ -90,12 +92,14 @@ class DenseFFNExperts(nn.Module):
     Same pre-RMSNorm and GELU as PEER, so the row changes granularity and routing sparsity only.
     """
 
-    def __init__(self, dim: int, *, gate_dim: int, num_experts: int = 4, hidden: int = 96) -> None:
+    def __init__(self, dim: int, *, gate_dim: int, experts: int = 4, hidden_mult: float = 4.0) -> None:
+        """``experts``: how many; ``hidden_mult``: an expert's hidden width / ``dim`` (at least one unit)."""
         super().__init__()
-        self.num_experts = num_experts
+        self.num_experts = experts
         self.norm_x, self.norm_g = RMSNorm(dim), RMSNorm(gate_dim)
-        self.gate = nn.Linear(gate_dim, num_experts, bias=False)
-        self.experts = BatchedExperts(dim, num_experts=num_experts, hidden=hidden, act_layer=GELU)
+        self.gate = nn.Linear(gate_dim, experts, bias=False)
+        self.experts = BatchedExperts(dim, num_experts=experts, hidden=max(1, round(hidden_mult * dim)),
+                                      act_layer=GELU)
 
     @fp32_region
     def route(self, g: torch.Tensor) -> torch.Tensor:
@@ -108,17 +112,11 @@ class DenseFFNExperts(nn.Module):
         return einsum(weights, y, "b n e, b e n d -> b n d")
 
 
-@EXPERTS.register("peer")
-def _peer(cfg: BigMoECfg, dim: int, gate_dim: int) -> nn.Module:
-    return PEER(dim, gate_dim=gate_dim, num_keys=cfg.peer_keys, heads=cfg.peer_heads, topk=cfg.peer_topk,
-                key_dim=cfg.peer_key_dim)
-
-
-@EXPERTS.register("ffn")
-def _ffn(cfg: BigMoECfg, dim: int, gate_dim: int) -> nn.Module:
-    return DenseFFNExperts(dim, gate_dim=gate_dim, num_experts=cfg.ffn_experts,
-                           hidden=max(1, round(cfg.ffn_hidden_mult * dim)))
+# bigmoe.experts -> how the experts are built from BigMoECfg: the peer_* fields are PEER's keywords, the ffn_* fields
+# DenseFFNExperts' (prefix dropped), so a new PEER option is one peer_* field and one keyword.
+EXPERTS.register("peer")(ConfigLayer(PEER, prefix="peer_"))
+EXPERTS.register("ffn")(ConfigLayer(DenseFFNExperts, prefix="ffn_"))
 
 
 def build_experts(cfg: BigMoECfg, dim: int, gate_dim: int) -> nn.Module:
-    return EXPERTS.get(cfg.experts)(cfg, dim, gate_dim)
+    return EXPERTS.get(cfg.experts).build(cfg, dim, gate_dim=gate_dim)

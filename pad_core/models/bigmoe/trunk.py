@@ -20,10 +20,10 @@ from torch import nn
 from pad_core.config.schema import BackboneCfg
 from pad_core.errors import ConfigError
 from pad_core.models.backbones import backbone_info, create_clip, create_torchvision, is_torchvision
+from pad_core.models.config_layer import TwoWay
 from pad_core.registry import Registry
 
-TRUNKS: Registry = Registry("bigmoe backbone kind")
-POS_EMBEDS: Registry = Registry("bigmoe position embedding")
+POS_EMBEDS: Registry[type[nn.Module]] = Registry("bigmoe position embedding")
 
 
 class ClipBlockOps:
@@ -68,7 +68,6 @@ class Trunk:
         return self.image_size // self.patch
 
 
-@TRUNKS.register("clip")
 def clip_trunk(cfg: BackboneCfg) -> Trunk:
     visual = create_clip(cfg).visual
     if not getattr(visual.transformer, "batch_first", True):
@@ -80,7 +79,6 @@ def clip_trunk(cfg: BackboneCfg) -> Trunk:
                  info.visual_width, info.image_size, visual.conv1.kernel_size[0])
 
 
-@TRUNKS.register("torchvision")
 def torchvision_trunk(cfg: BackboneCfg) -> Trunk:
     net = create_torchvision(cfg.name, cfg.imagenet_weights)  # ImageNet weights, as the released code
     width = net.hidden_dim
@@ -88,8 +86,11 @@ def torchvision_trunk(cfg: BackboneCfg) -> Trunk:
                  list(net.encoder.layers), nn.Identity(), TorchvisionBlockOps, width, net.image_size, net.patch_size)
 
 
+TRUNK = TwoWay(torchvision_trunk, clip_trunk)  # is the backbone a torchvision ViT (else an open_clip one)?
+
+
 def build_trunk(cfg: BackboneCfg) -> Trunk:
-    return TRUNKS.get("torchvision" if is_torchvision(cfg.name) else "clip")(cfg)
+    return TRUNK(is_torchvision(cfg.name))(cfg)
 
 
 @POS_EMBEDS.register("tile")

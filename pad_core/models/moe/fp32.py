@@ -1,4 +1,4 @@
-"""Selective precision (ST-MoE, Zoph et al. 2022, §3.3): routers compute in float32 while experts run in bf16.
+"""Selective precision (ST-MoE §3.3, Zoph et al. 2022): routers compute in float32 while experts run in bf16.
 
 A router's softmax turns small logit errors into large weight changes. Under bf16 autocast the logits einsum
 rounds its inputs and output to 8 bits of mantissa: at ViT-B/16 shapes SoftMoE dispatch weights move by up to

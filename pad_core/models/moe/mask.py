@@ -1,6 +1,6 @@
 """MMoE's dispatch mask with an exact number of zeros per expert, resampled per sample.
 
-METHODS.md §2(a)/(f)-3: for expert i, exactly round(r_i * n * s) of the n x s dispatch weights are zeroed,
+METHODS.md §2(a).5, §2(f).3: for expert i, exactly round(r_i * n * s) of the n x s dispatch weights are zeroed,
 at uniformly random positions, independently per sample and per forward pass; no renormalisation.
 """
 

@@ -17,16 +17,11 @@ import torch
 from einops import einsum, rearrange
 from torch import nn
 
-from pad_core.models.moe.experts import ACTIVATIONS, BatchedExperts
+from pad_core.models.moe.experts import GELU, BatchedExperts
 from pad_core.models.moe.fp32 import fp32_region
 from pad_core.models.moe.outputs import MoEOut, combine_stats, routing_share
-from pad_core.registry import Registry
-
-PROJECTIONS: Registry[type[nn.Module]] = Registry("moae projection")
-PROJECTIONS.register("linear")(nn.Linear)
 
 
-@PROJECTIONS.register("identity")
 class IdentityProjection(nn.Identity):
     """Stands in for W_q/W_k/W_v/W_o when the projections are off (the SoftMoE reduction)."""
 
@@ -35,21 +30,22 @@ class IdentityProjection(nn.Identity):
 
 
 class MoAE(nn.Module):
+    """``qkv_layer`` / ``out_layer``: nn.Linear (learned W_q, W_k, W_v / W_o) or IdentityProjection."""
+
     def __init__(self, dim: int, *, num_experts: int = 4, heads: int = 2, slots_per_expert: int = 49,
-                 qkv_proj: bool = True, out_proj: bool = True, scale: bool = True, expert_hidden_mult: float = 4.0,
-                 expert_act: str = "gelu") -> None:
+                 qkv_layer: type[nn.Module] = nn.Linear, out_layer: type[nn.Module] = nn.Linear, scale: bool = True,
+                 expert_hidden_mult: float = 4.0, act_layer: type[nn.Module] = GELU) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"width {dim} is not divisible by heads={heads}")
         self.heads, self.num_experts, self.slots_per_expert = heads, num_experts, slots_per_expert
         self.scale = 1.0 / math.sqrt(dim // heads) if scale else 1.0
         self.phi = nn.Parameter(torch.randn(num_experts * slots_per_expert, dim))
-        qkv, out = PROJECTIONS.get("linear" if qkv_proj else "identity"), PROJECTIONS.get("linear" if out_proj
-                                                                                          else "identity")
-        self.to_q, self.to_k, self.to_v, self.to_out = qkv(dim, dim), qkv(dim, dim), qkv(dim, dim), out(dim, dim)
+        self.to_q, self.to_k, self.to_v = qkv_layer(dim, dim), qkv_layer(dim, dim), qkv_layer(dim, dim)
+        self.to_out = out_layer(dim, dim)
         head_dim = dim // heads
         self.experts = BatchedExperts(head_dim, num_experts=num_experts, hidden=int(head_dim * expert_hidden_mult),
-                                      act_layer=ACTIVATIONS.get(expert_act))
+                                      act_layer=act_layer)
 
     @fp32_region
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -80,9 +80,10 @@ def resolve_layers(spec: tuple[int, ...] | str, depth: int, *, key: str = "moe.l
     return tuple(presets[spec])
 
 
-def inject(blocks: nn.ModuleList, layers: tuple[int, ...], mode: str, make_moe, prefix: str) -> list[_MoEWrapper]:
-    """Replace ``blocks[i].mlp`` for i in ``layers`` by the ``mode`` wrapper around ``make_moe(blocks[i].mlp)``."""
-    wrapper_cls = WRAPPERS.get(mode)
+def inject(blocks: nn.ModuleList, layers: tuple[int, ...], wrapper_cls: type[_MoEWrapper], make_moe,
+           prefix: str) -> list[_MoEWrapper]:
+    """Replace ``blocks[i].mlp`` for i in ``layers`` by ``wrapper_cls`` (``WRAPPERS.get(moe.mode)``, resolved by the
+    factory) around ``make_moe(blocks[i].mlp)``."""
     wrappers = []
     for i in layers:
         wrapper = wrapper_cls(blocks[i].mlp, make_moe(blocks[i].mlp))

@@ -1,7 +1,8 @@
 """How SoftMoE normalises tokens and slot embeddings before the logits (METHODS.md §7.1).
 
 Each norm maps ``(x: b n d, phi: e s d)`` to ``(x_key, phi_key, x_slot)``: logits are
-``<x_key, phi_key>`` and slots are built from ``x_slot``. Chosen by name (vmoe style).
+``<x_key, phi_key>`` and slots are built from ``x_slot``. ``moe.soft.norm`` names one; the factory
+passes its class to SoftMoE as ``norm_layer`` (pad_core/models/moe_layers.py).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ class NoNorm(nn.Module):
         return x, phi, x
 
 
-@ROUTER_NORMS.register("lucidrains")
+@ROUTER_NORMS.register("rms_both")
 class RMSBoth(nn.Module):
-    """lucidrains soft-moe: RMS-normalise both sides to norm sqrt(d)*gamma; slots see the normalised tokens."""
+    """``norm=rms_both`` (was ``lucidrains``, after lucidrains' soft-moe): RMS-normalise both sides to norm
+    sqrt(d)*gamma; slots see the normalised tokens."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -44,9 +46,10 @@ class RMSBoth(nn.Module):
         return xn, phin, xn
 
 
-@ROUTER_NORMS.register("puigcerver")
+@ROUTER_NORMS.register("l2_scale")
 class L2Scale(nn.Module):
-    """Soft MoE paper / vmoe: L2-normalise both sides, one learnable scalar (init 1); slots see raw tokens."""
+    """``norm=l2_scale`` (was ``puigcerver``, after the Soft MoE paper's first author; vmoe): L2-normalise both
+    sides, one learnable scalar (init 1); slots see raw tokens."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()

@@ -9,11 +9,11 @@ import torch
 from einops import einsum, rearrange
 from torch import nn
 
-from pad_core.models.moe.experts import ACTIVATIONS, BatchedExperts, expert_cosine_distance
+from pad_core.models.moe.experts import GELU, BatchedExperts, expert_cosine_distance
 from pad_core.models.moe.fp32 import fp32_region
 from pad_core.models.moe.mask import exact_count_mask
 from pad_core.models.moe.outputs import MoEOut, combine_stats, routing_share
-from pad_core.models.moe.router_norms import ROUTER_NORMS
+from pad_core.models.moe.router_norms import RMSBoth
 
 
 class SoftMoE(nn.Module):
@@ -24,16 +24,17 @@ class SoftMoE(nn.Module):
     (no renormalisation); eval never masks. The aux term ``moe_cosine`` is MMoE's Eq.3 for this block.
     """
 
-    def __init__(self, dim: int, *, num_experts: int = 4, slots_per_expert: int = 49, norm: str = "lucidrains",
-                 expert_hidden_mult: float = 4.0, expert_act: str = "gelu", mask_rates: tuple[float, ...] = (),
-                 cosine_ref: int = 0, detach_ref: bool = False) -> None:
+    def __init__(self, dim: int, *, num_experts: int = 4, slots_per_expert: int = 49,
+                 norm_layer: type[nn.Module] = RMSBoth, expert_hidden_mult: float = 4.0,
+                 act_layer: type[nn.Module] = GELU, mask_rates: tuple[float, ...] = (), cosine_ref: int = 0,
+                 detach_ref: bool = False) -> None:
         super().__init__()
         self.num_experts, self.slots_per_expert = num_experts, slots_per_expert
         self.mask_rates, self.cosine_ref, self.detach_ref = tuple(mask_rates), cosine_ref, detach_ref
         self.phi = nn.Parameter(torch.randn(num_experts, slots_per_expert, dim))  # Alg.1: randn(e, s, d)
-        self.norm = ROUTER_NORMS.get(norm)(dim)
+        self.norm = norm_layer(dim)
         self.experts = BatchedExperts(dim, num_experts=num_experts, hidden=int(dim * expert_hidden_mult),
-                                      act_layer=ACTIVATIONS.get(expert_act))
+                                      act_layer=act_layer)
 
     @property
     def masking(self) -> bool:
