@@ -11,11 +11,12 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep, paper_columns
+from pad_core.ablation import AblationSpec
+from pad_core.ablation.declare import paper_columns
 from pad_core.integrations.cli import sweep_main
 from search_spaces.atr_fas import ATR_BASE, MIXING_ROWS, PAPER
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="ATR-FAS Table 3: MEMM / DGM settings",
     rows=MIXING_ROWS,
     base=ATR_BASE,
@@ -26,4 +27,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

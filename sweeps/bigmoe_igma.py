@@ -11,11 +11,11 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation import AblationSpec
 from pad_core.integrations.cli import sweep_main
 from search_spaces.bigmoe import BIGMOE_BASE, GATE_ROWS
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="BIG-MoE: isolated gating",
     rows=GATE_ROWS,
     base=BIGMOE_BASE,
@@ -25,4 +25,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

@@ -26,47 +26,42 @@ The objective reads dev metrics only (a test metric is refused before anything r
 ablation rows, the protocol or the seed is refused too: rows are walked as a grid by the other sweep files.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the Flags dataclass keeps evaluated types, which dataclasses read
+# without the module in sys.modules (tests and tools load sweep files by path).
+from dataclasses import dataclass, field, replace
 
-import functools
-
-from pad_core.ablation.declare import given, search_protocol
-from pad_core.config import is_paper_scale
+from pad_core.ablation.search_spec import SearchSpec
 from pad_core.errors import SweepError
 from pad_core.integrations.cli import sweep_main
-from pad_core.integrations.search import SearchSpec
+from pad_core.sweep_args import SweepArgs
 from search_spaces.hpo import SPACES
 
 
 def objective_pair(text: str) -> tuple[str, str]:
+    """``--also metric:mode`` as (metric, mode), read while the command line is parsed."""
     metric, _, mode = text.partition(":")
     if mode not in ("min", "max"):
         raise SweepError("--also", text, "needs metric:mode", "e.g. --also step_seconds:min")
     return metric, mode
 
 
-def get_search(args) -> SearchSpec:
-    chosen = SPACES.get(args.space)
-    lr_range = chosen.paper_lr if is_paper_scale(args.scale) else chosen.demo_lr
-    base = {**chosen.base, **args.overrides}
-    smoke = args.smoke_test
-    return SearchSpec(name=args.name + f"-{args.space}", title=f"HPO of {args.space}",
-                      base=base, space=functools.partial(chosen.space, lr_range=lr_range),
-                      protocol=search_protocol(args, chosen.protocol, base), metric=args.objective,
-                      mode=args.objective_mode, num_samples=given(args.num_samples, 4 if smoke else 16),
-                      top_k=given(args.top_k, 1 if smoke else 2),
-                      confirm_seeds=given(args.confirm_seeds, (100,) if smoke else (100, 101)),
-                      sampler_seed=args.sampler_seed, also=tuple(objective_pair(t) for t in args.also))
+@dataclass(frozen=True)
+class Flags:
+    space: str = field(default="suede", metadata={"help": f"search space: one of {SPACES.list()}"})
+    objective: str = field(default="eer", metadata={"help": "dev metric to optimise (read as dev/<protocol>/<metric>)"})
+    objective_mode: str = field(default="min", metadata={"choices": ("min", "max")})
+    also: tuple[tuple[str, str], ...] = field(default=(), metadata={
+        "action": "append", "type": objective_pair, "metavar": "METRIC:MODE",
+        "help": "a further objective (multi-objective TPE; top-k by Pareto front), e.g. step_seconds:min"})
+    sampler_seed: int = field(default=0, metadata={"help": "TPE seed (a re-run draws the same configs)"})
 
 
-def add_arguments(group) -> None:
-    group.add_argument("--space", default="suede", help=f"search space: one of {SPACES.list()}")
-    group.add_argument("--objective", default="eer", help="dev metric to optimise (read as dev/<protocol>/<metric>)")
-    group.add_argument("--objective-mode", choices=("min", "max"), default="min")
-    group.add_argument("--also", action="append", default=[], metavar="METRIC:MODE",
-                       help="a further objective (multi-objective TPE; top-k by Pareto front), e.g. step_seconds:min")
-    group.add_argument("--sampler-seed", type=int, default=0, help="TPE seed (a re-run draws the same configs)")
+def get_search(args: SweepArgs) -> SearchSpec:
+    own = args.own
+    chosen = replace(SPACES.get(own.space), metric=own.objective, mode=own.objective_mode,
+                     sampler_seed=own.sampler_seed, also=own.also)
+    return chosen.for_args(args)
 
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_search=get_search, add_arguments=add_arguments)
+    sweep_main(__doc__, __file__, get_search=get_search, flags=Flags)

@@ -23,47 +23,41 @@ Cost at paper scale: 5 rows x 2 protocols x 3 seeds = 30 ViT-B/16 runs of 4000 s
 the estimated A100 GPU-hours of every cell.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the Flags dataclass keeps evaluated types, which dataclasses read
+# without the module in sys.modules (tests and tools load sweep files by path).
 import functools
+from dataclasses import dataclass, field, replace
 
 from pad_core.ablation import TABLE_METRICS, AblationSpec
-from pad_core.ablation.declare import given, paper_columns, protocol_list, search_protocol
-from pad_core.config import is_paper_scale
+from pad_core.ablation.declare import paper_columns
+from pad_core.ablation.search_spec import LrRange, SearchSpec
 from pad_core.integrations.cli import sweep_main
-from pad_core.integrations.search import SearchSpec
+from pad_core.sweep_args import SweepArgs
 from search_spaces.mmoe import MASK_RATE_ROWS, MMOE_BASE, PAPER_TABLE5, mask_rate_space
 
-DEMO_SEEDS, PAPER_SEEDS = (0, 1), (0, 1, 2)
+SWEEP = AblationSpec(
+    title="MMoE Table 5: mask rates",
+    rows=MASK_RATE_ROWS,
+    base=MMOE_BASE,
+    protocols=("P1", "P2"),
+    paper=paper_columns(PAPER_TABLE5, TABLE_METRICS),
+    smoke_rows=("clip", "rate1"),  # --smoke-test: vanilla CLIP and Rate 1, the smoke rows this table always had
+)
+
+SEARCH = SearchSpec(title="MMoE mask-rate search", base=MMOE_BASE, space=mask_rate_space, protocol="P1", lr=LrRange())
 
 
-def get_ablation(args) -> AblationSpec:
-    smoke = args.smoke_test
-    rows = MASK_RATE_ROWS[:2] if smoke else MASK_RATE_ROWS
-    base = {**MMOE_BASE, **args.overrides}
-    protocols = protocol_list(args.protocols, ("P1",) if smoke else ("P1", "P2"), base)
-    seeds = given(args.seeds, (0,) if smoke else PAPER_SEEDS if is_paper_scale(args.scale) else DEMO_SEEDS)
-    return AblationSpec(name=args.name, title="MMoE Table 5: mask rates", rows=rows, protocols=protocols,
-                        seeds=seeds, base=base, paper=paper_columns(PAPER_TABLE5, TABLE_METRICS))
+@dataclass(frozen=True)
+class Flags:
+    expert0: str = field(default="fixed", metadata={
+        "choices": ("fixed", "free"),
+        "help": "search mode: keep expert 0 unmasked (the paper's reference) or search its rate too"})
 
 
-def get_search(args) -> SearchSpec:
-    smoke = args.smoke_test
-    # demo: around the demo's fine-tuning lr 3e-4 (1e-3 already overwrites the pretrained tiny backbone; scales.py)
-    lr_range = (3e-7, 3e-5) if is_paper_scale(args.scale) else (1e-4, 1e-3)
-    space = functools.partial(mask_rate_space, expert0_free=args.expert0 == "free", lr_range=lr_range)
-    base = {**MMOE_BASE, **args.overrides}
-    return SearchSpec(name=args.name + "-search", title="MMoE mask-rate search", base=base,
-                      space=space, protocol=search_protocol(args, "P1", base),
-                      num_samples=given(args.num_samples, 4 if smoke else 16),
-                      top_k=given(args.top_k, 1 if smoke else 2),
-                      confirm_seeds=given(args.confirm_seeds, (100,) if smoke else (100, 101)))
-
-
-def add_arguments(group) -> None:
-    group.add_argument("--expert0", choices=("fixed", "free"), default="fixed",
-                       help="search mode: keep expert 0 unmasked (the paper's reference) or search its rate too")
+def get_search(args: SweepArgs) -> SearchSpec:
+    space = functools.partial(mask_rate_space, expert0_free=args.own.expert0 == "free")
+    return replace(SEARCH, space=space).for_args(args)
 
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=get_ablation, get_search=get_search, add_arguments=add_arguments)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args, get_search=get_search, flags=Flags)

@@ -12,15 +12,15 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation import TABLE_METRICS
-from pad_core.ablation.declare import GridSweep, paper_columns
+from pad_core.ablation import TABLE_METRICS, AblationSpec
+from pad_core.ablation.declare import paper_columns
 from pad_core.integrations.cli import sweep_main
 from search_spaces.mmoe import BACKBONE_PROTOCOLS, BACKBONE_ROWS, MMOE_BASE, PAPER_TABLES34, PAPER_TABLES34_P3_MMOE
 
 PAPER = paper_columns(PAPER_TABLES34, TABLE_METRICS)
 PAPER["mmoe"].update(PAPER_TABLES34_P3_MMOE)
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="MMoE Tables 3-4: backbones",
     rows=BACKBONE_ROWS,
     base=MMOE_BASE,
@@ -30,4 +30,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

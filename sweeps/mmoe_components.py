@@ -11,12 +11,12 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation import TABLE_METRICS
-from pad_core.ablation.declare import GridSweep, paper_columns
+from pad_core.ablation import TABLE_METRICS, AblationSpec
+from pad_core.ablation.declare import paper_columns
 from pad_core.integrations.cli import sweep_main
 from search_spaces.mmoe import COMPONENT_ROWS, MMOE_BASE, PAPER_TABLE6
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="MMoE Table 6: S / M / L components",
     rows=COMPONENT_ROWS,
     base=MMOE_BASE,
@@ -26,4 +26,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

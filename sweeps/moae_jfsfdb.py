@@ -15,12 +15,12 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation import TABLE_METRICS
-from pad_core.ablation.declare import GridSweep, paper_columns
+from pad_core.ablation import TABLE_METRICS, AblationSpec
+from pad_core.ablation.declare import paper_columns
 from pad_core.integrations.cli import sweep_main
 from search_spaces.moae_cr import MOAE_JFSFDB_BASE, PAPER_TABLE3, TABLE3_PROTOCOLS, TABLE3_ROWS
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="MoAE-CR Table 3: JFSFDB p2 intra (not run: Auxiliary, CDCN, FFD)",
     rows=TABLE3_ROWS,
     base=MOAE_JFSFDB_BASE,
@@ -30,4 +30,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

@@ -15,11 +15,12 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep, paper_columns
+from pad_core.ablation import AblationSpec
+from pad_core.ablation.declare import paper_columns
 from pad_core.integrations.cli import sweep_main
 from search_spaces.suede import PAPER_TABLE2, SUEDE_JFSFDB_BASE, TABLE2_METRICS, TABLE2_PROTOCOLS, TABLE2_ROWS
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="SUEDE Table II: JFSFDB joint training, cross-domain (not run: CDCN, MultiAtten)",
     rows=TABLE2_ROWS,
     base=SUEDE_JFSFDB_BASE,
@@ -30,4 +31,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

@@ -11,11 +11,11 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation.declare import GridSweep
+from pad_core.ablation import AblationSpec
 from pad_core.integrations.cli import sweep_main
 from search_spaces.suede import ROUTED_COUNT_ROWS, SUEDE_BASE
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="SUEDE Fig. 5: routed experts",
     rows=ROUTED_COUNT_ROWS,
     base=SUEDE_BASE,
@@ -24,4 +24,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

@@ -15,12 +15,12 @@ Runbook
 
 from __future__ import annotations
 
-from pad_core.ablation import TABLE_METRICS
-from pad_core.ablation.declare import GridSweep, paper_columns
+from pad_core.ablation import TABLE_METRICS, AblationSpec
+from pad_core.ablation.declare import paper_columns
 from pad_core.integrations.cli import sweep_main
 from search_spaces.suede import PAPER_TABLE1, SUEDE_BASE, TABLE1_ROWS
 
-SWEEP = GridSweep(
+SWEEP = AblationSpec(
     title="SUEDE Table I: UniAttackData (not run: Auxiliary, CDCN, FFD, UniAttackDetection)",
     rows=TABLE1_ROWS,
     base=SUEDE_BASE,
@@ -30,4 +30,4 @@ SWEEP = GridSweep(
 )
 
 if __name__ == "__main__":
-    sweep_main(__doc__, __file__, get_ablation=SWEEP.spec)
+    sweep_main(__doc__, __file__, get_ablation=SWEEP.for_args)

@@ -29,9 +29,11 @@ def load_main(file: str):
 def inputs_of(file: str) -> dict:
     """``sweep_main``'s keyword arguments for a sweep file, as its ``__main__`` passes them."""
     module = load_main(file)
-    kinds = {k: getattr(module, k) for k in ("get_ablation", "get_search", "add_arguments") if hasattr(module, k)}
+    kinds = {k: getattr(module, k) for k in ("get_ablation", "get_search") if hasattr(module, k)}
     if hasattr(module, "SWEEP"):
-        kinds["get_ablation"] = module.SWEEP.spec
+        kinds["get_ablation"] = module.SWEEP.for_args
+    if hasattr(module, "Flags"):
+        kinds["flags"] = module.Flags
     return {"description": module.__doc__, "file": str(ROOT / "sweeps" / file), **kinds}
 
 

@@ -1,18 +1,19 @@
-"""One paper table as a sweep declaration: its rows, base config, protocols, baseline, seeds and metrics.
+"""What every sweep declaration (``AblationSpec``, ``SearchSpec``) resolves from the command line the same way.
 
-A sweep file states a :class:`GridSweep` and hands ``GridSweep.spec`` to ``sweep_main``; the command line
-(``--protocols``, ``--seeds``, ``--set``, ``--smoke-test``, ``--scale``) adjusts it the same way for every file.
+A sweep file declares its table as an :class:`~pad_core.ablation.spec.AblationSpec` and/or its search as a
+:class:`~pad_core.ablation.search_spec.SearchSpec`, and hands their ``for_args`` to ``sweep_main``. ``for_args``
+takes the parsed :class:`~pad_core.sweep_args.SweepArgs` and applies, through the functions here, ``--set`` and the
+scale over the declared base, the declared sizes of the run's scale (:func:`for_scale`) unless a flag gives them
+(:func:`given`), and the protocols (:func:`protocol_list`, :func:`search_protocol`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-from pad_core.ablation.spec import TABLE_METRICS, AblationSpec, Row
 from pad_core.config import DataCfg, is_paper_scale
-from pad_core.data.protocols import load_benchmark
 from pad_core.errors import SweepError
+from pad_core.sweep_args import SweepArgs
 
 
 class PaperBase(dict):
@@ -36,39 +37,19 @@ def live_guesses(base: dict[str, Any], effective: dict[str, Any]) -> dict[str, s
     return {k: why for k, why in getattr(base, "guessed", {}).items() if effective.get(k) == base[k]}
 
 
-@dataclass(frozen=True)
-class GridSweep:
-    title: str  # table caption ("MMoE Table 6: components")
-    rows: tuple[Row, ...]  # in table order
-    base: dict[str, Any]  # flat config every row starts from (benchmark, method hyperparameters)
-    protocols: tuple[str, ...] = ("P1",)  # protocols or groups (P3 -> P3.1..P3.6, F -> F1..F10)
-    baseline: str = ""  # row the others are compared with ("" = the first)
-    metrics: tuple[str, ...] = TABLE_METRICS  # table columns per protocol; the first drives Δ and the p-value
-    demo_seeds: tuple[int, ...] = (0, 1)  # seeds at the demo scale
-    paper_seeds: tuple[int, ...] = (0, 1, 2)  # seeds at the paper scale
-    paper: dict[str, dict[str, float]] = field(default_factory=dict)  # row -> "<protocol> <METRIC>" -> paper's %
-    grid: tuple[str, ...] = ()  # (row key, column key): also print the first metric as a crossed grid + heatmap
+SMOKE_SEEDS = (0,)  # --smoke-test trains one seed (what the command line names is kept)
 
-    def protocol_list(self, requested, overrides: dict[str, Any] | None = None) -> tuple[str, ...]:
-        return protocol_list(requested, self.protocols, {**self.base, **(overrides or {})})
 
-    def smoke_rows(self) -> tuple[Row, ...]:
-        """The baseline and the last other row (the method row in the papers' tables, never a full-size
-        ImageNet baseline that the smoke scale cannot shrink): enough for the table's comparison."""
-        first = next((r for r in self.rows if r.name == self.baseline), self.rows[0])
-        return first, next(r for r in reversed(self.rows) if r is not first)
+def for_scale(args: SweepArgs, *, smoke, paper, demo):
+    """The declared size for the run's scale: ``smoke`` with --smoke-test, else ``paper`` at the paper scales
+    (paper, rehearsal), else ``demo``."""
+    return smoke if args.smoke_test else paper if is_paper_scale(args.scale) else demo
 
-    def spec(self, args) -> AblationSpec:
-        """The sweep for parsed command-line ``args`` (see ``pad_core.integrations.cli``)."""
-        smoke = args.smoke_test  # shrinks the default protocols and seeds; what the command line names is kept
-        protocols = self.protocol_list(args.protocols, args.overrides)
-        protocols = protocols[:1] if smoke and args.protocols is None else protocols
-        default_seeds = (0,) if smoke else self.paper_seeds if is_paper_scale(args.scale) else self.demo_seeds
-        seeds = given(args.seeds, default_seeds)
-        base = {**self.base, **args.overrides}
-        return AblationSpec(name=args.name, title=self.title, rows=self.smoke_rows() if smoke else self.rows,
-                            protocols=protocols, seeds=seeds, base=base, baseline=self.baseline, metrics=self.metrics,
-                            grid=self.grid, paper=self.paper, guesses=live_guesses(self.base, base))
+
+def base_for(base: dict[str, Any], args: SweepArgs) -> dict[str, Any]:
+    """The declared base under the command line's overrides (scale, then flags, then --set), as a plain dict (the
+    declared ``PaperBase`` keeps its guesses: ``live_guesses(declared, effective)``)."""
+    return {**base, **args.overrides}
 
 
 def given(value, default):
@@ -81,6 +62,8 @@ def protocol_list(requested, default, base: dict[str, Any]) -> tuple[str, ...]:
     """``--protocols`` (or the sweep's ``default``) with groups expanded to their members on the benchmark of
     ``base`` (P3 -> P3.1..P3.6, F -> F1..F10): the one path every sweep file takes. A protocol reached twice
     (P3,P3.1) is refused: it would train the same cells twice into the same runs."""
+    from pad_core.data.protocols import load_benchmark  # the data layer (pandas): only once a sweep resolves
+
     benchmark = load_benchmark(base.get("data.benchmark", DataCfg.benchmark))
     names = [n.strip() for n in given(requested, default)]
     expanded = benchmark.expand(names)
@@ -93,7 +76,7 @@ def protocol_list(requested, default, base: dict[str, Any]) -> tuple[str, ...]:
     return tuple(expanded)
 
 
-def search_protocol(args, default: str, base: dict[str, Any]) -> str:
+def search_protocol(args: SweepArgs, default: str, base: dict[str, Any]) -> str:
     """The one protocol a search runs in: ``--search-protocol``, else ``--protocols`` naming exactly one protocol,
     else ``default``. Several protocols (or a group) are refused: a search would silently use only the first."""
     if args.search_protocol is not None and args.protocols is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pad_core.ablation.table import TableSpec
+from pad_core.ablation.view import TableView
 
 
 def _ordered(values: set[str]) -> list[str]:
@@ -20,15 +20,15 @@ def _ordered(values: set[str]) -> list[str]:
         return sorted(values)
 
 
-def axis_names(spec: TableSpec) -> tuple[str, str]:
+def axis_names(spec: TableView) -> tuple[str, str]:
     """Short names of the two keys (``moe.moae.num_experts`` -> ``num_experts``)."""
-    first, second = spec.grid["axes"]
+    first, second = spec.layout.axes
     return first.rsplit(".", 1)[-1], second.rsplit(".", 1)[-1]
 
 
-def grid_stats(summary: pd.DataFrame, spec: TableSpec, metric: str, protocol: str) -> dict[str, pd.DataFrame]:
+def grid_stats(summary: pd.DataFrame, spec: TableView, metric: str, protocol: str) -> dict[str, pd.DataFrame]:
     """``mean``, ``std`` and ``n`` as (first key) x (second key) frames; NaN where no row sits."""
-    at = spec.grid["at"]
+    at = spec.layout.at
     index, columns = _ordered({a for a, _ in at.values()}), _ordered({b for _, b in at.values()})
     part = summary[(summary["protocol"] == protocol) & (summary["metric"] == metric)].set_index("row")
     out = {k: pd.DataFrame(np.nan, index=index, columns=columns) for k in ("mean", "std", "n")}

@@ -10,11 +10,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pad_core.ablation.table import TableSpec  # noqa: E402
+from pad_core.ablation.view import TableView  # noqa: E402
 from pad_core.metrics.pad import auc, operating_points  # noqa: E402
 
 
-def metric_bars(summary: pd.DataFrame, spec: TableSpec, metric: str, path: str) -> str:
+def metric_bars(summary: pd.DataFrame, spec: TableView, metric: str, path: str) -> str:
     """One group of bars per protocol, one bar per row: mean with a ±std error bar, in percent."""
     rows = [r for r, _ in spec.rows]
     labels = dict(spec.rows)
@@ -43,7 +43,7 @@ def _save(fig, path: str) -> str:
     return path
 
 
-def metric_trend(summary: pd.DataFrame, spec: TableSpec, metric: str, path: str) -> str:
+def metric_trend(summary: pd.DataFrame, spec: TableView, metric: str, path: str) -> str:
     """The ablation trend (MMoE Fig. 6 style): the metric along the rows in table order, one line with ±std
     error bars per protocol column (group columns included)."""
     labels = [label for _, label in spec.rows]

@@ -17,8 +17,8 @@ import pandas as pd
 
 from pad_core.ablation.compare import compare_rows
 from pad_core.ablation.grid import axis_names, grid_cells, grid_stats
-from pad_core.ablation.table import TableSpec
 from pad_core.ablation.table_stats import TableStats
+from pad_core.ablation.view import TableView
 
 FALLBACK = "†"  # a cell shown as ±std in a table of intervals: one of its runs has no scores.csv
 
@@ -67,7 +67,7 @@ def _best(values: pd.Series, metric: str) -> str | None:
     return str(values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax())
 
 
-def cells(summary: pd.DataFrame, spec: TableSpec, bold, failed=frozenset(), form: str = "std",
+def cells(summary: pd.DataFrame, spec: TableView, bold, failed=frozenset(), form: str = "std",
           bounds: bool = False) -> pd.DataFrame:
     """Rows x "<protocol> <METRIC>" text cells; ``bold`` wraps the best cell of a column (identity for CSV);
     (row, protocol) pairs in ``failed`` had runs that failed (NaN loss, time budget): marked ✗. ``summary`` has
@@ -91,7 +91,7 @@ def _number(value: float) -> str:
     return "" if np.isnan(value) else f"{value:.2f}"
 
 
-def _decorate(line: pd.Series, spec: TableSpec, row: str, base: float, wrap, form: str) -> str:
+def _decorate(line: pd.Series, spec: TableView, row: str, base: float, wrap, form: str) -> str:
     text = wrap(cell_text(line["mean"], line["std"], int(line["n"]), len(spec.seeds), line["lo"], line["hi"], form))
     return text if row == spec.baseline_row else text + _arrow(line["mean"], base)
 
@@ -115,7 +115,7 @@ def with_comparison(table: pd.DataFrame, comparison: pd.DataFrame, metric: str, 
                            for i, (name, values) in enumerate(columns.items())})
 
 
-def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableSpec, footnote: str = "",
+def render(summary: pd.DataFrame, long: pd.DataFrame, spec: TableView, footnote: str = "",
            failed=frozenset(), status: str = "", stats: TableStats | None = None) -> Rendered:
     """``status`` follows the title in the captions of the tables of runs (e.g. " [INCOMPLETE: 1/18 cells
     missing]"), not in the paper's numbers. ``stats`` (from the runs' test scores: :func:`table_stats`) gives
@@ -148,7 +148,7 @@ def unit_of(form: str, summary: pd.DataFrame, level: float = 0.95) -> str:
                               else "")
 
 
-def paper_table(spec: TableSpec, columns) -> list[tuple[pd.DataFrame, str, str, str, str]]:
+def paper_table(spec: TableView, columns) -> list[tuple[pd.DataFrame, str, str, str, str]]:
     """The paper's numbers in the same rows and columns (those the paper reports), for reading side by side."""
     if not spec.paper:
         return []
@@ -160,11 +160,11 @@ def paper_table(spec: TableSpec, columns) -> list[tuple[pd.DataFrame, str, str, 
              "Row", "%")]
 
 
-def grid_tables(summary: pd.DataFrame, spec: TableSpec, wrap,
+def grid_tables(summary: pd.DataFrame, spec: TableView, wrap,
                 status: str = "") -> dict[str, tuple[pd.DataFrame, str, str, str]]:
     """Protocol column -> (grid of the first metric, caption, footnote, corner) when the sweep declares a grid
     (MoAE-CR Table 5: ACER as experts x heads); empty otherwise."""
-    if not spec.grid:
+    if not spec.layout:
         return {}
     metric, (first, second) = spec.metrics[0], axis_names(spec)
     out = {}
@@ -213,7 +213,7 @@ def to_latex(table: pd.DataFrame, title: str, footnote: str = "", corner: str = 
     return "\n".join(lines + ["\\end{table}"])
 
 
-def best_row(summary: pd.DataFrame, spec: TableSpec) -> str:
+def best_row(summary: pd.DataFrame, spec: TableView) -> str:
     """The row with the best mean of the first metric in the first column (the table's headline cell)."""
     metric, column = spec.metrics[0], spec.columns()[0]
     part = summary[(summary["protocol"] == column) & (summary["metric"] == metric)].set_index("row")

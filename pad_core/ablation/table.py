@@ -7,57 +7,16 @@ Rates are stored as fractions and printed as percentages.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from pad_core.ablation.view import TableView
 from pad_core.metrics.report import metric_key
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """What the table needs from the sweep's declaration (stored on the MLflow parent run)."""
-
-    title: str
-    rows: list[tuple[str, str]]  # (name, label) in order
-    protocols: list[str]
-    seeds: list[int]
-    metrics: list[str]
-    hashes: dict[str, str]  # row name -> declared config hash
-    groups: dict[str, list[str]] = field(default_factory=dict)  # "P2" -> ["P2.1", "P2.2"]: aggregate columns
-    baseline: str = ""  # row the others are compared with ("" = the first)
-    grid: dict = field(default_factory=dict)  # {"axes": [k1, k2], "at": {row: [v1, v2]}}: a second, crossed layout
-    paper: dict = field(default_factory=dict)  # row -> "<protocol> <METRIC>" -> the paper's number (%)
-
-    @classmethod
-    def from_json(cls, text: str) -> TableSpec:
-        d = json.loads(text)
-        return cls(d["title"], [(r["name"], r["label"]) for r in d["rows"]], d["protocols"], d["seeds"], d["metrics"],
-                   {r["name"]: r["hash"] for r in d["rows"]}, d.get("groups", {}), d.get("baseline", ""),
-                   d.get("grid", {}), d.get("paper", {}))
-
-    @property
-    def baseline_row(self) -> str:
-        return self.baseline or self.rows[0][0]
-
-    def columns(self) -> list[str]:
-        """Protocols in declared order, each complete group right after its last member (P2.1, P2.2, P2)."""
-        out = []
-        for p in self.protocols:
-            out.append(p)
-            out += [g for g, members in self.groups.items() if members and members[-1] == p
-                    and set(members) <= set(self.protocols)]
-        return out
-
-    def declared(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Runs of the declared rows, protocols and seeds with the declared config hash (others are ignored)."""
-        keep = (frame["row"].map(self.hashes) == frame["config_hash"]) & frame["protocol"].isin(self.protocols)
-        return frame[keep & frame["seed"].isin(self.seeds)]
-
-
-def long_form(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+def long_form(frame: pd.DataFrame, spec: TableView) -> pd.DataFrame:
     """One line per (row, protocol, seed, metric) with the value in percent."""
     records = []
     for _, run in frame.iterrows():
@@ -72,7 +31,7 @@ def _std(values) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def summarize(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
+def summarize(frame: pd.DataFrame, spec: TableView) -> pd.DataFrame:
     """Mean, std (ddof=1; 0 for one seed) and seed count per (row, protocol, metric), in declared order.
 
     A group column (P2 = P2.1/P2.2, P3 = P3.1..P3.6) is the mean and std over its members' seed means (the
@@ -118,11 +77,11 @@ class CellCounts:
         return self.missing - self.failed - self.deleted
 
 
-def declared_cells(spec: TableSpec) -> set[Cell]:
+def declared_cells(spec: TableView) -> set[Cell]:
     return {(row, protocol, seed) for row, _ in spec.rows for protocol in spec.protocols for seed in spec.seeds}
 
 
-def cell_counts(spec: TableSpec, finished: pd.DataFrame, failed: set[Cell], deleted: pd.DataFrame) -> CellCounts:
+def cell_counts(spec: TableView, finished: pd.DataFrame, failed: set[Cell], deleted: pd.DataFrame) -> CellCounts:
     """``finished``: the runs tabulated; ``failed``: cells whose run failed; ``deleted``: deleted child runs."""
     declared = declared_cells(spec)
     done = _cells(finished) & declared
@@ -158,7 +117,7 @@ def incomplete_mark(counts: CellCounts) -> str:
     return f" [INCOMPLETE: {counts.missing}/{counts.declared} cells missing]" if counts.missing else ""
 
 
-def score_level_note(frame: pd.DataFrame, spec: TableSpec) -> str:
+def score_level_note(frame: pd.DataFrame, spec: TableView) -> str:
     """The footnote's scoring unit, per protocol column: runs scored per video log ``frames_per_video_min/max``
     with their test metrics; runs without them (every run before video scoring) scored per frame."""
     said: dict[str, list[str]] = {}

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pad_core.ablation.paired import RESAMPLES_PER_ROW, Paired, paired_bootstrap
 from pad_core.ablation.resolution import Resolution, resolution
-from pad_core.ablation.table import TableSpec, long_form
+from pad_core.ablation.table import long_form
 from pad_core.ablation.uncertainty import (
     INTERVAL_COLUMNS,
     Bootstrap,
@@ -19,6 +19,7 @@ from pad_core.ablation.uncertainty import (
     draw_runs,
     method_note,
 )
+from pad_core.ablation.view import TableView
 from pad_core.errors import PadError
 from pad_core.metrics.report import metric_key
 
@@ -45,7 +46,7 @@ def cells_of(frame: pd.DataFrame) -> dict[tuple[str, str], list[Key]]:
     return out
 
 
-def table_stats(frame: pd.DataFrame, spec: TableSpec, runs: dict[Key, RunScores], boot: Bootstrap = BOOTSTRAP,
+def table_stats(frame: pd.DataFrame, spec: TableView, runs: dict[Key, RunScores], boot: Bootstrap = BOOTSTRAP,
                 interval: str | None = None) -> TableStats:
     """``frame``: the tabulated runs (one per row x protocol x seed); ``runs``: the test scores of those that
     have a ``scores.csv``. ``interval`` None shows intervals when any cell has one, else ±std; "ci" when no cell
@@ -82,7 +83,7 @@ def table_stats(frame: pd.DataFrame, spec: TableSpec, runs: dict[Key, RunScores]
     return TableStats(shown, intervals, paired, res, note + res.note(), boot.level, runs)
 
 
-def logged_values(frame: pd.DataFrame, spec: TableSpec) -> dict[Key, dict[str, float]]:
+def logged_values(frame: pd.DataFrame, spec: TableView) -> dict[Key, dict[str, float]]:
     """Each run's logged test metrics (fractions), which its re-scored test scores must reproduce."""
     return {(run["row"], run["protocol"], int(run["seed"])): {m: float(run.get(metric_key("test", run["protocol"], m),
                                                                               float("nan"))) for m in spec.metrics}

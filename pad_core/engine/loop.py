@@ -23,7 +23,7 @@ from pad_core.data.dataset import to_device
 from pad_core.data.loaders import close_eval_loaders
 from pad_core.engine import chaos, checkpoint, precision
 from pad_core.engine import distributed as dist
-from pad_core.engine.build import build_training
+from pad_core.engine.build import build_train_loader, build_training
 from pad_core.engine.context import Report, RunContext
 from pad_core.engine.distributed import FiniteWatch
 from pad_core.engine.evaluate import both_levels, score_rows, score_set
@@ -60,18 +60,21 @@ class TrainingRun:
         self.cfg, self.ctx = cfg, ctx or RunContext()
         self.protocol = cfg.data.protocol
         built = build_training(cfg, self.ctx)
-        self.data, self.datasets, self.score_level = built.data.rows, built.data.datasets, built.data.score_level
+        self.run_data = built.data  # rows, datasets, score level: a later fit() builds its loader from them
+        self.rows, self.datasets, self.score_level = built.data.rows, built.data.datasets, built.data.score_level
         self.model, self.net, self.train_loader = built.model, built.net, built.train_loader
         self.optimizer, self.scheduler = built.optimizer, built.scheduler
         self.state = built.start.state
-        self.best_changed = built.start.best_unsaved  # best weights not on disk as their own file yet
+        self.best_unsaved = built.start.best_unsaved  # best weights not on disk as their own file yet
         self.workdir, self.last_ckpt = self.ctx.workdir, ""  # fit() makes a temporary workdir if none is given
         self.started = self.last_saved = time.monotonic()  # last_saved: wall-time checkpoint cadence
 
     def train_batches(self) -> Iterator:
-        """The built loader's batches, once: the run lets go of the loader, so its workers (persistent) end with
-        the training loop, before the final evaluation starts its own."""
-        loader, self.train_loader = self.train_loader, None
+        """The built loader's batches: the run lets go of the loader, so its workers (persistent) end with the
+        training loop, before the final evaluation starts its own. A later fit() (after an interrupted one) builds
+        a new loader from the current step, as the run did before building and running were split."""
+        loader = self.train_loader or build_train_loader(self.cfg, self.ctx, self.run_data, self.state.step)
+        self.train_loader = None
         return iter(loader)
 
     def autocast(self):
@@ -170,7 +173,7 @@ class TrainingRun:
         raw, routing = score_rows(self.model, self.datasets[split], batch_size=eval_cfg.batch_size,
                                   device=self.ctx.device, rank=self.ctx.rank, world=self.ctx.world_size,
                                   num_workers=self.cfg.data.num_workers, precision=self.cfg.train.precision)
-        return score_set(split, self.data.split(split), raw, self.score_level), routing
+        return score_set(split, self.rows.split(split), raw, self.score_level), routing
 
     def evaluate_and_report(self, train_means: dict[str, float]) -> None:
         """Score dev, keep the weights if they are the best so far, checkpoint when due, report."""
@@ -185,7 +188,7 @@ class TrainingRun:
         tau = select_threshold("dev_eer", dev=dev, test=None, placement=self.cfg.eval.threshold_placement)
         metrics = split_metrics(dev, self.protocol, tau, self.cfg.eval, compact=True)
         metrics.update({metric_key("dev", self.protocol, k): v
-                        for k, v in routing_summary(routing, self.data.dev).items()})
+                        for k, v in routing_summary(routing, self.rows.dev).items()})
         metrics.update({metric_key("train", self.protocol, k): v for k, v in train_means.items()})
         metrics["step"] = float(self.state.step)
         return metrics
@@ -195,7 +198,7 @@ class TrainingRun:
         if dev_eer < self.state.best_metric and self.cfg.train.select == "best_dev":
             self.state.best_metric, self.state.best_step = dev_eer, self.state.step
             self.state.best_weights = checkpoint.cpu_weights(self.model)
-            self.best_changed = True
+            self.best_unsaved = True
 
     def checkpoint_due(self) -> bool:
         """Every evaluation (``train.checkpoint_minutes=0``), else once that many minutes have passed since the
@@ -215,10 +218,10 @@ class TrainingRun:
             return None
         if self.last_ckpt:  # a caller that keeps checkpoints has persisted or moved the previous one by now
             shutil.rmtree(self.last_ckpt, ignore_errors=True)
-        best = self.state.best_weights if self.best_changed else None
+        best = self.state.best_weights if self.best_unsaved else None
         self.last_ckpt = checkpoint.save(os.path.join(self.workdir, f"ckpt-{self.state.step:07d}"), self.model,
                                          self.optimizer, self.scheduler, self.state, rng, best)
-        self.best_changed = False
+        self.best_unsaved = False
         return self.last_ckpt
 
     def final_report(self) -> dict[str, float]:
@@ -227,7 +230,7 @@ class TrainingRun:
         if self.cfg.train.select == "best_dev" and self.state.best_weights is not None:
             self.model.load_state_dict(self.state.best_weights)
         (dev, _), (test, routing) = self.scores("dev"), self.scores("test")
-        policy = resolve_policy(self.cfg.eval.threshold_policy, self.data.protocol.threshold_policy)
+        policy = resolve_policy(self.cfg.eval.threshold_policy, self.rows.protocol.threshold_policy)
         metrics = self.final_metrics(dev, test, routing, policy)
         if self.ctx.rank == 0:
             self.save_score_files(dev, test, routing)
@@ -244,7 +247,7 @@ class TrainingRun:
         dev_tau = select_threshold("dev_eer", dev=dev, test=None, placement=self.cfg.eval.threshold_placement)
         metrics.update(selected_scores(split_metrics(dev, self.protocol, dev_tau, self.cfg.eval)))
         # with videos, the test metrics per frame and per video as well (frame_/video_ keys; headline keys unchanged)
-        metrics.update(both_levels(self.protocol, (self.data.dev, dev.scores), (self.data.test, test.scores), policy,
+        metrics.update(both_levels(self.protocol, (self.rows.dev, dev.scores), (self.rows.test, test.scores), policy,
                                    self.cfg.eval))
         selected = self.state.best_step if self.cfg.train.select == "best_dev" else self.state.step
         if self.state.history.get("timed_steps"):  # the run's mean step time: a search objective (cost)
@@ -252,7 +255,7 @@ class TrainingRun:
                 self.state.history["train_seconds"] / self.state.history["timed_steps"])
         metrics.update({metric_key("test", self.protocol, "selected_step"): float(selected),
                         "step": float(self.state.step), "final": 1.0})
-        summary = {**routing_metrics(routing, self.data.test), **routing_summary(routing, self.data.test)}
+        summary = {**routing_metrics(routing, self.rows.test), **routing_summary(routing, self.rows.test)}
         metrics.update({metric_key("test", self.protocol, k): v for k, v in summary.items()})
         return metrics
 
@@ -261,15 +264,15 @@ class TrainingRun:
         self.ctx.save_artifact(self.write_scores(dev, test))
         if routing:
             path = os.path.join(self.workdir, "routing.csv")
-            routing_breakdown(routing, self.data.test).to_csv(path, index=False)
+            routing_breakdown(routing, self.rows.test).to_csv(path, index=False)
             self.ctx.save_artifact(path)
 
     def final_tags(self, policy: str) -> dict[str, str]:
         tags = {"pad.threshold_policy": policy}
-        if self.data.skipped:  # data.on_corrupt=skip: say on the run how many files it trained without
-            tags["pad.data.corrupt_skipped"] = f"{len(self.data.skipped)}: {', '.join(self.data.skipped[:5])}"
-        if self.data.notes:  # data findings let through (data.allow_* overrides, rows without a subject)
-            tags["pad.data.notes"] = "; ".join(self.data.notes)[:4000]
+        if self.rows.skipped:  # data.on_corrupt=skip: say on the run how many files it trained without
+            tags["pad.data.corrupt_skipped"] = f"{len(self.rows.skipped)}: {', '.join(self.rows.skipped[:5])}"
+        if self.rows.notes:  # data findings let through (data.allow_* overrides, rows without a subject)
+            tags["pad.data.notes"] = "; ".join(self.rows.notes)[:4000]
         return tags
 
     def write_scores(self, *score_sets) -> str:
@@ -277,7 +280,7 @@ class TrainingRun:
 
         parts = []
         for s in score_sets:
-            rows = self.data.split(s.split)
+            rows = self.rows.split(s.split)
             # frames of a video are not independent: the bootstrap resamples videos where no subject is known
             video = ["video"] if "video" in rows.columns else []
             subject = ["subject"] if "subject" in rows.columns else []  # the table's bootstrap resamples subjects

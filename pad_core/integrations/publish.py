@@ -21,7 +21,6 @@ from pad_core.ablation.grid import axis_names, grid_stats
 from pad_core.ablation.plots import grid_heatmap, metric_bars, metric_trend, roc_det
 from pad_core.ablation.render import Rendered, best_row, render
 from pad_core.ablation.table import (
-    TableSpec,
     cell_counts,
     completeness_note,
     incomplete_mark,
@@ -31,6 +30,7 @@ from pad_core.ablation.table import (
 )
 from pad_core.ablation.table_stats import BOOTSTRAP, table_stats
 from pad_core.ablation.uncertainty import Bootstrap, Key, RunScores
+from pad_core.ablation.view import TableView
 from pad_core.errors import SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.run_listing import ListedRun, child_runs, ended_frame
@@ -43,7 +43,7 @@ MAX_CURVES = 12  # ROC/DET lines (protocol x seed) before the plot becomes unrea
 
 def rebuild_table(record: SweepRecord, parent_id: str, stage: str | None = None, allow_mixed_code: bool = False,
                   allow_mixed_data: bool = False, interval: str | None = None,
-                  boot: Bootstrap = BOOTSTRAP) -> tuple[Rendered, pd.DataFrame, TableSpec, pd.DataFrame]:
+                  boot: Bootstrap = BOOTSTRAP) -> tuple[Rendered, pd.DataFrame, TableView, pd.DataFrame]:
     """(Rendered table, long summary, spec, runs used) from the parent's declaration and its finished runs.
 
     The runs' test scores (``scores.csv``) give each cell its bootstrap interval and each row its paired
@@ -91,14 +91,14 @@ def check_stage(children: list[ListedRun], stage: str | None) -> None:
                          "give one of those, or leave --stage out")
 
 
-def declared_spec(tags: dict[str, str], parent_id: str) -> TableSpec:
+def declared_spec(tags: dict[str, str], parent_id: str) -> TableView:
     """The table the sweep declared (``pad.spec`` on its parent run); a search has none (its confirmation does)."""
     if "pad.spec" not in tags:
         sweep = tags.get("pad.sweep", parent_id)
         raise SweepError("--sweep", sweep, f"its parent run {parent_id} declares no table (a search's trials are "
                          "ranked, not tabulated, or the sweep stopped before declaring its cells)",
                          f"tabulate the search's confirmation stage (--sweep {sweep}-confirm), or run the sweep")
-    return TableSpec.from_json(tags["pad.spec"])
+    return TableView.from_json(tags["pad.spec"])
 
 
 def deleted_children(record: SweepRecord, parent_id: str, stage: str | None) -> pd.DataFrame:
@@ -110,7 +110,7 @@ def deleted_children(record: SweepRecord, parent_id: str, stage: str | None) -> 
     return pd.DataFrame(lines, columns=["row", "protocol", "seed", "config_hash"])
 
 
-def failed_set(failed: pd.DataFrame, spec: TableSpec) -> set[tuple[str, str, int]]:
+def failed_set(failed: pd.DataFrame, spec: TableView) -> set[tuple[str, str, int]]:
     if failed.empty:
         return set()
     runs = spec.declared(failed)
@@ -126,7 +126,7 @@ def latest_per_cell(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return newest.sort_index(), len(frame) - len(newest)
 
 
-def failed_cells(failed: pd.DataFrame, spec: TableSpec, done: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
+def failed_cells(failed: pd.DataFrame, spec: TableView, done: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
     """(row, protocol) -> "s<seed>: <reason>" of declared cells whose run failed and has no completed rerun."""
     if failed.empty:
         return {}
@@ -195,7 +195,7 @@ def data_note(frame: pd.DataFrame) -> str:
     return ", ".join(shown) or UNRECORDED
 
 
-def provenance(frame: pd.DataFrame, spec: TableSpec, parent_id: str, left_out: int = 0, superseded: int = 0) -> str:
+def provenance(frame: pd.DataFrame, spec: TableView, parent_id: str, left_out: int = 0, superseded: int = 0) -> str:
     versions = ", ".join(sorted(set(frame["code_version"]) - {""})) or "unrecorded"
     hashes = ", ".join(f"{row}={h[:10]}" for row, h in spec.hashes.items())
     note = f" {left_out} finished run{'s' * (left_out != 1)} of undeclared configs left out." if left_out else ""
@@ -229,13 +229,13 @@ def write_tables(rendered: Rendered, folder: str) -> None:
             fh.write(text)
 
 
-def write_figures(summary: pd.DataFrame, spec: TableSpec, scores: dict[Key, RunScores], folder: str) -> None:
+def write_figures(summary: pd.DataFrame, spec: TableView, scores: dict[Key, RunScores], folder: str) -> None:
     """Per-row bars and the ablation trend of ACER and EER, the grid heatmap, ROC/DET of the best row (from the
     test scores the table already read: ``scores``)."""
     for metric in ("acer", "eer"):
         metric_bars(summary, spec, metric, os.path.join(folder, f"{metric}_by_row.png"))
         metric_trend(summary, spec, metric, os.path.join(folder, f"{metric}_trend.png"))
-    if spec.grid:
+    if spec.layout:
         metric = spec.metrics[0]
         for col in spec.columns():
             title = f"{spec.title}: {metric.upper()} on {col} (%)"

@@ -59,3 +59,20 @@ def test_an_injected_fault_acts_on_the_step_it_names_once_armed_when_running_sta
     assert len(os.listdir(tmp_path / "chaos")) == 1  # one marker: this run and rank faulted
     retry = chaos.run_injector(smoke_cfg(), rank=0)
     assert retry is not None and retry(2) is None  # the retried attempt of the same run goes through
+
+
+def test_a_run_fitted_again_after_an_interruption_continues_from_its_step(tmp_path, one_thread):
+    """fit() once interrupted and called again continues from the step it reached, as a run did before building
+    and running were split (the loader is rebuilt from the current step, not taken from the spent one)."""
+    calls = []
+
+    def stop_once(*, metrics, checkpoint_dir=None, tags=None):
+        calls.append(int(metrics["step"]))
+        if len(calls) == 1:
+            raise Interrupt
+
+    run = TrainingRun(smoke_cfg(), RunContext(report=stop_once, workdir=str(tmp_path)))
+    with pytest.raises(Interrupt):
+        run.fit()
+    run.fit()
+    assert calls[:2] == [3, 6] and run.state.step == 6

@@ -71,7 +71,8 @@ NAMED_OPTIONS = [(SoftMoECfg, "norm", ROUTER_NORMS), (SoftMoECfg, "expert_act", 
                  (ATRCfg, "mix", MIXES)]
 
 
-@pytest.mark.parametrize("cfg_cls, name, registry", NAMED_OPTIONS, ids=lambda v: getattr(v, "family", None))
+@pytest.mark.parametrize("cfg_cls, name, registry", NAMED_OPTIONS,
+                         ids=[f"{c.__name__}.{n}:{r.family}" for c, n, r in NAMED_OPTIONS])
 def test_each_named_option_round_trips_through_its_registry(cfg_cls, name, registry):
     values = allowed(cfg_cls, name)
     assert sorted(values) == registry.list()

@@ -28,8 +28,9 @@ import pad_core
 from pad_core.ablation import Row
 from pad_core.config import to_flat, to_params
 from pad_core.errors import PadError
-from pad_core.integrations.cli import SweepArgs, base_overrides, build_parser, options, sweep_main
+from pad_core.integrations.cli import base_overrides, build_parser, options, sweep_main
 from pad_core.integrations.cli_inputs import NUMBERS, parse
+from pad_core.sweep_args import SweepArgs, add_own_flags
 from tests.refusals import (  # noqa: F401 - no_ambient_cluster: autouse fixture
     ROOT,
     UNREACHABLE_RAY,
@@ -206,11 +207,14 @@ def test_every_numeric_flag_has_a_rule_that_refuses_below_its_range(dest, server
 
 def test_a_sweep_files_own_numeric_and_text_flags_are_checked_too(server, capsys):
     """A flag a sweep file adds (type=int, free text) gets the default rules: no new flag goes unchecked."""
-    def add_arguments(group):
-        group.add_argument("--my-count", type=int, default=3)
-        group.add_argument("--my-label")
+    from dataclasses import dataclass
 
-    kinds = {**inputs_of("mask_rates.py"), "add_arguments": add_arguments}
+    @dataclass(frozen=True)
+    class Flags:
+        my_count: int = 3
+        my_label: str | None = None
+
+    kinds = {**inputs_of("mask_rates.py"), "flags": Flags}
     for args, message in ((["--my-count", "-1"], "--my-count=-1: negative"), (["--my-label", ""], "--my-label='':")):
         with pytest.raises(SystemExit):
             sweep_main(argv=["--smoke-test", "--mlflow-uri", server, *args], **kinds)
@@ -238,10 +242,10 @@ def test_s3_without_any_credentials_is_refused_naming_the_variables(server, caps
 def spec_of(file: str, argv: list[str]):
     kinds = inputs_of(file)
     parser = build_parser("x")
-    if "add_arguments" in kinds:
-        kinds["add_arguments"](parser.add_argument_group("this sweep"))
+    if "flags" in kinds:
+        add_own_flags(parser.add_argument_group("this sweep"), kinds["flags"])
     ns = parse(parser, argv)
-    return kinds["get_ablation"](SweepArgs(ns, "t", base_overrides(ns))), ns
+    return kinds["get_ablation"](SweepArgs.from_namespace(ns, "t", base_overrides(ns), flags=kinds.get("flags"))), ns
 
 
 GROUPS = {"irisgeneral": "P3", "flash": "F", "uniattackdata": "P2", "mmdg": "P1", "jfsfdb": "separate-intra"}

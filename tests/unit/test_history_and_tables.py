@@ -22,6 +22,7 @@ from pad_core.errors import SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.history import metric_history
 from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.options import LoopConfig
 from pad_core.integrations.publish import rebuild_table
 from pad_core.integrations.run_logger import RunLogger
 from pad_core.integrations.train_worker import make_hooks
@@ -50,7 +51,8 @@ def new_child(record: SweepRecord, sweep: str = "s", key: str = "clip|P1|0") -> 
 def train_through_hooks(record: SweepRecord, run_id: str, tmp_path, tune_results: list) -> None:
     """One smoke-scale run reporting through the worker's hooks (as in a Tune trial): MLflow gets each report once
     its checkpoint is "persisted" (here: dropped), Tune gets every result."""
-    config = {"tracking_uri": record.tracking_uri, "run_id": run_id, "tracking_outage_s": 60.0}
+    config = LoopConfig(flat={}, tracking_uri=record.tracking_uri, run_id=run_id, storage_path="", sweep="", key="",
+                        tracking_outage_s=60.0)
     report, save, logger = make_hooks(config, 0, ray_report=tune_results.append,
                                       persist=lambda staged, step: shutil.rmtree(staged), settle=lambda: None)
     cfg = from_flat({**scale_overrides("smoke"), **VARIANTS.get("mmoe"), "train.steps": 6, "train.eval_every": 3})
@@ -121,7 +123,7 @@ def test_a_reused_run_copies_the_whole_history_in_batches(record):
 
 
 def test_a_search_ranks_a_finished_run_by_its_final_report_and_a_stopped_one_by_its_curve(record):
-    from pad_core.integrations.search import SearchSpec
+    from pad_core.ablation.search_spec import SearchSpec
     from pad_core.integrations.search_trials import run_objectives
 
     spec = SearchSpec("s", "t", {}, lambda trial: None, "P1", also=(("step_seconds", "min"),))

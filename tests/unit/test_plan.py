@@ -46,7 +46,7 @@ def test_plan_of_a_sweep_file_lists_every_cell_and_touches_neither_ray_nor_mlflo
     from pad_core.provenance import code_version
     from sweeps.mmoe_components import SWEEP
 
-    get_ablation = SWEEP.spec
+    get_ablation = SWEEP.for_args
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     storage = tmp_path / "storage"
@@ -59,10 +59,11 @@ def test_plan_of_a_sweep_file_lists_every_cell_and_touches_neither_ray_nor_mlflo
     assert "train.precision=bf16" in text  # the paper scale's precision, in the base line
 
     # a checkpoint in the cell's folder turns that cell into "resume"
-    from pad_core.integrations.cli import SweepArgs, base_overrides, build_parser
+    from pad_core.integrations.cli import base_overrides, build_parser
+    from pad_core.sweep_args import SweepArgs
 
     ns = build_parser("x").parse_args(argv)
-    spec = get_ablation(SweepArgs(ns, "mmoe_components-paper", base_overrides(ns)))
+    spec = get_ablation(SweepArgs.from_namespace(ns, "mmoe_components-paper", base_overrides(ns)))
     cell = spec.cells()[-1]
     cell = cell.identify(code_version(), prepare(cell.cfg.data, check_files=False).manifest.sha256)
     ckpt = tmp_path / "ckpt"
@@ -82,16 +83,17 @@ def test_a_checkpoint_of_a_deleted_run_is_planned_as_train_not_resume(tmp_path, 
     step 0 (the trial discards them), and the plan says so instead of "resume"."""
     from pad_core.data import prepare
     from pad_core.integrations.cell_checkpoints import CellCheckpoints
-    from pad_core.integrations.cli import SweepArgs, base_overrides, build_parser, sweep_main
+    from pad_core.integrations.cli import base_overrides, build_parser, sweep_main
     from pad_core.integrations.mlflow_runs import SweepRecord
     from pad_core.provenance import code_version
+    from pad_core.sweep_args import SweepArgs
     from sweeps.mmoe_components import SWEEP
 
     uri, storage = store, tmp_path / "storage"  # the session's MLflow server (a sweep refuses local stores)
     argv = ["--plan", "--storage", str(storage), "--seeds", "0", "--protocols", "P1", "--mlflow-uri", uri,
             "--sweep-name", "plan-deleted-run", "--allow-random-init"]  # demo-sized, no demo backbone needed
     ns = build_parser("x").parse_args(argv)
-    spec = SWEEP.spec(SweepArgs(ns, "plan-deleted-run", base_overrides(ns)))
+    spec = SWEEP.for_args(SweepArgs.from_namespace(ns, "plan-deleted-run", base_overrides(ns)))
     cell = spec.cells()[-1]
     cell = cell.identify(code_version(), prepare(cell.cfg.data, check_files=False).manifest.sha256)
     record = SweepRecord(uri, "padsweep")
@@ -103,7 +105,7 @@ def test_a_checkpoint_of_a_deleted_run_is_planned_as_train_not_resume(tmp_path, 
 
     def status() -> str:
         capsys.readouterr()
-        text = sweep_main("plan test", "sweeps/mmoe_components.py", get_ablation=SWEEP.spec, argv=argv)
+        text = sweep_main("plan test", "sweeps/mmoe_components.py", get_ablation=SWEEP.for_args, argv=argv)
         line = next(ln for ln in text.splitlines() if ln.split()[:1] == [cell.row.name])
         return line.split()[3]
 
@@ -120,7 +122,7 @@ def test_paper_plan_shows_each_rows_weights_and_marks_the_guessed_values(monkeyp
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     argv = ["--scale", "paper", "--plan", "--seeds", "0", "--protocols", "P1", "--set", "optim.weight_decay=1e-5"]
-    text = sweep_main("plan test", "sweeps/mmoe_backbones.py", get_ablation=SWEEP.spec, argv=argv)
+    text = sweep_main("plan test", "sweeps/mmoe_backbones.py", get_ablation=SWEEP.for_args, argv=argv)
     lines = {ln.split()[0]: ln for ln in text.splitlines() if ln.strip().split(" ")[0] in {r.name for r in SWEEP.rows}}
     assert " weights " in text
     for row in ("clip", "flip", "mmoe"):

@@ -6,9 +6,9 @@ import functools
 
 import pytest
 
+from pad_core.ablation.search_spec import SearchSpec, check_objective, objective_key
 from pad_core.config import scale_overrides
 from pad_core.errors import SweepError
-from pad_core.integrations.search import SearchSpec, check_objective, objective_key
 from pad_core.integrations.search_checks import check_space, probe
 from pad_core.metrics.pareto import pareto_fronts, pareto_order
 from search_spaces.hpo import SPACES
@@ -17,7 +17,7 @@ from search_spaces.hpo import SPACES
 def spec_of(name: str, **kw) -> SearchSpec:
     chosen = SPACES.get(name)
     return SearchSpec(name="t", title="t", base={**chosen.base, **scale_overrides("smoke")},
-                      space=functools.partial(chosen.space, lr_range=chosen.demo_lr), protocol=chosen.protocol, **kw)
+                      space=functools.partial(chosen.space, lr_range=chosen.lr.demo), protocol=chosen.protocol, **kw)
 
 
 @pytest.mark.parametrize("name", SPACES.list())
@@ -100,6 +100,7 @@ def test_pareto_fronts_and_order():
 @pytest.mark.parametrize("flags, match", [
     (["--objective", "test_eer"], "only read dev metrics"),
     (["--also", "test_auc:max"], "test_auc"),
+    (["--also", "step_seconds"], "--also='step_seconds': needs metric:mode"),  # refused while parsing (sweep_args)
     (["--space", "nope"], "unknown search space"),
 ])
 def test_hpo_file_refuses_before_contacting_anything(flags, match):
@@ -128,17 +129,17 @@ def test_mask_rate_search_keeps_expert0_as_the_reference_unless_freed():
 
 
 def test_mask_rates_file_declares_a_valid_search():
-    import argparse
     import importlib.util
     from pathlib import Path
+
+    from pad_core.sweep_args import SweepArgs
 
     path = Path(__file__).resolve().parents[2] / "sweeps" / "mask_rates.py"
     spec = importlib.util.spec_from_file_location("mask_rates", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    args = argparse.Namespace(name="t", smoke_test=True, scale="demo", overrides=scale_overrides("smoke"),
-                              expert0="fixed", search_protocol=None, protocols=None, num_samples=None, top_k=None,
-                              confirm_seeds=None)
+    args = SweepArgs(name="t", smoke_test=True, scale="demo", overrides=scale_overrides("smoke"),
+                     own=module.Flags(expert0="fixed"))
     search = module.get_search(args)
     search.validate()  # dry-samples the space: valid configs, dev objective
     assert (search.objective, search.num_samples, search.top_k, search.confirm_seeds) == ("dev/p1/eer", 4, 1, (100,))

@@ -3,9 +3,9 @@
 import pytest
 
 from pad_core.ablation import AblationSpec, Row
+from pad_core.ablation.search_spec import SearchSpec
 from pad_core.config import scale_overrides
 from pad_core.errors import ConfigError, SweepError
-from pad_core.integrations.search import SearchSpec
 from search_spaces.mmoe import MASK_RATE_ROWS, MMOE_BASE, mask_rate_space
 
 
@@ -97,7 +97,7 @@ def test_stating_default_values_keeps_the_config_hashes_of_earlier_bases():
     """MMoE's and SUEDE's schedules were the defaults before they were written out: same configs, same hashes, so
     their finished cells stay reusable (MoAE-CR's 300 steps and ATR-FAS's batch 4 are new configs on purpose)."""
     from pad_core.config import config_hash, from_flat
-    from pad_core.models.heads import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
+    from pad_core.models.prompts import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
     from pad_core.models.variants import VARIANTS
     from search_spaces.moae_cr import UNIATTACK
 
@@ -119,18 +119,15 @@ def test_a_guess_must_name_a_key_the_base_sets():
 
 
 def test_a_guess_overridden_by_the_scale_or_set_is_no_longer_a_guess():
-    import argparse
-
-    from pad_core.ablation.declare import GridSweep
+    from pad_core.ablation import AblationSpec
+    from pad_core.sweep_args import SweepArgs
     from search_spaces.suede import SUEDE_BASE, TABLE1_ROWS
 
-    sweep = GridSweep("t", TABLE1_ROWS, SUEDE_BASE, baseline="clip")
+    sweep = AblationSpec(title="t", rows=TABLE1_ROWS, base=SUEDE_BASE, baseline="clip")
 
     def guesses(scale: str, **sets) -> dict:
         overrides = {**scale_overrides(scale), **{k.replace("__", "."): v for k, v in sets.items()}}
-        ns = argparse.Namespace(name="t", smoke_test=False, scale=scale, protocols=None, seeds=None,
-                                overrides=overrides)
-        return sweep.spec(ns).guesses
+        return sweep.for_args(SweepArgs(name="t", overrides=overrides, scale=scale)).guesses
 
     assert {"optim.lr", "train.steps", "loss.balance_w"} <= set(guesses("paper"))
     assert "optim.lr" not in guesses("paper", optim__lr=3e-6)  # the user's value

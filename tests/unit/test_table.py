@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pad_core.ablation import TableSpec, long_form, render, summarize
+from pad_core.ablation import TableView, long_form, render, summarize
 from pad_core.ablation.compare import holm
 
-SPEC = TableSpec(title="T", rows=[("clip", "vanilla CLIP"), ("rate1", "Rate 1")], protocols=["P1"], seeds=[0, 1],
+SPEC = TableView(title="T", rows=[("clip", "vanilla CLIP"), ("rate1", "Rate 1")], protocols=["P1"], seeds=[0, 1],
                  metrics=["acer", "eer"], hashes={"clip": "h_clip", "rate1": "h_rate1"})
 
 
@@ -47,7 +47,7 @@ def test_runs_of_other_configs_seeds_or_protocols_are_ignored_and_gaps_flagged()
 
 
 def test_group_columns_are_mean_and_std_over_sub_protocol_means():
-    spec = TableSpec("T", [("clip", "CLIP"), ("moe", "MoE")], ["P2.1", "P2.2"], [0, 1], ["acer"],
+    spec = TableView("T", [("clip", "CLIP"), ("moe", "MoE")], ["P2.1", "P2.2"], [0, 1], ["acer"],
                      {"clip": "h_clip", "moe": "h_moe"}, groups={"P2": ["P2.1", "P2.2"]})
     rows = [run(r, s, v + 0.01 * s, 0, protocol=p) for r, base in (("clip", 0.2), ("moe", 0.1))
             for p, v in (("P2.1", base), ("P2.2", base + 0.1)) for s in (0, 1)]
@@ -61,7 +61,7 @@ def test_group_columns_are_mean_and_std_over_sub_protocol_means():
 
 
 def test_paired_delta_and_wilcoxon_against_scipy_with_holm():
-    spec = TableSpec("T", [("a", "A"), ("b", "B"), ("c", "C")], ["P1", "P2"], [0, 1, 2, 3], ["acer"],
+    spec = TableView("T", [("a", "A"), ("b", "B"), ("c", "C")], ["P1", "P2"], [0, 1, 2, 3], ["acer"],
                      {"a": "h_a", "b": "h_b", "c": "h_c"})
     rng = np.random.default_rng(0)
     base = rng.uniform(0.1, 0.3, 8)
@@ -85,7 +85,7 @@ def test_spec_round_trip_from_the_parent_tag():
 
     spec = AblationSpec("s", "T5", MASK_RATE_ROWS, ("P1", "P3.1", "P3.2", "P3.3", "P3.4", "P3.5", "P3.6"), (0, 1),
                         base={**MMOE_BASE, **scale_overrides("demo")})
-    parsed = TableSpec.from_json(spec.describe())
+    parsed = TableView.from_json(spec.describe())
     assert [r for r, _ in parsed.rows] == [r.name for r in MASK_RATE_ROWS]
     assert parsed.hashes == {c.row.name: c.config_hash for c in spec.cells()}
     assert parsed.groups == {"P3": ["P3.1", "P3.2", "P3.3", "P3.4", "P3.5", "P3.6"]}

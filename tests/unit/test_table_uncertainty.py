@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pad_core.ablation import TableSpec, long_form, render, summarize
+from pad_core.ablation import TableView, long_form, render, summarize
 from pad_core.ablation.compare import TOO_FEW, min_wilcoxon_cells
 from pad_core.ablation.paired import NOT_PAIRED, OTHER_UNITS, two_sided_p
 from pad_core.ablation.resolution import Resolution, pooled_seed_variance
@@ -37,7 +37,7 @@ def scores_of(rows, threshold=0.5):
     return from_scores_csv(rows, threshold, per_video=False)
 
 
-SPEC = TableSpec(title="T", rows=[("base", "Baseline"), ("better", "Better"), ("same", "Same")], protocols=["P1"],
+SPEC = TableView(title="T", rows=[("base", "Baseline"), ("better", "Better"), ("same", "Same")], protocols=["P1"],
                  seeds=[0, 1], metrics=["acer"], hashes={"base": "h", "better": "h", "same": "h"})
 
 
@@ -169,7 +169,7 @@ def test_the_footnote_names_cells_whose_seeds_scored_different_test_sets():
     and the footnote says so instead of claiming one shared draw."""
     sets = {0: subjects_set(40, 4, 4), 1: subjects_set(41, 4, 4)}  # seed 1: another test set (one more subject)
     runs = {("base", "P1", s): scores_of(rows) for s, rows in sets.items()}
-    spec = TableSpec("T", [("base", "Baseline")], ["P1"], [0, 1], ["acer"], {"base": "h"})
+    spec = TableView("T", [("base", "Baseline")], ["P1"], [0, 1], ["acer"], {"base": "h"})
     out, _ = table_of(runs, {k: acer_of(sets[k[2]]) for k in runs}, spec)
     assert "Except in base·P1: their seeds ran on different test sets" in out.markdown
     same, _ = paired_table()
@@ -244,12 +244,12 @@ def test_rows_on_different_test_sets_are_not_paired():
 
 
 def test_wilcoxon_says_n_too_small_below_six_cells_and_gives_p_from_six():
-    spec = TableSpec("T", [("a", "A"), ("b", "B")], ["P1", "P2", "P3"], [0, 1], ["acer"], {"a": "h", "b": "h"})
+    spec = TableView("T", [("a", "A"), ("b", "B")], ["P1", "P2", "P3"], [0, 1], ["acer"], {"a": "h", "b": "h"})
     values = {(r, p, s): 0.2 - 0.05 * (r == "b") + 0.001 * s * (p == "P2") for r in "ab" for p in spec.protocols
               for s in (0, 1)}
     out, _ = table_of({}, values, spec)
     assert out.frame.loc["B", "p (Wilcoxon, Holm)"] == "0.031"  # 6 cells, all lower: 2/2^6
-    short = TableSpec("T", spec.rows, ["P1", "P2"], [0, 1], ["acer"], spec.hashes)
+    short = TableView("T", spec.rows, ["P1", "P2"], [0, 1], ["acer"], spec.hashes)
     out, _ = table_of({}, {k: v for k, v in values.items() if k[1] != "P3"}, short)
     assert out.frame.loc["B", "p (Wilcoxon, Holm)"] == f"{TOO_FEW} (n=4 < 6)"
 
@@ -257,7 +257,7 @@ def test_wilcoxon_says_n_too_small_below_six_cells_and_gives_p_from_six():
 def test_wilcoxon_needs_more_cells_when_holm_adjusts_over_more_rows():
     """Two compared rows: Holm doubles the smallest p, so 6 cells (2·2/64 = 0.0625) cannot reach 0.05; 7 can."""
     assert [min_wilcoxon_cells(m) for m in (1, 2, 3, 4, 6, 7)] == [6, 7, 7, 8, 8, 9]  # m·2/2^n < 0.05
-    spec = TableSpec("T", [("a", "A"), ("b", "B"), ("c", "C")], ["P1", "P2", "P3"], [0, 1], ["acer"],
+    spec = TableView("T", [("a", "A"), ("b", "B"), ("c", "C")], ["P1", "P2", "P3"], [0, 1], ["acer"],
                      {r: "h" for r in "abc"})
     values = {(r, p, s): 0.2 - 0.05 * (r != "a") for r in "abc" for p in spec.protocols for s in (0, 1)}
     out, _ = table_of({}, values, spec)
@@ -268,7 +268,7 @@ def test_many_rows_raise_b_so_the_holm_adjusted_bootstrap_p_can_be_small():
     """With m compared rows the smallest adjusted p is 2m/(B+1): B grows to 200·m for the compared (first) metric,
     so it stays at or below 0.01; the other metrics keep B=1000 (the cost grows with the rows for one metric)."""
     rows = [("base", "Base"), *((f"r{i}", f"R{i}") for i in range(8))]
-    spec = TableSpec("T", rows, ["P1"], [0], ["acer"], {r: "h" for r, _ in rows})
+    spec = TableView("T", rows, ["P1"], [0], ["acer"], {r: "h" for r, _ in rows})
     sets = {r: subjects_set(40, 0, 0) if r != "base" else subjects_set(40, 4, 4) for r, _ in rows}
     runs = {(r, "P1", 0): scores_of(rows_) for r, rows_ in sets.items()}
     out, stats = table_of(runs, {k: acer_of(sets[k[0]]) for k in runs}, spec)
@@ -279,7 +279,7 @@ def test_many_rows_raise_b_so_the_holm_adjusted_bootstrap_p_can_be_small():
 
 
 def test_group_column_interval_is_the_mean_of_its_members_per_resample():
-    spec = TableSpec("T", [("base", "B")], ["P2.1", "P2.2"], [0], ["acer"], {"base": "h"},
+    spec = TableView("T", [("base", "B")], ["P2.1", "P2.2"], [0], ["acer"], {"base": "h"},
                      groups={"P2": ["P2.1", "P2.2"]})
     sets = {"P2.1": subjects_set(60, 6, 6), "P2.2": subjects_set(60, 12, 12, offset=3)}
     runs = {("base", p, 0): scores_of(rows) for p, rows in sets.items()}
@@ -319,7 +319,7 @@ def test_footnote_resolution_uses_the_shared_test_variance_of_paired_differences
 
 def test_twenty_runs_of_ten_thousand_scores_in_seconds():
     rng = np.random.default_rng(0)
-    spec = TableSpec("T", [(f"r{i}", f"R{i}") for i in range(5)], ["P1", "P2"], [0, 1], ["acer", "eer"],
+    spec = TableView("T", [(f"r{i}", f"R{i}") for i in range(5)], ["P1", "P2"], [0, 1], ["acer", "eer"],
                      {f"r{i}": "h" for i in range(5)})
     labels = np.repeat([0, 1], 5000)
     runs, values = {}, {}

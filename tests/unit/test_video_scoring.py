@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pad_core.ablation.table import TableSpec, score_level_note
+from pad_core.ablation.table import score_level_note
+from pad_core.ablation.view import TableView
 from pad_core.config import config_hash, from_flat, scale_overrides
 from pad_core.config.schema import EvalCfg
 from pad_core.data.protocols import _parse_benchmark, resolve_score_level
@@ -128,16 +129,17 @@ def test_the_override_keeps_existing_config_hashes():
 
 
 def test_the_level_is_a_run_tag():
-    from pad_core.integrations.trial import run_tags
+    from pad_core.integrations.trial import Resources, TrialPlan, run_tags
 
-    plan = {"sweep": "s", "stage": "ablation", "row": "r", "axes": {}}
+    plan = TrialPlan(sweep="s", stage="ablation", tracking_uri="", experiment="", parent_id="", storage_path="",
+                     resources=Resources(), row="r")
     smoke = scale_overrides("smoke")
     assert run_tags(plan, from_flat(smoke), "t0", {})["pad.score_level"] == "frame"
     assert run_tags(plan, from_flat({**smoke, "eval.score_level": "video"}), "t0", {})["pad.score_level"] == "video"
 
 
 def test_the_footnote_says_the_unit_per_protocol():
-    spec = TableSpec("t", [("a", "A")], ["P1", "P2"], [0], ["acer"], {"a": "h"})
+    spec = TableView("t", [("a", "A")], ["P1", "P2"], [0], ["acer"], {"a": "h"})
     frame = pd.DataFrame({"protocol": ["P1", "P2"], "test/p1/frames_per_video_min": [8.0, np.nan],
                           "test/p1/frames_per_video_max": [8.0, np.nan]})
     assert score_level_note(frame, spec) == " Scores: per video (mean of 8 frames) on P1; per frame on P2."
