@@ -36,9 +36,9 @@ def trainable(config: dict) -> None:
 
     cells = CellCheckpoints(config["storage"], config["name"], str(config["flat"]["optim.lr"]))
 
-    def report(metrics, ckpt, tags) -> None:
-        if ckpt:
-            cells.save(ckpt, int(metrics["step"]))
+    def report(*, metrics, checkpoint_dir=None, tags=None) -> None:
+        if checkpoint_dir:
+            cells.save(checkpoint_dir, int(metrics["step"]))
         if "final" not in metrics:  # the final report repeats the last evaluation
             tune.report({METRIC: metrics[METRIC], "step": metrics["step"]})
 
@@ -50,8 +50,9 @@ def trainable(config: dict) -> None:
 
 def scheduler_for(kind: str, grace: int, factor: int, steps: int, every: int, n: int):
     """(scheduler, Tune's cap on live trials) as the search mode builds them (``search.SCHEDULERS``)."""
+    from pad_core.ablation.search_spec import SearchSpec
     from pad_core.config import from_flat
-    from pad_core.integrations.search import SCHEDULERS, SearchSpec
+    from pad_core.integrations.search import SCHEDULERS
 
     spec = SearchSpec(name="bench", title="", base={}, space=None, protocol="P1", num_samples=n,
                       grace_period=grace, reduction_factor=factor)

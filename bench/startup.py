@@ -1,5 +1,6 @@
-"""Command start-up: how long a researcher waits for ``--help`` or a refusal that needs no data, model or cluster,
-against the floor of starting Python at all (``python -c pass``).
+"""Command start-up: how long a researcher waits for ``--help``, a refusal that needs no data, model or cluster, and
+a ``--plan`` (reads the manifest, no cluster, no MLflow server), against the floor of starting Python at all
+(``python -c pass``).
 
 Each repetition runs every command once, in turn, as a fresh process (after untimed warm-up rounds, so the page
 cache holds the libraries), and records its wall time and peak resident memory (``getrusage`` of a small
@@ -23,6 +24,7 @@ COMMANDS = {
     "python -c pass": ["-c", "pass"],
     "sweeps/mmoe_components.py --help": [str(ROOT / "sweeps" / "mmoe_components.py"), "--help"],
     "sweeps/mask_rates.py --seeds 0,0 (refused)": [str(ROOT / "sweeps" / "mask_rates.py"), "--seeds", "0,0"],
+    "sweeps/mask_rates.py --plan --smoke-test": [str(ROOT / "sweeps" / "mask_rates.py"), "--plan", "--smoke-test"],
     "python -m pad_core --help": ["-m", "pad_core", "--help"],
 }
 
@@ -38,9 +40,13 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_m
 
 
 def run_once(args: list[str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one fresh process."""
+    """(wall seconds, peak RSS MiB, exit code) of one fresh process. No MLflow server: a refusal must not need one,
+    and ``--plan`` reads it only when given one (without, it plans every cell as to train)."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    if "--plan" not in args:  # the sweep refuses to start without a tracking URI: give it one nobody serves
+        env["MLFLOW_TRACKING_URI"] = "http://127.0.0.1:9"
     out = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, *args], cwd=ROOT, capture_output=True,
-                         text=True, check=True, env={**os.environ, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"})
+                         text=True, check=True, env=env)
     wall, peak, code = out.stdout.split()
     return float(wall), float(peak), int(code)
 

@@ -45,7 +45,7 @@ ARTIFACT = re.compile(r"artifacts/\d+/\w+/artifacts/.*")
 STAGES = ("manifest_digests", "preflight", "connect", "cells_to_train", "fit", "publish_table")
 
 
-def stand_in_training(config: dict, gpus: float = 0.0) -> None:
+def stand_in_training(config) -> None:
     """A trial's MLflow work without the training (benchmark only): reports through the trial's RunLogger, an
     artifact, and the reports to Tune, as ``train_in_trial`` does for a 1-step smoke cell."""
     from ray import tune
@@ -53,8 +53,8 @@ def stand_in_training(config: dict, gpus: float = 0.0) -> None:
     from pad_core.integrations.run_logger import RunLogger
     from pad_core.metrics.report import tune_result
 
-    logger = RunLogger(config["tracking_uri"], config["run_id"], max_outage_s=config["tracking_outage_s"],
-                       fresh=config["fresh_run"])
+    logger = RunLogger(config.tracking_uri, config.run_id, max_outage_s=config.tracking_outage_s,
+                       fresh=config.fresh_run)
     scores = {f"dev/{p}/{m}": 0.25 for p in ("P1",) for m in ("acer", "apcer", "bpcer", "eer", "auc", "hter")}
     evaluation = {"step": 1, "train/loss": 0.69, "train/lr": 1e-3, **scores}
     final = {"step": 1, "final": 1.0, **{f"test/P1/{m}": 0.25 for m in ("acer", "apcer", "bpcer", "eer", "auc")},

@@ -25,12 +25,14 @@ import posixpath
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from filelock import FileLock
 
 from pad_core.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas loads where a manifest is staged, not with the command line that imports this module
+    import pandas as pd
 
 WEIGHTS_VERSION = 1  # bump when the generated file's contents change
 STAGE_VERSION = 1  # bump when the staged subset's rule changes
@@ -89,6 +91,7 @@ def staged_manifest(synthetic_uri: str, storage_uri: str, *, size: int, per_grou
     """The ``s3://`` manifest of the rehearsal subset of ``synthetic_uri`` under ``storage_uri``, uploading it
     unless the bucket has it already."""
     import fsspec
+    import pandas as pd
 
     from pad_core.data.synthetic import materialize
 

@@ -14,7 +14,8 @@ from mlflow.entities import Metric
 from ray.tune import Callback
 
 from pad_core.integrations.mlflow_runs import SweepRecord
-from pad_core.integrations.trial import SKIPPED, cell_key
+from pad_core.integrations.options import TrialPlan
+from pad_core.integrations.trial import SKIPPED
 
 
 class FinalizeRuns(Callback):
@@ -33,8 +34,8 @@ class FinalizeRuns(Callback):
         return self._record
 
     def _run_id(self, trial) -> str | None:
-        plan = trial.config["plan"]
-        run = self.record.find_child(plan["parent_id"], cell_key(plan, trial.trial_id))
+        plan = TrialPlan.from_config(trial.config["plan"])
+        run = self.record.find_child(plan.parent_id, plan.cell_key(trial.trial_id))
         return run.info.run_id if run else None
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
@@ -69,7 +70,7 @@ class FinalizeRuns(Callback):
 
     def on_trial_recover(self, iteration, trials, trial, **info) -> None:
         """A failed trial Tune will restart: its run stays open and continues (no new MLflow run)."""
-        print(f"[padsweep] retrying {trial.config['plan'].get('run_name') or trial.trial_id}: "
+        print(f"[padsweep] retrying {TrialPlan.from_config(trial.config['plan']).run_name or trial.trial_id}: "
               f"{_reason(_error_of(trial))}", flush=True)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
@@ -83,8 +84,7 @@ class FinalizeRuns(Callback):
         """One line per ended trial: its scores, what is running and pending, the best so far, elapsed and
         projected time (Tune's own table is off: it misreads '/' in metric keys as nesting)."""
         self.ended += 1
-        plan = trial.config["plan"]
-        name = plan.get("run_name") or f"{plan['stage']}·{trial.trial_id}"
+        name = TrialPlan.from_config(trial.config["plan"]).run_label(trial.trial_id)
         split = "test" if any(k.startswith("test/") for k in result) else "dev"
         shown = {k.rsplit("/", 1)[-1]: v for k, v in result.items()
                  if k.startswith(f"{split}/") and k.rsplit("/", 1)[-1] in ("acer", "auc", "eer")}

@@ -16,10 +16,11 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pad_core import sweep_args
 from pad_core.config import from_flat, parse_assignments, scale_overrides
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.cli_inputs import Number, check_name, name_list, number, parse, seed_list, typed_flags
@@ -36,9 +37,9 @@ from pad_core.integrations.cli_overrides import (
     storage_uri,
 )
 from pad_core.integrations.endpoints import check_ray_form, check_tracking_form
-from pad_core.integrations.sweep import SweepOptions
-from pad_core.integrations.trial import Resources
+from pad_core.integrations.options import Resources, SweepOptions
 from pad_core.rehearsal import rehearse_rows
+from pad_core.sweep_args import SweepArgs, add_own_flags
 
 TARGET_DIFF = Number(float, 0, "give the difference to resolve in percentage points, e.g. --target-diff 1.0",
                      above=True)
@@ -124,22 +125,10 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     return typed_flags(p)  # every numeric flag checked by its rule (cli_inputs.NUMBERS), free text non-empty
 
 
-@dataclass(frozen=True)
-class SweepArgs:
-    """Parsed command line, handed to the sweep file's ``get_ablation`` / ``get_search``."""
-
-    ns: argparse.Namespace
-    name: str  # sweep id
-    overrides: dict[str, Any]  # flat config over the sweep's own base: scale, then flags, then --set
-
-    def __getattr__(self, item: str) -> Any:
-        return getattr(self.ns, item)
-
-
 def run_scale(ns: argparse.Namespace) -> str:
     """The override set a run uses: --smoke-test shrinks demo and paper runs to seconds; a rehearsal keeps its
     paper-scale shapes and only takes the smoke grid (baseline and method row, one seed, one protocol)."""
-    return ns.scale if ns.scale == "rehearsal" or not ns.smoke_test else "smoke"
+    return sweep_args.run_scale(ns.scale, ns.smoke_test)
 
 
 def default_name(ns: argparse.Namespace, file: str) -> str:
@@ -187,13 +176,17 @@ def options(ns: argparse.Namespace) -> SweepOptions:
                         wait=ns.wait)
 
 
-def sweep_main(description: str, file: str, *, get_ablation: Callable | None = None,
-               get_search: Callable | None = None, add_arguments: Callable | None = None,
+def sweep_main(description: str, file: str, *, get_ablation: Callable[[SweepArgs], Any] | None = None,
+               get_search: Callable[[SweepArgs], Any] | None = None, flags: type | None = None,
                argv: list[str] | None = None) -> str:
-    """Parse, declare, validate, run; print the table rebuilt from MLflow. Returns the Markdown table."""
+    """Parse, declare, validate, run; print the table rebuilt from MLflow. Returns the Markdown table.
+
+    ``get_ablation`` / ``get_search``: the file's declarations for the command line (``AblationSpec.for_args``,
+    ``SearchSpec.for_args``, or a function ending in one); ``flags``: the frozen dataclass of the file's own flags
+    (``pad_core.sweep_args``), read back as ``args.own``."""
     parser = build_parser(description)
-    if add_arguments:
-        add_arguments(parser.add_argument_group("this sweep"))
+    if flags is not None:
+        add_own_flags(parser.add_argument_group("this sweep"), flags)
         typed_flags(parser)  # the file's own numeric and text flags get the same checks
     if get_ablation is None:
         parser.set_defaults(mode="search")  # a search-only file (sweeps/hpo.py)
@@ -201,10 +194,11 @@ def sweep_main(description: str, file: str, *, get_ablation: Callable | None = N
         ns = parse(parser, argv)
         check_mode_flags(ns)
         name = check_name("--sweep-name", default_name(ns, file) if ns.sweep_name is None else ns.sweep_name)
-        args = SweepArgs(ns, name, base_overrides(ns))
+        overrides = base_overrides(ns)
+        args = SweepArgs.from_namespace(ns, name, overrides, weights=given_weights(ns, overrides), flags=flags)
         opts = options(ns)
         table, shown = run_mode(args, opts, get_ablation, get_search)
-        if ns.plan:
+        if args.plan:
             return table
     except PadError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -216,10 +210,8 @@ def sweep_main(description: str, file: str, *, get_ablation: Callable | None = N
 
 def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
              get_search: Callable | None) -> tuple[str, str]:
-    """(Markdown table, sweep shown in MLflow) of the ablation grid, or of the search's confirmation stage."""
-    from pad_core.integrations.search import run_search
-    from pad_core.integrations.sweep import run_grid
-
+    """(Markdown table, sweep shown in MLflow) of the ablation grid, or of the search's confirmation stage. The
+    sweep engine (Ray, MLflow, Optuna) is imported only where it runs: a plan and a refusal do without it."""
     if args.target_diff is not None and not (args.plan and args.mode == "ablation"):
         raise PadError("--target-diff", args.target_diff, "only --plan of an ablation reads it (it plans the seeds "
                        "of the sweep's table)", "add --plan, or drop --target-diff")
@@ -244,6 +236,8 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
             return print_plan(spec, storage_path=opts.storage_path, resources=opts.resources,
                               tracking_uri=opts.tracking_uri, experiment=opts.experiment, reuse=opts.reuse,
                               target_diff=args.target_diff), spec.name
+        from pad_core.integrations.sweep import run_grid
+
         return run_grid(spec, opts), spec.name
     if get_search is None:
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
@@ -261,6 +255,8 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
     search = replace(search, **stopping)
     if get_ablation is not None:  # the file's rows: its search may not draw them
         search = replace(search, rows=tuple(r.name for r in get_ablation(args).rows))
+    from pad_core.integrations.search import run_search
+
     best, table = run_search(search, opts)
     print(f"\nBest configurations: {best}")
     return table, f"{search.name}-confirm"
@@ -270,17 +266,18 @@ def with_weights(args: SweepArgs, base: dict[str, Any], rows: tuple) -> tuple[di
     """The weights the command line names, over every row (cli_overrides.row_weights)."""
     from pad_core.models.backbones import is_torchvision
 
-    return row_weights(base, rows, given_weights(args.ns, args.overrides), run_scale(args.ns), is_torchvision)
+    return row_weights(base, rows, args.weights, args.run_scale, is_torchvision)
 
 
 def check_weights(args: SweepArgs, configs: dict[str, Any]) -> None:
     """Before anything is recorded or started: no row starts from random init at a paper scale (unless
     --allow-random-init), and, when the sweep will run, every row's weights are there and fit (sweep_checks)."""
-    from pad_core.integrations.sweep_checks import check_row_weights
     from pad_core.models.random_init import check_random_init
 
-    check_random_init(configs, run_scale(args.ns), args.allow_random_init, given_weights(args.ns, args.overrides))
+    check_random_init(configs, args.run_scale, args.allow_random_init, args.weights)
     if not args.plan:  # a plan may be made away from the machines and files the sweep will run on
+        from pad_core.integrations.sweep_checks import check_row_weights  # (Ray, MLflow: a plan does without)
+
         check_row_weights(configs)
 
 

@@ -11,7 +11,7 @@ from ray._private.runtime_env.constants import RAY_JOB_CONFIG_JSON_ENV_VAR
 
 from pad_core.errors import SweepError
 from pad_core.integrations.endpoints import check_ray_form, refuse_http_port
-from pad_core.integrations.trial import Resources
+from pad_core.integrations.options import Resources, exact
 
 DRIVER_RESOURCE = "TRAIN_DRIVER"  # custom resource on the head: one unit per concurrent trial driver
 LOCAL_DRIVERS = 8
@@ -68,11 +68,6 @@ def connect(address: str | None) -> None:
         ray.init(address=address, log_to_driver=True, runtime_env=runtime_env)
     else:
         ray.init(resources={DRIVER_RESOURCE: LOCAL_DRIVERS}, include_dashboard=False, runtime_env=runtime_env)
-
-
-def exact(value: float) -> Fraction:
-    """``value`` as the decimal it was written as (0.1 -> 1/10): float floors miscount shares (1.0 // 0.1 == 9.0)."""
-    return Fraction(repr(float(value)))
 
 
 def worker_need(res: Resources) -> dict[str, Fraction]:

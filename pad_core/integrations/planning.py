@@ -13,8 +13,7 @@ from pad_core.ablation.plan import plan_cells, render_plan
 from pad_core.data import prepare
 from pad_core.errors import PadError
 from pad_core.integrations.cell_checkpoints import CellCheckpoints
-from pad_core.integrations.cluster import exact
-from pad_core.integrations.trial import Resources
+from pad_core.integrations.options import Resources, exact
 from pad_core.provenance import code_version
 
 

@@ -25,10 +25,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pad_core.integrations.mlflow_runs import log_metrics
+from pad_core.integrations.options import MAX_OUTAGE_S  # default of --tracking-outage
 from pad_core.integrations.services.base import environ
 
 PENDING_FILE = "pending_reports.json"
-MAX_OUTAGE_S = 900.0  # default of --tracking-outage
 QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 STEP, FINAL = "step", "final"  # keys of the engine's reports: the report's step, and the end-of-run marker
 

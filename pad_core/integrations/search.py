@@ -7,8 +7,6 @@ The objective may only read dev metrics; a test metric is refused before anythin
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ray import tune
@@ -16,6 +14,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from pad_core.ablation import AblationSpec, Row
+from pad_core.ablation.search_spec import SCHEDULER_NAMES, SearchSpec
 from pad_core.audit.inactive import inactive_keys
 from pad_core.config import CELL_AXES, RunCfg, diff, from_flat, render_value, to_flat
 from pad_core.errors import ConfigError, SweepError
@@ -23,7 +22,7 @@ from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import connect, max_concurrent
 from pad_core.integrations.halving import SuccessiveHalving, milestones
 from pad_core.integrations.mlflow_runs import SweepRecord
-from pad_core.integrations.search_checks import check_space
+from pad_core.integrations.options import TrialPlan
 from pad_core.integrations.search_report import report_search
 from pad_core.integrations.search_trials import SearchTrial, search_trials
 from pad_core.integrations.session import Signals, check_lease, driver_signals, fit, sweep_runs
@@ -46,71 +45,7 @@ from pad_core.integrations.sweep_checks import (
     record_data,
     search_folders,
 )
-from pad_core.integrations.trial import TrialPlan
 from pad_core.metrics.pareto import pareto_order
-
-
-@dataclass(frozen=True)
-class SearchSpec:
-    name: str  # sweep id
-    title: str  # caption of the confirmation table
-    base: dict[str, Any]  # flat config the search starts from
-    space: Callable  # define-by-run function of an Optuna trial (see search_spaces/)
-    protocol: str  # the cell searched in
-    metric: str = "eer"  # dev metric to minimise/maximise (dev/<protocol>/<metric>)
-    mode: str = "min"
-    num_samples: int = 16  # configurations tried
-    search_seed: int = 0  # training seed of every search trial
-    sampler_seed: int = 0  # TPE seed
-    grace_period: int = 1  # reports (evaluations) before a trial can be stopped
-    reduction_factor: int = 2  # each rung keeps 1/rf of the trials
-    scheduler: str = "asha"  # early stopping: asha (asynchronous) | sha (synchronous successive halving)
-    top_k: int = 2  # configurations confirmed
-    confirm_seeds: tuple[int, ...] = (100, 101)  # fresh seeds for the confirmation
-    points_to_evaluate: list[dict] = field(default_factory=list)  # known-good starting points
-    also: tuple[tuple[str, str], ...] = ()  # further objectives (metric, mode): multi-objective TPE, Pareto top-k
-    rows: tuple[str, ...] = ()  # the sweep's ablation rows: a space drawing them is refused
-
-    @property
-    def objective(self) -> str:
-        return objective_key(self.protocol, self.metric)
-
-    @property
-    def objectives(self) -> list[tuple[str, str]]:
-        """(metric key, mode) of every objective; the first drives ASHA."""
-        return [(self.objective, self.mode)] + [(objective_key(self.protocol, m), mode) for m, mode in self.also]
-
-    def validate(self) -> None:
-        for metric, mode in [(self.metric, self.mode), *self.also]:
-            check_objective(metric, mode)
-        if self.top_k > self.num_samples:
-            raise SweepError("top_k", self.top_k, f"more than the {self.num_samples} samples", "lower --top-k")
-        if self.scheduler not in SCHEDULERS:
-            raise SweepError("--scheduler", self.scheduler, "unknown early-stopping scheduler",
-                             f"use one of {sorted(SCHEDULERS)} (sha: synchronous halving, docs/BENCHMARKS.md §6)")
-        if self.grace_period < 1 or self.reduction_factor < 2:
-            raise SweepError("--grace-period/--reduction-factor", (self.grace_period, self.reduction_factor),
-                             "early stopping needs a grace period of at least 1 report and a reduction factor "
-                             "of at least 2",
-                             "e.g. --grace-period 2 --reduction-factor 4 (docs/BENCHMARKS.md §6)")
-        check_space(self.space, self.base, self.protocol, self.search_seed, self.rows)
-
-
-COST_METRICS = frozenset({"step_seconds"})  # train-side costs a search may trade off (train/<protocol>/<metric>)
-
-
-def objective_key(protocol: str, metric: str) -> str:
-    split = "train" if metric in COST_METRICS else "dev"
-    return f"{split}/{protocol.lower()}/{metric}"
-
-
-def check_objective(metric: str, mode: str) -> None:
-    """Only dev metrics (and training cost) may steer a search: a test metric would leak the test set."""
-    if "/" in metric or metric.startswith("test"):
-        raise SweepError("search metric", metric, "a search may only read dev metrics (and step_seconds)",
-                         "name a dev metric without its split, e.g. eer, auc or acer (read as dev/<protocol>/eer)")
-    if mode not in ("min", "max"):
-        raise SweepError("search mode", mode, "unknown mode", "use min or max")
 
 
 def _base_cfg(spec: SearchSpec):
@@ -131,7 +66,7 @@ def sha(spec: SearchSpec, train, metric: str, mode: str, slots: int) -> tuple[Su
     return SuccessiveHalving(metric, mode, rungs, spec.reduction_factor, spec.num_samples, max_running=slots), None
 
 
-SCHEDULERS = {"asha": asha, "sha": sha}
+SCHEDULERS = dict(zip(SCHEDULER_NAMES, (asha, sha)))  # the names a declaration may give
 
 
 SEARCH_DATA_FIX = ("use a new --sweep-name: a search's trials were drawn and stopped early on the data they saw, so "
@@ -153,7 +88,7 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str, data_vers
     # Multi-objective: the metrics and modes live on the searcher, the first one on the scheduler (platform notes).
     scheduler, limit = SCHEDULERS[spec.scheduler](spec, cfg.train, keys[0], modes[0], slots)
     return tune.Tuner(
-        driver_trainable(opts.resources), param_space={"plan": plan.as_config()},
+        driver_trainable(opts.resources), param_space={"plan": plan},
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=spec.num_samples,
                                     max_concurrent_trials=limit),
         run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,

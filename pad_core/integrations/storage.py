@@ -8,10 +8,12 @@ Credentials come from the environment or the instance profile only (``AWS_ACCESS
 from __future__ import annotations
 
 import os
-
-import pyarrow.fs
+from typing import TYPE_CHECKING
 
 from pad_core.errors import SweepError
+
+if TYPE_CHECKING:  # pyarrow loads where storage is opened, not with the command line's credential check
+    import pyarrow.fs
 
 S3 = "s3://"
 
@@ -22,6 +24,7 @@ def storage_for(uri: str, *, single_attempt: bool = False) -> tuple[str, pyarrow
     ``single_attempt``: S3 calls fail at once instead of after s3fs's and botocore's own retries (~25 s to
     report an unreachable endpoint), for a caller that retries on its own schedule."""
     if uri.startswith(S3):
+        import pyarrow.fs
         import s3fs
 
         quick = {"config_kwargs": {"connect_timeout": 5, "retries": {"max_attempts": 1}}}

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 
 from ray import tune
 
 from pad_core.ablation import AblationSpec, Cell
-from pad_core.ablation.table import TableSpec
+from pad_core.ablation.view import TableView
 from pad_core.audit import audit_spec
 from pad_core.config import render_value, to_flat
 from pad_core.data import prepare
@@ -21,8 +20,8 @@ from pad_core.errors import PadError, SweepError
 from pad_core.integrations.callbacks import FinalizeRuns
 from pad_core.integrations.cluster import DRIVER_RESOURCE, check_ray_address, connect, max_concurrent
 from pad_core.integrations.mlflow_runs import SweepRecord, check_tracking_uri
+from pad_core.integrations.options import Resources, SweepOptions, TrialPlan
 from pad_core.integrations.publish import publish_table
-from pad_core.integrations.run_logger import MAX_OUTAGE_S
 from pad_core.integrations.session import check_lease, driver_signals, fit, sweep_runs
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.sweep_checks import (
@@ -36,27 +35,9 @@ from pad_core.integrations.sweep_checks import (
     grid_folders,
     record_data,
 )
-from pad_core.integrations.trial import Resources, TrialPlan, run_tags, train_driver
+from pad_core.integrations.trial import run_tags, train_driver
 from pad_core.models import validate_model_cfg
 from pad_core.provenance import code_version
-
-
-@dataclass(frozen=True)
-class SweepOptions:
-    tracking_uri: str  # MLflow server
-    experiment: str = "padsweep"  # MLflow experiment holding the sweep's runs
-    storage_path: str = field(default_factory=lambda: os.path.expanduser("~/ray_results/padsweep"))
-    resources: Resources = field(default_factory=Resources)
-    max_concurrent: int = 0  # 0 = as many as the cluster fits
-    ray_address: str | None = None  # None = $RAY_ADDRESS, else a local Ray instance
-    allow_spec_change: bool = False  # go on although rows/seeds differ from what the sweep started with
-    autoscaling: bool = False  # the cluster adds nodes on demand: do not require the resources to exist now
-    trial_retries: int = 2  # Tune restarts of a failed trial driver; each resumes its own Train run
-    reuse: bool = True  # link finished runs of the same cell identity from other sweeps instead of training
-    tracking_outage_s: float = MAX_OUTAGE_S  # MLflow outage a trial rides out (reports queued), then fails
-    keep_checkpoints: bool = False  # keep finished cells' checkpoints (--keep-checkpoints); failed ones always stay
-    allow_data_change: bool = False  # go on although a manifest's content changed since the sweep started
-    wait: bool = False  # another driver holds the sweep: wait for it (--wait) instead of refusing
 
 
 def manifest_digests(cells: list[Cell]) -> dict:
@@ -100,7 +81,7 @@ def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, a
     stored = record.client.get_run(parent_id).data.tags.get("pad.spec")
     changed = {}
     if stored and stored != spec.describe():  # titles, paper numbers and layouts may change; cells may not
-        old, new = TableSpec.from_json(stored), TableSpec.from_json(spec.describe())
+        old, new = TableView.from_json(stored), spec.view()
         changed = {k: (getattr(old, k), getattr(new, k)) for k in ("rows", "protocols", "seeds", "hashes")
                    if getattr(old, k) != getattr(new, k)}
     if changed and not allow:
@@ -129,13 +110,13 @@ def check_reachable(opts: SweepOptions) -> None:
 
 
 def plans(spec: AblationSpec, cells: list[Cell], opts: SweepOptions, parent_id: str, stage: str,
-          versions: dict[str, str]) -> list[dict]:
+          versions: dict[str, str]) -> list[TrialPlan]:
     return [TrialPlan(sweep=spec.name, stage=stage, tracking_uri=opts.tracking_uri, experiment=opts.experiment,
                       parent_id=parent_id, storage_path=opts.storage_path, resources=opts.resources,
                       tracking_outage_s=opts.tracking_outage_s, keep_checkpoints=opts.keep_checkpoints,
                       data_version=versions[data_key(c.cfg.data)], flat=to_flat(c.cfg), row=c.row.name, key=c.key,
                       run_name=c.run_name, identity=c.identity,
-                      axes={k: render_value(v) for k, v in c.row.delta.items()}).as_config() for c in cells]
+                      axes={k: render_value(v) for k, v in c.row.delta.items()}) for c in cells]
 
 
 def cells_to_train(record: SweepRecord, parent_id: str, spec: AblationSpec, cells: list[Cell], opts: SweepOptions,

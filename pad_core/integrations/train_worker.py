@@ -15,7 +15,6 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Callable
-from typing import Any
 
 import pyarrow.fs
 import ray.train
@@ -27,6 +26,7 @@ from pad_core.engine import RunContext, TrainingRun, TrialStopped
 from pad_core.engine.checkpoint import BEST_FILE, meta
 from pad_core.engine.distributed import find_unused_parameters
 from pad_core.integrations.cell_checkpoints import CellCheckpoints, note_discarded
+from pad_core.integrations.options import LoopConfig
 from pad_core.integrations.run_logger import RunLogger
 from pad_core.metrics.report import tune_result
 
@@ -76,7 +76,7 @@ def _stage(ckpt_dir: str) -> str:
     return staged
 
 
-def make_hooks(config: dict[str, Any], rank: int, ray_report=ray.train.report,
+def make_hooks(config: LoopConfig, rank: int, ray_report=ray.train.report,
                persist: Callable[[str, int], None] | None = None, settle: Callable[[], None] = _ray_settle) -> tuple:
     """(report, save_artifact, logger) for the engine: the checkpoint is persisted, then rank 0 logs to MLflow.
 
@@ -86,19 +86,20 @@ def make_hooks(config: dict[str, Any], rank: int, ray_report=ray.train.report,
     not confirmed yet are written into the checkpoint first (see ``run_logger``), and a report is sent to MLflow
     only once a persisted checkpoint holds it, so a retry never logs a step twice."""
     # a run made for this attempt holds no metrics, unless Ray Train restarted the workers within it (DDP path)
-    fresh = persist is not None and config.get("fresh_run", False)
-    logger = RunLogger(config["tracking_uri"], config["run_id"], max_outage_s=config["tracking_outage_s"],
+    fresh = persist is not None and config.fresh_run
+    logger = RunLogger(config.tracking_uri, config.run_id, max_outage_s=config.tracking_outage_s,
                        fresh=fresh) if rank == 0 else None
     in_flight = [False]
 
-    def report(metrics: dict[str, float], ckpt_dir: str | None, tags: dict[str, str] | None) -> None:
+    def report(*, metrics: dict[str, float], checkpoint_dir: str | None = None,
+               tags: dict[str, str] | None = None) -> None:  # pad_core.engine.context.Report
         step, final = int(metrics.get("step", 0)), metrics.get("final") == 1.0
         if in_flight[0]:  # the previous checkpoint (and the reports spilled into it) must be persisted first
             settle()
             in_flight[0] = False
             if logger:
                 logger.flush()  # during an MLflow outage this returns at once; the queue waits for the next report
-        staged = _stage(ckpt_dir) if ckpt_dir else None
+        staged = _stage(checkpoint_dir) if checkpoint_dir else None
         if logger:
             logger.enqueue(metrics, step, tags)
             if staged:
@@ -158,18 +159,18 @@ def _best_from_storage(resume_dir: str) -> str:
     return local
 
 
-def train_loop_per_worker(config: dict[str, Any]) -> None:
+def train_loop_per_worker(config: LoopConfig) -> None:
     # Ray Train logs every report with its full metrics dict at INFO; MLflow already holds them.
     for name in ("ray.train", "ray.train.v2._internal.execution.context"):
         logging.getLogger(name).setLevel(logging.WARNING)
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
     report, save, logger = make_hooks(config, rank)  # images_verified: the sweep's preflight decoded them
-    _note_start(config["key"], rank)
+    _note_start(config.key, rank)
     _tag_nodes(logger, world)
     try:
-        pick_device(config.get("gpus_per_worker", 0.0))
-        cfg = from_flat(config["flat"])
+        pick_device(config.gpus_per_worker)
+        cfg = from_flat(config.flat)
         _fit(cfg, ray.train.get_checkpoint(), logger, rank=rank, world_size=world,
              device=ray.train.torch.get_device(), prepare_model=lambda model: _prepare(model, cfg), report=report,
              save_artifact=save, images_verified=True)
@@ -215,35 +216,35 @@ def _note_start(key: str, rank: int) -> None:
             out.write("start\n")
 
 
-def train_in_trial(config: dict[str, Any], gpus: float = 0.0) -> None:
+def train_in_trial(config: LoopConfig) -> None:
     """The fast path of single-worker trials: the same loop inside the Tune trial, no TorchTrainer (whose
     controller and worker actors cost ~26 s per trial on 2 CPUs). Checkpoints go to the cell's own folder, so a
     Tune retry and the trial of a re-run sweep driver both resume from the last one; it is removed once the cell
     finished, unless ``keep_checkpoints``."""
     from ray import tune
 
-    device = pick_device(gpus)
-    cells = CellCheckpoints(config["storage_path"], config["sweep"], config["key"], run_id=config["run_id"])
+    device = pick_device(config.gpus_per_worker)
+    cells = CellCheckpoints(config.storage_path, config.sweep, config.key, run_id=config.run_id)
     report, save, logger = make_hooks(config, 0, ray_report=tune.report, persist=cells.save_async,
                                       settle=cells.wait)
     _tag_nodes(logger, 1)
     with tempfile.TemporaryDirectory() as tmp:
         latest = cells.latest()
-        foreign = cells.foreign(config.get("fresh_run", False)) if latest else ""
+        foreign = cells.foreign(config.fresh_run) if latest else ""
         if foreign:  # another run's: resuming it would give this run its end without its history
-            note_discarded(config["tracking_uri"], config["run_id"], foreign)
+            note_discarded(config.tracking_uri, config.run_id, foreign)
             cells.delete()
             latest = None
         resume_dir = cells.download(latest, tmp) if latest else None
         _adopt(logger, resume_dir)
         try:
-            TrainingRun(from_flat(config["flat"]), RunContext(resume_dir=resume_dir, device=device, report=report,
-                                                              save_artifact=save, images_verified=True)).fit()
+            TrainingRun(from_flat(config.flat), RunContext(resume_dir=resume_dir, device=device, report=report,
+                                                           save_artifact=save, images_verified=True)).fit()
         except BaseException:
             with contextlib.suppress(Exception):  # the training error is the one to report; let the upload end
                 cells.wait()
             raise
     cells.wait()
     logger.drain()  # the trial ends (and its run is finalised) only once MLflow has every report
-    if not config.get("keep_checkpoints"):
+    if not config.keep_checkpoints:
         cells.delete()

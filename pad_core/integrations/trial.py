@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow.fs
 from ray import tune
-from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig, ScalingConfig
+from ray.train import CheckpointConfig, FailureConfig, LoggingConfig, RunConfig
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -25,7 +24,7 @@ from pad_core.engine import TrialStopped
 from pad_core.integrations.cell_checkpoints import note_discarded
 from pad_core.integrations.lease import Holding, claim_cell
 from pad_core.integrations.mlflow_runs import SweepRecord
-from pad_core.integrations.run_logger import MAX_OUTAGE_S
+from pad_core.integrations.options import LoopConfig, Resources, TrialPlan
 from pad_core.integrations.storage import storage_for
 from pad_core.integrations.train_worker import BEST_SCORE, STOP_FILE, train_in_trial, train_loop_per_worker
 from pad_core.provenance import code_version
@@ -34,59 +33,6 @@ SEARCH_PREFIX = "search."  # raw Optuna draws; the search space maps them to con
 DRAWS_TAG = "pad.draws"  # a search trial's Optuna draws, JSON (replayed by integrations/search_importance.py)
 SKIPPED = "pad_skipped"  # the final report of a trial whose cell another driver's live trial holds
 OWNER_FILE = "pad_run_id.txt"  # in a Train run folder: the MLflow run its checkpoints belong to
-
-
-@dataclass(frozen=True)
-class Resources:
-    workers: int = 1  # Ray Train workers (DDP ranks) per trial
-    gpus_per_worker: float = 0.0  # GPUs each worker holds
-    cpus_per_worker: float = 1.0  # CPUs each worker holds
-    max_failures: int = 2  # worker-failure restarts per trial, each from the latest checkpoint
-    in_trial: bool = True  # single-worker trials train inside the Tune trial (fast path); False = TorchTrainer
-
-    @property
-    def trains_in_trial(self) -> bool:
-        return self.in_trial and self.workers == 1
-
-    def trial_resources(self, driver_resource: str) -> dict[str, float]:
-        """What the Tune trial holds: the worker's CPUs/GPU on the fast path, else one driver slot."""
-        if self.trains_in_trial:
-            return {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
-        return {"CPU": 0, driver_resource: 1}
-
-    def scaling(self) -> ScalingConfig:
-        per_worker = {"CPU": self.cpus_per_worker, **({"GPU": self.gpus_per_worker} if self.gpus_per_worker else {})}
-        return ScalingConfig(num_workers=self.workers, use_gpu=self.gpus_per_worker > 0,
-                             resources_per_worker=per_worker)
-
-
-@dataclass(frozen=True)
-class TrialPlan:
-    """Everything a trial needs, passed through Tune's config (plain, picklable values)."""
-
-    sweep: str
-    stage: str  # ablation | search | confirm
-    tracking_uri: str
-    experiment: str
-    parent_id: str
-    storage_path: str
-    resources: Resources
-    flat: dict[str, Any] = field(default_factory=dict)  # full flat config (search params merged in by the driver)
-    row: str = ""
-    key: str = ""  # cell key; "" = keyed by the Tune trial id (search stage)
-    run_name: str = ""
-    axes: dict[str, str] = field(default_factory=dict)  # the row's delta, tagged on the run for filtering
-    identity: str = ""  # cell identity (config hash, protocol, seed, code version, manifest hash); "" = search
-    tracking_outage_s: float = MAX_OUTAGE_S  # how long a trial trains on while MLflow is unreachable (reports queued)
-    keep_checkpoints: bool = False  # keep a finished cell's checkpoints (default: deleted once the cell finished)
-    data_version: str = ""  # sha256 of the cell's data manifest (tag pad.data_version; tables refuse mixed ones)
-
-    def as_config(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def cell_key(plan: dict[str, Any], trial_id: str) -> str:
-    return plan["key"] or f"{plan['stage']}|{trial_id}"
 
 
 def _search_overrides(config: dict[str, Any]) -> dict[str, Any]:
@@ -101,14 +47,14 @@ def draws_tag(config: dict[str, Any]) -> dict[str, str]:
     return {DRAWS_TAG: json.dumps(draws, sort_keys=True, default=str)} if draws else {}
 
 
-def run_tags(plan: dict[str, Any], cfg, trial_id: str, searched: dict[str, Any]) -> dict[str, str]:
+def run_tags(plan: TrialPlan, cfg, trial_id: str, searched: dict[str, Any]) -> dict[str, str]:
     """Identity tags plus the ablation axes (the row's delta, or the searched values) as ``axis.<key>``."""
-    axes = {**plan.get("axes", {}), **{k: render_value(v) for k, v in searched.items()}}
-    return {"pad.sweep": plan["sweep"], "pad.stage": plan["stage"], "pad.row": plan["row"] or trial_id,
+    axes = {**plan.axes, **{k: render_value(v) for k, v in searched.items()}}
+    return {"pad.sweep": plan.sweep, "pad.stage": plan.stage, "pad.row": plan.row or trial_id,
             "pad.protocol": cfg.data.protocol, "pad.seed": str(cfg.train.seed), "pad.config_hash": config_hash(cfg),
             "pad.code_version": code_version(), "pad.score_level": _score_level(cfg),
-            "pad.trial_id": trial_id, **({"pad.identity": plan["identity"]} if plan.get("identity") else {}),
-            **({"pad.data_version": plan["data_version"]} if plan.get("data_version") else {}),
+            "pad.trial_id": trial_id, **({"pad.identity": plan.identity} if plan.identity else {}),
+            **({"pad.data_version": plan.data_version} if plan.data_version else {}),
             **{f"axis.{k}": v for k, v in axes.items()}}
 
 
@@ -121,10 +67,9 @@ def _score_level(cfg) -> str:
 
 def train_driver(config: dict[str, Any]) -> None:
     """Train the trial's cell while holding its claim (two drivers never train one cell, see lease.py)."""
-    plan, trial_id = config["plan"], tune.get_context().get_trial_id()
-    key = cell_key(plan, trial_id)
-    name = plan["run_name"] or f"{plan['stage']}·{trial_id}"
-    held = claim_cell(plan["tracking_uri"], plan["parent_id"], key, trial_id, f"cell {name}")
+    plan, trial_id = TrialPlan.from_config(config["plan"]), tune.get_context().get_trial_id()
+    key, name = plan.cell_key(trial_id), plan.run_label(trial_id)
+    held = claim_cell(plan.tracking_uri, plan.parent_id, key, trial_id, f"cell {name}")
     if not isinstance(held, Holding):
         return skip_cell(name, f"the cell is held by a live trial of another driver ({held.who()})")
     with held:
@@ -139,25 +84,25 @@ def skip_cell(name: str, why: str) -> None:
     tune.report({"final": 0.0, SKIPPED: 1.0, "pad_reason": reason[:500]})
 
 
-def train_cell(plan: dict[str, Any], config: dict[str, Any], trial_id: str, key: str, name: str) -> None:
+def train_cell(plan: TrialPlan, config: dict[str, Any], trial_id: str, key: str, name: str) -> None:
     searched = _search_overrides(config)
-    cfg = from_flat({**plan["flat"], **searched})
-    record = SweepRecord(plan["tracking_uri"], plan["experiment"])
+    cfg = from_flat({**plan.flat, **searched})
+    record = SweepRecord(plan.tracking_uri, plan.experiment)
     tags = {**run_tags(plan, cfg, trial_id, searched), **draws_tag(config)}
-    child = record.child(plan["parent_id"], key, name, tags, to_params(cfg))
+    child = record.child(plan.parent_id, key, name, tags, to_params(cfg))
     if child.status == "FINISHED" and child.outcome == "completed":  # the claim's last holder finished it meanwhile
         return skip_cell(name, f"another trial finished it after this sweep listed it (run {child.run_id})")
     if child.status != "RUNNING":
         record.reopen(child.run_id)
-    res = Resources(**plan["resources"])
-    loop_config = {"flat": to_flat(cfg), "tracking_uri": plan["tracking_uri"], "run_id": child.run_id,
-                   "storage_path": plan["storage_path"], "sweep": plan["sweep"], "key": key,
-                   "tracking_outage_s": plan["tracking_outage_s"], "gpus_per_worker": res.gpus_per_worker,
-                   "keep_checkpoints": plan.get("keep_checkpoints", False), "fresh_run": child.created}
+    res = plan.resources
+    loop_config = LoopConfig(flat=to_flat(cfg), tracking_uri=plan.tracking_uri, run_id=child.run_id,
+                             storage_path=plan.storage_path, sweep=plan.sweep, key=key,
+                             tracking_outage_s=plan.tracking_outage_s, gpus_per_worker=res.gpus_per_worker,
+                             keep_checkpoints=plan.keep_checkpoints, fresh_run=child.created)
     try:
         if res.trains_in_trial:
-            return train_in_trial(loop_config, gpus=res.gpus_per_worker)
-        return fit_trainer(plan, key, loop_config, res)
+            return train_in_trial(loop_config)
+        return fit_trainer(loop_config, res)
     except Exception as err:  # noqa: BLE001 - only deterministic stops are handled; the rest re-raise
         if not is_deterministic_stop(err):
             raise
@@ -183,12 +128,12 @@ def stop_cell(record: SweepRecord, run_id: str, err: BaseException) -> None:
     tune.report({"final": 0.0, "pad_stopped": 1.0, "pad_reason": reason[:500]})
 
 
-def fit_trainer(plan: dict[str, Any], key: str, loop_config: dict[str, Any], res: Resources) -> None:
+def fit_trainer(loop_config: LoopConfig, res: Resources) -> None:
     """Fit the cell's Train run; a deterministic stop reported by its workers raises ``TrialStopped`` here (the
     Train run itself ended without a failure, so it was not retried). A finished run's folder is deleted unless
     ``keep_checkpoints``; a failed one keeps it for the resume."""
-    storage_path, storage_fs = storage_for(plan["storage_path"])
-    name = train_run_name(plan["sweep"], key)
+    storage_path, storage_fs = storage_for(loop_config.storage_path)
+    name = train_run_name(loop_config.sweep, loop_config.key)
     fs, run_dir = storage_fs or pyarrow.fs.LocalFileSystem(), posixpath.join(storage_path, name)
     own_train_run(fs, run_dir, loop_config)
     take_stop_reason(fs, run_dir)  # a marker left by an earlier attempt of this cell says nothing about this one
@@ -209,7 +154,7 @@ def fit_trainer(plan: dict[str, Any], key: str, loop_config: dict[str, Any], res
     reason = take_stop_reason(fs, run_dir)
     if reason is not None:
         raise TrialStopped(reason)
-    if not loop_config.get("keep_checkpoints") and fs.get_file_info(run_dir).type == pyarrow.fs.FileType.Directory:
+    if not loop_config.keep_checkpoints and fs.get_file_info(run_dir).type == pyarrow.fs.FileType.Directory:
         fs.delete_dir(run_dir)
 
 
@@ -218,18 +163,18 @@ def train_run_name(sweep: str, key: str) -> str:
     return f"{sweep}--{key.replace('|', '--')}"
 
 
-def own_train_run(fs: pyarrow.fs.FileSystem, run_dir: str, loop_config: dict[str, Any]) -> None:
+def own_train_run(fs: pyarrow.fs.FileSystem, run_dir: str, loop_config: LoopConfig) -> None:
     """Make the Train run folder this MLflow run's: one left by another run of the cell (deleted in MLflow, so the
     cell got a new run) is removed, or Ray Train would resume its checkpoint into a run without that history."""
-    run_id, marker = loop_config["run_id"], posixpath.join(run_dir, OWNER_FILE)
+    run_id, marker = loop_config.run_id, posixpath.join(run_dir, OWNER_FILE)
     owner = ""
     if fs.get_file_info(marker).type == pyarrow.fs.FileType.File:
         with fs.open_input_stream(marker) as src:
             owner = src.read().decode().strip()
     exists = fs.get_file_info(run_dir).type == pyarrow.fs.FileType.Directory
-    if exists and owner != run_id and (owner or loop_config.get("fresh_run")):  # no owner: older code's own run
+    if exists and owner != run_id and (owner or loop_config.fresh_run):  # no owner: older code's own run
         fs.delete_dir(run_dir)
-        note_discarded(loop_config["tracking_uri"], run_id, f"the Ray Train run {run_dir} of MLflow run "
+        note_discarded(loop_config.tracking_uri, run_id, f"the Ray Train run {run_dir} of MLflow run "
                                                             f"{owner or '(unrecorded)'}")
     fs.create_dir(run_dir, recursive=True)
     with fs.open_output_stream(marker) as out:

@@ -25,7 +25,7 @@ def test_a_cell_finished_by_the_claims_last_holder_is_not_trained_again(store, m
     monkeypatch.setattr(trial, "train_in_trial", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
     plan = TrialPlan(sweep="reclaim", stage="ablation", tracking_uri=store, experiment="padsweep", parent_id=parent,
                      storage_path="/nonexistent", resources=Resources(), flat=scale_overrides("smoke"), row="clip",
-                     key=key, run_name="clip·P1·s0").as_config()
+                     key=key, run_name="clip·P1·s0")
     trial.train_cell(plan, {"plan": plan}, "t1", key, "clip·P1·s0")
     after = MlflowClient(store).get_run(done.run_id)
     assert reports and reports[-1][SKIPPED] == 1.0 and "another trial finished it" in reports[-1]["pad_reason"]

@@ -106,7 +106,7 @@ def test_the_sweep_command_line_refuses_target_diff_it_cannot_use(argv, says, ca
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with pytest.raises(SystemExit) as exit_:
-        sweep_main("plan test", "sweeps/mmoe_components.py", get_ablation=SWEEP.spec,
+        sweep_main("plan test", "sweeps/mmoe_components.py", get_ablation=SWEEP.for_args,
                    argv=["--smoke-test", "--mlflow-uri", "http://127.0.0.1:1", *argv] if "--plan" not in argv
                    else ["--smoke-test", *argv])
     assert exit_.value.code == 2 and says in capsys.readouterr().err
