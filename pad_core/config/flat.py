@@ -40,6 +40,11 @@ def all_keys(cfg_cls: type = RunCfg) -> list[str]:
     return list(to_flat(cfg_cls()).keys())
 
 
+@functools.cache
+def _known_keys() -> frozenset[str]:
+    return frozenset(all_keys())
+
+
 def _field_hint(cls: type, path: list[str]) -> Any:
     hint: Any = cls
     for part in path:
@@ -76,10 +81,11 @@ def _rebuild(obj: Any, changes: dict[str, Any], prefix: str) -> Any:
         raise err.prefixed(prefix.rstrip(".")) if prefix else err from None
 
 
-def from_flat(flat: Mapping[str, Any], base: RunCfg | None = None) -> RunCfg:
-    """Apply flat overrides to ``base`` (default: ``RunCfg()``); strings are parsed by field type."""
-    base = base or RunCfg()
-    known = to_flat(base)
+def parse_flat(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Each key checked against the schema and each string parsed by its field's type, one key at a time: what
+    can be refused without the other keys (cross-field rules run when the config is built). The command line
+    calls it on ``--set`` while its arguments are parsed, before any heavy import."""
+    known = _known_keys()
     parsed: dict[str, Any] = {}
     for key, value in flat.items():
         if key not in known:
@@ -90,7 +96,12 @@ def from_flat(flat: Mapping[str, Any], base: RunCfg | None = None) -> RunCfg:
         elif isinstance(value, list):
             value = tuple(value)
         parsed[key] = value
-    return _rebuild(base, _nest(parsed), "")
+    return parsed
+
+
+def from_flat(flat: Mapping[str, Any], base: RunCfg | None = None) -> RunCfg:
+    """Apply flat overrides to ``base`` (default: ``RunCfg()``); strings are parsed by field type."""
+    return _rebuild(base or RunCfg(), _nest(parse_flat(flat)), "")
 
 
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:

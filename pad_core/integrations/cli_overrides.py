@@ -25,6 +25,7 @@ from fractions import Fraction
 from typing import Any
 
 from pad_core.config import CELL_AXES, parse_assignments
+from pad_core.config.flat import parse_flat
 from pad_core.config.scales import torchvision_scale_overrides
 from pad_core.config.weight_names import is_weights_path
 from pad_core.errors import ConfigError, SweepError
@@ -53,6 +54,10 @@ def assignments(ns: argparse.Namespace) -> dict[str, str]:
         raise ConfigError("--set", given, "the same key given more than once: only the last would count",
                           "give each key once")
     flat = parse_assignments(ns.set)
+    try:
+        parse_flat(flat)  # an unknown key or a value its field cannot hold: refused now, before any heavy import
+    except ConfigError as err:
+        raise ConfigError(f"--set {err.key}", flat.get(err.key, err.value), err.problem, err.fix) from None
     for key, value in flat.items():
         if key in CELL_AXES:
             raise ConfigError(f"--set {key}", value, "the sweep sets this key itself in every cell, so --set would "

@@ -31,7 +31,7 @@ loaded("import every sweep file")
 from pad_core.integrations.cli import build_parser, sweep_main
 build_parser("probe").parse_args(["--seeds", "0,1", "--protocols", "P1"])
 loaded("build the parser")
-for argv in (["--help"], ["--seeds", "0,0"]):
+for argv in (["--help"], ["--seeds", "0,0"], ["--set", "moe.soft.nrm=1"], ["--set", "optim.lr=abc"]):
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
         try:
             sweep_main("probe", "sweeps/probe.py", get_ablation=lambda args: None, argv=argv)
@@ -46,7 +46,10 @@ def test_help_parser_and_a_refusal_load_no_heavy_library():
     out = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,)], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     done = json.loads(out.stdout.splitlines()[-1])
-    assert len(done) == 4 and any("exit 0" in k for k in done) and any("exit 2: error: --seeds=" in k for k in done)
+    assert len(done) == 6 and any("exit 0" in k for k in done) and any("exit 2: error: --seeds=" in k for k in done)
+    # --set is checked against the config schema while the arguments are parsed: key and value, no model needed
+    assert any("exit 2: error: --set moe.soft.nrm='1': unknown config key" in k for k in done)
+    assert any("exit 2: error: --set optim.lr='abc': not a valid float" in k for k in done)
     assert done == {what: [] for what in done}
 
 
