@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pad_core.ablation import Row
 from pad_core.ablation.declare import PaperBase
-from pad_core.models.heads import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
+from pad_core.models.prompts import FLIP_ATTACK_PROMPTS, FLIP_LIVE_PROMPTS
 from pad_core.models.variants import IMAGENET_BASELINE, VARIANTS
 from search_spaces.moae_cr import JFSFDB, UNIATTACK
 from search_spaces.moae_cr import PAPER_P2_STD as MOAE_P2_STD

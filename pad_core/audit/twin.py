@@ -37,7 +37,7 @@ def twin_overrides(cfg: RunCfg) -> dict[str, Any]:
     """Flat overrides that move ``cfg`` onto its audit twin (random init, tiny widths, same depths)."""
     if cfg.family == "atr":  # same levels and bins; a 64-px frame keeps 4 levels above a 1-px bottleneck
         out = {"atr.image_size": 64, "atr.width": 8}
-        return out if cfg.atr.encoder == "cnn" else {**out, **_backbone_twin(cfg)}
+        return {**out, **_backbone_twin(cfg)} if cfg.atr.reads_backbone() else out
     return _backbone_twin(cfg)
 
 

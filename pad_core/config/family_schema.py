@@ -8,9 +8,13 @@ fixes of §3(f) and §5(f) on; each fix has a toggle that restores the original 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pad_core.config.fieldcheck import check_fields, require
+from pad_core.config.reads import all_but, prefixed
+
+if TYPE_CHECKING:
+    from pad_core.config.schema import RunCfg
 
 MODALITIES = ("rgb", "ir", "depth")  # bit m of the missing-modality code is MODALITIES[m] (BIG-MoE code order)
 ATR_MIXES = ("single", "avg", "sum", "cat", "gate")
@@ -54,13 +58,23 @@ class BigMoECfg:
         require(self.ffn_hidden_mult > 0, "ffn_hidden_mult", self.ffn_hidden_mult, "must be > 0", "use 4.0")
         require(self.train_last_blocks >= 0, "train_last_blocks", self.train_last_blocks, "negative", "use 1")
 
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """One expert granularity's settings (``peer_*`` or ``ffn_*``). A gate on the expert input leaves the prompts
+        no path to the output, so nothing of the prompt path is read; without CPB its residual and ECA are not."""
+        unread = list(prefixed(self, "ffn_" if self.experts == "peer" else "peer_"))
+        if self.gate_input == "expert":
+            unread += ["cpb", "cpb_residual", "eca_kernel", "fix_transpose", "prompt_dim", "cdc_theta"]
+        elif not self.cpb:
+            unread += ["cpb_residual", "eca_kernel"]
+        return all_but(self, *unread)
+
 
 @dataclass(frozen=True)
 class ATRCfg:
-    n0: int = 5  # flash frames used per sample, N0 (paper: 5; Fig.7 sweeps 3..8)
-    dn: Literal["dn", "off", "consecutive"] = "dn"  # differential normalisation D (Table 4); consecutive = Aurora
+    n0: int = 5  # flash frames used per sample, N0 (ATR-FAS: 5; its Fig. 7 sweeps 3..8)
+    dn: Literal["dn", "off", "consecutive"] = "dn"  # differential normalisation (ATR-FAS Table 4); consecutive = Aurora
     # Guard's frame-to-frame differences; off = the raw frames
-    mix: Literal["single", "avg", "sum", "cat", "gate"] = "gate"  # Table 3: one depth net, or M experts mixed
+    mix: Literal["single", "avg", "sum", "cat", "gate"] = "gate"  # ATR-FAS Table 3: one depth net, or M experts mixed
     # uniformly, summed, concatenated + fused, or by the type gate (RG/TG: loss.gate_w = 0 / > 0)
     frame_attention: bool = True  # attention gate: softmax over frames per pixel; off = frames averaged
     experts: int = 3  # M depth experts (print, replay, 3D)
@@ -87,3 +101,17 @@ class ATRCfg:
         require(self.image_size >= 16 and self.image_size % 16 == 0, "image_size", self.image_size,
                 "not a positive multiple of 16", "use 256 (paper) or 64 (tiny)")
         require(1 <= self.levels <= 4, "levels", self.levels, "outside 1..4", "use 4 (paper) or 2 (tiny)")
+
+    def has_type_gate(self) -> bool:
+        """The attack-type gate (and its loss) exists only where it mixes the experts."""
+        return self.mix == "gate"
+
+    def reads_backbone(self) -> bool:
+        """The CLIP encoder reads the backbone settings; the paper's CNN stem reads none."""
+        return self.encoder == "clip"
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        unread = [] if self.has_type_gate() else ["gate_per_frame"]
+        if self.mix == "single":  # one depth network: no expert count
+            unread.append("experts")
+        return all_but(self, *unread)

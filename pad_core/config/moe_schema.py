@@ -7,19 +7,28 @@ audit (``pad_core.audit``) flags a row that changes the settings of a family it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pad_core.config.fieldcheck import check_fields, require
-from pad_core.config.hash_rules import changed
+from pad_core.config.hash_rules import changed, renamed
+from pad_core.config.reads import all_but
+
+if TYPE_CHECKING:
+    from pad_core.config.schema import RunCfg
 
 LAYER_PRESETS = ("all", "early", "middle", "later", "none")
+MOE_KINDS = ("soft", "moae", "sue")  # moe.kind values; each names its section of MoECfg
 
 
 @dataclass(frozen=True)
 class SoftMoECfg:
     num_experts: int = 4  # e (MMoE, La-SoftMoE: 4)
     slots_per_expert: int = 49  # s (La-SoftMoE: 49 = 197 // 4, lucidrains default)
-    norm: Literal["none", "lucidrains", "puigcerver"] = "lucidrains"  # router normalisation (METHODS.md §7.1)
+    # router normalisation (METHODS.md §7.1): rms_both = both sides RMS-normalised with per-channel gains, slots
+    # from the normalised tokens (lucidrains' soft-moe); l2_scale = both L2-normalised, one learnt scale, slots
+    # from the raw tokens (Soft MoE paper, vmoe). The authors' names stay accepted and hash as before.
+    norm: Literal["none", "rms_both", "l2_scale"] = field(default="rms_both", metadata=renamed(
+        lucidrains="rms_both", puigcerver="l2_scale"))
     expert_hidden_mult: float = 4.0  # expert FFN hidden width / d
     expert_act: Literal["gelu", "quickgelu"] = "gelu"  # expert activation (lucidrains: exact GELU)
     mask_rates: tuple[float, ...] = ()  # MMoE M: per-expert share of zeroed dispatch weights; () = no mask
@@ -39,6 +48,10 @@ class SoftMoECfg:
         require(0 <= self.cosine_ref < self.num_experts, "cosine_ref", self.cosine_ref,
                 f"no such expert among {self.num_experts}", f"use 0..{self.num_experts - 1}")
 
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """The reference expert matters only to the cosine loss (MMoE Eq.6), off at loss.moe_cosine_w = 0."""
+        return all_but(self) if cfg.loss.moe_cosine_w else all_but(self, "cosine_ref", "detach_ref")
+
 
 @dataclass(frozen=True)
 class MoAECfg:
@@ -47,7 +60,7 @@ class MoAECfg:
     slots_per_expert: int = 49  # s (not stated; La-SoftMoE lineage, METHODS.md §4(b))
     qkv_proj: bool = True  # learned W_q, W_k, W_v; off = identities (the SoftMoE reduction)
     out_proj: bool = True  # learned W_o over the concatenated heads; off = identity
-    scale: bool = True  # divide the logits by sqrt(d/h) (Eq.2)
+    scale: bool = True  # divide the logits by sqrt(d/h) (MoAE-CR Eq. 2)
     expert_hidden_mult: float = 4.0  # expert hidden width / (d/h)
     expert_act: Literal["gelu", "quickgelu"] = "gelu"  # expert activation
 
@@ -56,6 +69,9 @@ class MoAECfg:
         for name in ("num_experts", "heads", "slots_per_expert"):
             require(getattr(self, name) >= 1, name, getattr(self, name), "must be >= 1", "use a positive integer")
         require(self.expert_hidden_mult > 0, "expert_hidden_mult", self.expert_hidden_mult, "must be > 0", "use 4.0")
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        return all_but(self)
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,10 @@ class SUECfg:
         require(self.routed_hidden >= 0, "routed_hidden", self.routed_hidden, "negative", "use 0 (MLP width) or > 0")
         require(self.capacity_factor >= 0, "capacity_factor", self.capacity_factor, "negative", "use 0 (dropless)")
 
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """Text padding exists only where SUE layers sit in the text tower."""
+        return all_but(self, "mask_text_padding") if cfg.moe.tower == "visual" else all_but(self)
+
 
 @dataclass(frozen=True)
 class MoECfg:
@@ -103,3 +123,9 @@ class MoECfg:
                     "list each block once")
             require(all(i >= 0 for i in self.layers), "layers", self.layers, "negative block index",
                     "use 0-based block indices")
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """Only the chosen kind's settings; with no MoE layer, nothing but the kind."""
+        if self.kind == "none":
+            return frozenset({"kind"})
+        return all_but(self, *(kind for kind in MOE_KINDS if kind != self.kind))

@@ -15,6 +15,7 @@ from typing import Literal
 from pad_core.config.family_schema import ATRCfg, BigMoECfg
 from pad_core.config.fieldcheck import check_fields, require
 from pad_core.config.moe_schema import MoECfg
+from pad_core.config.reads import all_but, torchvision_backbone
 
 NOHASH = {"hash": False}
 # A field added after runs were recorded: hashed only when it differs from its default, so every config that was
@@ -43,6 +44,14 @@ class BackboneCfg:
         check_fields(self)
         require(bool(self.name), "name", self.name, "empty model name", "give an open_clip model name")
 
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """Torchvision networks load ``imagenet_weights`` and have no text tower; open_clip models load
+        ``pretrained``, and train their text tower only where a CLIP-family prompt head encodes prompts with it."""
+        if torchvision_backbone(self.name):
+            return all_but(self, "pretrained", "train_text")
+        text = cfg.family == "clip" and cfg.head.reads_text_tower()
+        return all_but(self, "imagenet_weights", *(() if text else ("train_text",)))
+
 
 @dataclass(frozen=True)
 class HeadCfg:
@@ -63,6 +72,26 @@ class HeadCfg:
         require(self.loss == "ce2" or self.kind == "prompt", "loss", self.loss,
                 f"the symmetric CLIP loss needs text prototypes, but head.kind={self.kind!r}",
                 "use head.loss=ce2 or head.kind=prompt")
+
+    def reads_text_tower(self) -> bool:
+        """The prompt head encodes its prompts with CLIP's text tower; linear and FLIP-V heads read images only."""
+        return self.kind == "prompt"
+
+    def reads_projection(self) -> bool:
+        """FLIP-V reads the image token before CLIP's projection; the other heads read the projected embedding."""
+        return self.kind != "flip_v"
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        if not self.reads_text_tower():
+            return all_but(self, "templates", "class_words", "attack_prompts", "live_prompts")
+        if self.attack_prompts:  # explicit sentences replace templates x class words
+            return all_but(self, "templates", "class_words")
+        return all_but(self)
+
+
+# The parameter each metric loss reads (pad_core/losses/metric.py); the others ignore both.
+METRIC_PARAMS = {"supcon": ("metric_temperature",), "npair": (), "triplet": ("metric_margin",),
+                 "hard_triplet": ("metric_margin",)}
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,37 @@ class LossCfg:
                      "depth_w", "gate_w"):
             require(getattr(self, name) >= 0, name, getattr(self, name), "negative", "use >= 0")
         require(self.metric_temperature > 0, "metric_temperature", self.metric_temperature, "must be > 0", "use 0.1")
+
+    def batch_terms(self) -> dict[str, str]:
+        """Batch-level terms this config adds, term -> the field holding its weight: DM and CDM with class
+        regularisation on, one metric loss unless metric=none (computed by pad_core/losses/composite.py)."""
+        terms = {"dm": "dm_w", "cdm": "cdm_w"} if self.cr_mode != "off" else {}
+        if self.metric != "none":
+            terms[f"metric_{self.metric}"] = "metric_w"
+        return terms
+
+    def reads_embed(self) -> bool:
+        """Whether a batch term acts on the projected image embedding (``feature`` embed_*), not the class token."""
+        return bool(self.batch_terms()) and self.feature != "cls"
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """Weights of terms the run computes: routing losses come from SUE layers only, depth and type-gate losses
+        from ATR-FAS only (the gate loss where it has a type gate); batch terms and their parameters as configured."""
+        terms, unread = self.batch_terms(), []
+        if "dm" not in terms:
+            unread += ["cr_t", "dm_w", "cdm_w"]
+        if "metric_w" not in terms.values():
+            unread.append("metric_w")
+        unread += sorted({"metric_margin", "metric_temperature"} - set(METRIC_PARAMS.get(self.metric, ())))
+        if not terms:
+            unread.append("feature")
+        if cfg.moe.kind != "sue":
+            unread += ["router_z_w", "balance_w"]
+        if cfg.family != "atr":
+            unread += ["depth_w", "gate_w"]
+        elif not cfg.atr.has_type_gate():
+            unread.append("gate_w")
+        return all_but(self, *unread)
 
 
 @dataclass(frozen=True)
@@ -130,6 +190,11 @@ class DataCfg:
         require(self.num_workers >= 0, "num_workers", self.num_workers, "negative", "use 0 or more")
         require(self.verify_sample >= 0, "verify_sample", self.verify_sample, "negative", "use 0 (all) or more")
 
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """The synthetic generator's settings matter only to a synthetic:<name> manifest."""
+        synthetic = self.manifest.startswith("synthetic:")
+        return all_but(self) if synthetic else all_but(self, "synth_scale", "synth_size", "synth_seed")
+
 
 @dataclass(frozen=True)
 class OptimCfg:
@@ -155,6 +220,10 @@ class OptimCfg:
         require(self.warmup_steps >= 0, "warmup_steps", self.warmup_steps, "negative", "use >= 0")
         require(0 < self.decay_gamma <= 1, "decay_gamma", self.decay_gamma, "outside (0, 1]", "use 0.95")
         require(self.decay_steps >= 1, "decay_steps", self.decay_steps, "must be >= 1", "use e.g. the steps per epoch")
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        exponential = self.schedule == "exponential"
+        return all_but(self) if exponential else all_but(self, "decay_gamma", "decay_steps")
 
 
 @dataclass(frozen=True)
@@ -182,6 +251,9 @@ class TrainCfg:
         require(self.checkpoint_minutes >= 0, "checkpoint_minutes", self.checkpoint_minutes, "negative",
                 "use 0 (every evaluation) or minutes > 0")
 
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        return all_but(self)
+
 
 @dataclass(frozen=True)
 class EvalCfg:
@@ -206,6 +278,14 @@ class EvalCfg:
         require(not twice, "tpr_at_fpr", self.tpr_at_fpr, f"budgets listed twice: metrics {twice} would stand for "
                 "two of them", "list each budget once")
         require(self.batch_size >= 1, "batch_size", self.batch_size, "must be >= 1", "use e.g. 128")
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """A given tau (policy fixed) is placed nowhere, and a tau found on the test set splits it alike at either
+        placement; only the fixed policy reads the given tau."""
+        unread = [] if self.threshold_policy == "fixed" else ["fixed_threshold"]
+        if self.threshold_policy in ("fixed", "test_eer"):
+            unread.append("threshold_placement")
+        return all_but(self, *unread)
 
 
 @dataclass(frozen=True)
@@ -237,3 +317,17 @@ class RunCfg:
         require(self.optim.warmup_steps <= self.train.steps, "optim.warmup_steps", self.optim.warmup_steps,
                 f"longer than train.steps={self.train.steps}: the learning rate would never reach optim.lr",
                 "use warmup_steps <= steps")
+
+    def reads(self, cfg: RunCfg) -> frozenset[str]:
+        """Sections a run reads (``cfg`` is this config): a family's own section only in that family; MoE layers and
+        the CLIP head only in the CLIP family (BIG-MoE and ATR-FAS bring their own experts and a linear classifier),
+        and no MoE on a torchvision backbone; no backbone for ATR-FAS's own CNN encoder. pad_core/config/reads.py
+        walks these statements down to the flat keys."""
+        unread = [family for family in ("bigmoe", "atr") if self.family != family]
+        if self.family != "clip":
+            unread += ["moe", "head"]
+        elif torchvision_backbone(self.backbone.name):
+            unread.append("moe")
+        if self.family == "atr" and not self.atr.reads_backbone():
+            unread.append("backbone")
+        return all_but(self, *unread)

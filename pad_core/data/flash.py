@@ -5,7 +5,7 @@ side x side RGB, ordered by flash intensity; F = strip height / width, so a capt
 synthetic benchmark writes F = 8, the importer the frames it kept, in an optional column ``frames``),
 ``path_depth`` a greyscale depth map in [0, 1] for bona fide
 rows (empty for attacks). DN runs on linear intensities scaled to [0, 1] (uint8 / 255) and keeps the sign of
-the differences, so X in [-1, 1] (METHODS.md §5(a).3, [I]); no mean/std normalisation happens before it.
+the differences, so X in [-1, 1] (METHODS.md §5(a).3; our choice); no mean/std normalisation happens before it.
 
 Legend: n0 captured frames used, n frames after DN, c channels, S frame side, s = S / 4 depth side.
 """
@@ -40,7 +40,7 @@ def dn_matrix(n0: int) -> torch.Tensor:
 
 
 def consecutive_matrix(n0: int) -> torch.Tensor:
-    """Aurora Guard's differences (Table 4): row k is frame k+1 minus frame k, (n0-1) x n0."""
+    """Aurora Guard's differences (ATR-FAS Table 4): row k is frame k+1 minus frame k, (n0-1) x n0."""
     return torch.eye(n0).diff(dim=0)
 
 
@@ -104,7 +104,7 @@ def check_frame_counts(frame: pd.DataFrame, n0: int) -> None:
 
 
 def depth_bins_of(depth: torch.Tensor, bins: int) -> torch.Tensor:
-    """Depth in [0, 1] -> bin index round((bins - 1) * depth) (METHODS.md §5(c), [I])."""
+    """Depth in [0, 1] -> bin index round((bins - 1) * depth) (METHODS.md §5(c); our choice)."""
     return torch.round((bins - 1) * depth.clamp(0, 1)).long()
 
 

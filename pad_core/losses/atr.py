@@ -25,7 +25,8 @@ def depth_loss(depth_logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 
 def type_targets(attack_index: torch.Tensor, experts: int) -> torch.Tensor:
-    """b -> b m: one-hot over {print, replay, 3D} for attacks, uniform 1/m for bona fide (index -1) [P]."""
+    """b -> b m: one-hot over {print, replay, 3D} for attacks, uniform 1/m for bona fide (index -1), as the
+    ATR-FAS paper states (METHODS.md §5(c))."""
     onehot = F.one_hot(attack_index.clamp_min(0), experts).float()  # raises if an index is >= m
     return torch.where(attack_index[:, None] < 0, torch.full_like(onehot, 1.0 / experts), onehot)
 

@@ -2,7 +2,7 @@
 
 ``literal`` follows the paper's Eqs. 4-14 as printed (METHODS.md §4(a)); with two classes its DM is
 identically zero (each row of Q has one off-diagonal entry, which is also the row max, so the log-sum-exp
-of the centred values is log 1) and kept only to show that. ``repaired`` (METHODS.md §4(f)-4) keeps the
+of the centred values is log 1) and kept only to show that. ``repaired`` (METHODS.md §4(f).4) keeps the
 structure with a stable log-sum-exp that adds the max back and a positive sign:
     L_dm* = mean_i [LSE_{j!=i} Q_ij]^2   (= Q_01^2: penalises centre similarity above t)
     L_att* = mean_i [LSE_j R'_ij]^2      (soft max deviation of a sample from its own class centre)

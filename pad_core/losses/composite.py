@@ -58,14 +58,16 @@ def _distributed():
 
 
 def features(out: PADOut, which: str) -> torch.Tensor:
-    """The features class regularisation and metric losses act on (METHODS.md §4(f)-5)."""
+    """The features class regularisation and metric losses act on (METHODS.md §4(f).5)."""
     chosen = {"embed_unnorm": out.embed, "embed_norm": F.normalize(out.embed, dim=-1), "cls": out.cls}[which]
     return chosen.float()
 
 
 def batch_losses(out: PADOut, labels: torch.Tensor, cfg: LossCfg) -> dict[str, tuple[torch.Tensor, float]]:
-    """{term: (unweighted value, weight)}; a batch without both classes skips them and says so."""
-    if cfg.cr_mode == "off" and cfg.metric == "none":
+    """{term: (unweighted value, weight)} of the terms ``cfg.batch_terms()`` names (LossCfg says which exist); a
+    batch without both classes skips them and says so."""
+    weights = {term: getattr(cfg, field) for term, field in cfg.batch_terms().items()}
+    if not weights:
         return {}
     dist = _distributed()
     labels = dist.gather(labels)  # global: every rank takes the same branch and calls the same collectives
@@ -75,14 +77,19 @@ def batch_losses(out: PADOut, labels: torch.Tensor, cfg: LossCfg) -> dict[str, t
     zero = 0.0 * x.sum()
     both = bool((labels == 0).any() and (labels == 1).any())
     terms = {"skipped_one_class": (zero + (0.0 if both else 1.0), 0.0)}
-    if cfg.cr_mode != "off":
-        terms["dm"] = (dm_loss(x, labels, cfg.cr_t, cfg.cr_mode) if both else zero, cfg.dm_w)
-        terms["cdm"] = (cdm_loss(x, labels, cfg.cr_mode) if both else zero, cfg.cdm_w)
-    if cfg.metric != "none":
-        value = METRIC_LOSSES.get(cfg.metric)(x, labels, temperature=cfg.metric_temperature,
-                                              margin=cfg.metric_margin) if both else zero
-        terms[f"metric_{cfg.metric}"] = (value, cfg.metric_w)
+    for term, weight in weights.items():
+        terms[term] = (_batch_term(term, x, labels, cfg) if both else zero, weight)
     return terms
+
+
+def _batch_term(term: str, x: torch.Tensor, labels: torch.Tensor, cfg: LossCfg) -> torch.Tensor:
+    """One term of :meth:`LossCfg.batch_terms`, unweighted, on features of both classes."""
+    if term == "dm":
+        return dm_loss(x, labels, cfg.cr_t, cfg.cr_mode)
+    if term == "cdm":
+        return cdm_loss(x, labels, cfg.cr_mode)
+    return METRIC_LOSSES.get(term.removeprefix("metric_"))(x, labels, temperature=cfg.metric_temperature,
+                                                           margin=cfg.metric_margin)
 
 
 def target_losses(out: PADOut, targets, cfg: LossCfg) -> dict[str, tuple[torch.Tensor, float]]:

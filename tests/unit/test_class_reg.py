@@ -41,7 +41,7 @@ def test_repaired_cdm_by_hand():
 
 
 def test_literal_cdm_signs_as_printed():
-    # With the max subtracted and a leading minus, the literal attraction term is <= 0 (METHODS.md §4(f)-2).
+    # With the max subtracted and a leading minus, the literal attraction term is <= 0 (METHODS.md §4(f).2).
     assert float(cdm_loss(X, Y, "literal")) <= 0
 
 
