@@ -45,8 +45,8 @@ def plain_loop(flat: dict, seeds: list[int]) -> float:
 def through_the_system(flat: dict, seeds: list[int], root: Path) -> float:
     from pad_core.ablation import AblationSpec, Row
     from pad_core.integrations import services
-    from pad_core.integrations.sweep import SweepOptions, run_grid
-    from pad_core.integrations.trial import Resources
+    from pad_core.integrations.options import Resources, SweepOptions
+    from pad_core.integrations.sweep import run_grid
 
     spec = AblationSpec(name=f"overhead-{time.time_ns()}", title="sweep overhead", rows=(Row("clip", "CLIP", {}),),
                         protocols=("P1",), seeds=tuple(seeds), base=flat)

@@ -211,7 +211,7 @@ def one_sweep(n: int, root: Path, mlflow_svc, ray_address: str) -> dict:
     import pad_core.integrations.sweep as sweep
     from pad_core.ablation import AblationSpec, Row
     from pad_core.integrations.callbacks import FinalizeRuns
-    from pad_core.integrations.trial import Resources
+    from pad_core.integrations.options import Resources
     from pad_core.provenance import code_version
 
     times = Path(os.environ[TRIAL_TIMES])  # fixed when Ray joined (the trial processes' env); emptied per sweep

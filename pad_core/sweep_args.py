@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,8 +59,9 @@ class SweepArgs:
                        weights: dict[str, Any] | None = None, flags: type | None = None) -> SweepArgs:
         """From argparse's namespace (the one place that reads it by name): the shared flags, and the file's
         own ``flags`` dataclass filled from the same namespace."""
+        # every field from the namespace, strictly: a renamed argparse dest fails here instead of leaving a default
         shared = {f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)
-                  if f.name not in ("name", "overrides", "weights", "own") and hasattr(ns, f.name)}
+                  if f.name not in ("name", "overrides", "weights", "own")}
         for key in ("protocols", "seeds", "set", "confirm_seeds"):  # argparse gives lists: frozen args hold tuples
             if shared.get(key) is not None:
                 shared[key] = tuple(shared[key])
@@ -68,12 +70,16 @@ class SweepArgs:
 
 def add_own_flags(group, flags: type) -> None:
     """One argparse flag per field of the file's ``flags`` dataclass (``field.metadata``: argparse keywords)."""
+    hints = typing.get_type_hints(flags)  # real classes, whether or not the file postpones its annotations
     for f in dataclasses.fields(flags):
         keywords = dict(f.metadata)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         keywords["default"] = list(default) if keywords.get("action") == "append" else default
-        if keywords.get("action") is None and f.type in ("int", "float", int, float):
-            keywords["type"] = {"int": int, "float": float}.get(f.type, f.type)
+        if keywords.get("action") is None and "type" not in keywords:
+            if hints[f.name] is bool:  # argparse would make it a string flag: "--x False" would be true
+                raise TypeError(f"{flags.__name__}.{f.name}: a bool flag needs metadata action='store_true'")
+            if hints[f.name] in (int, float):
+                keywords["type"] = hints[f.name]
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, **keywords)
 
 

@@ -125,3 +125,12 @@ class LoopConfig:
     gpus_per_worker: float = 0.0
     keep_checkpoints: bool = False  # keep the cell's checkpoints once it finished
     fresh_run: bool = False  # the MLflow run was created for this attempt: checkpoints of another run are not its own
+
+    def train_loop_config(self) -> dict[str, LoopConfig]:
+        """Ray Train's ``train_loop_config`` is typed ``Optional[Dict]`` (its state tracking validates it with
+        pydantic), so the dataclass travels as the one value of a dict; :meth:`from_train_loop_config` unwraps it."""
+        return {"loop": self}
+
+    @classmethod
+    def from_train_loop_config(cls, config: dict[str, LoopConfig]) -> LoopConfig:
+        return config["loop"]

@@ -79,9 +79,9 @@ def preflight(cells: list[Cell], resources: Resources, spec: AblationSpec | None
 def check_declaration(record: SweepRecord, parent_id: str, spec: AblationSpec, allow: bool) -> None:
     """Refuse an existing parent whose declared cells differ (reads only: a refusal leaves the sweep as it was)."""
     stored = record.client.get_run(parent_id).data.tags.get("pad.spec")
-    changed = {}
-    if stored and stored != spec.describe():  # titles, paper numbers and layouts may change; cells may not
-        old, new = TableView.from_json(stored), spec.view()
+    changed, new = {}, spec.view()  # one view: describe() is its JSON, and it hashes every row's config
+    if stored and stored != new.to_json():  # titles, paper numbers and layouts may change; cells may not
+        old = TableView.from_json(stored)
         changed = {k: (getattr(old, k), getattr(new, k)) for k in ("rows", "protocols", "seeds", "hashes")
                    if getattr(old, k) != getattr(new, k)}
     if changed and not allow:

@@ -24,8 +24,9 @@ from pad_core.ablation import Cell
 from pad_core.config.schema import DataCfg, RunCfg
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.mlflow_runs import SweepRecord
+from pad_core.integrations.options import Resources
 from pad_core.integrations.storage import storage_for
-from pad_core.integrations.trial import Resources, train_run_name
+from pad_core.integrations.trial import train_run_name
 
 NAME_MAX = 255  # bytes per path component (ext4, xfs, btrfs, NFS exports of them; S3 keys allow more)
 TRIAL_ID_MAX = 16  # a Tune trial id ("1a2b3_00012") in the Train run folder of a search trial

@@ -159,7 +159,8 @@ def _best_from_storage(resume_dir: str) -> str:
     return local
 
 
-def train_loop_per_worker(config: LoopConfig) -> None:
+def train_loop_per_worker(train_loop_config: dict[str, LoopConfig]) -> None:
+    config = LoopConfig.from_train_loop_config(train_loop_config)
     # Ray Train logs every report with its full metrics dict at INFO; MLflow already holds them.
     for name in ("ray.train", "ray.train.v2._internal.execution.context"):
         logging.getLogger(name).setLevel(logging.WARNING)

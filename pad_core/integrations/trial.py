@@ -139,7 +139,7 @@ def fit_trainer(loop_config: LoopConfig, res: Resources) -> None:
     take_stop_reason(fs, run_dir)  # a marker left by an earlier attempt of this cell says nothing about this one
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config=loop_config,
+        train_loop_config=loop_config.train_loop_config(),
         scaling_config=res.scaling(),
         run_config=RunConfig(name=name, storage_path=storage_path,
                              storage_filesystem=storage_fs,

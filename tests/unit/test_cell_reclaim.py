@@ -10,7 +10,8 @@ from mlflow.tracking import MlflowClient
 from pad_core.config import scale_overrides
 from pad_core.integrations import trial
 from pad_core.integrations.mlflow_runs import SweepRecord
-from pad_core.integrations.trial import SKIPPED, Resources, TrialPlan
+from pad_core.integrations.options import Resources, TrialPlan
+from pad_core.integrations.trial import SKIPPED
 
 
 def test_a_cell_finished_by_the_claims_last_holder_is_not_trained_again(store, monkeypatch, capsys):

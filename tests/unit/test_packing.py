@@ -21,8 +21,8 @@ from pad_core.integrations import train_worker
 from pad_core.integrations.cli import build_parser, options
 from pad_core.integrations.cli_inputs import parse
 from pad_core.integrations.cluster import DRIVER_RESOURCE, concurrency, fit_trials
+from pad_core.integrations.options import Resources
 from pad_core.integrations.planning import describe_resources
-from pad_core.integrations.trial import Resources
 from tests.refusals import ROOT, no_ambient_cluster, refused  # noqa: F401 - no_ambient_cluster: autouse fixture
 
 REFUSAL_SECONDS: dict[str, float] = {}

@@ -190,3 +190,27 @@ def test_declarations_import_without_ray_torch_or_pandas():
             "print(sorted(m for m in ('ray', 'torch', 'mlflow', 'pandas', 'optuna') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_own_flags_are_typed_from_their_annotations_and_a_bare_bool_is_refused():
+    """A file's Flags become argparse flags by their annotations, postponed (strings) or not; a bare ``bool`` field
+    would be a string flag under argparse (``--x False`` is true), so it must say ``action='store_true'``."""
+    import argparse
+
+    from pad_core.sweep_args import add_own_flags
+
+    @dataclasses.dataclass(frozen=True)
+    class Counted:
+        count: "int" = 3  # noqa: UP037 - a postponed annotation, as under `from __future__ import annotations`
+        rate: float = 0.5
+
+    parser = argparse.ArgumentParser()
+    add_own_flags(parser, Counted)
+    assert vars(parser.parse_args(["--count", "4", "--rate", "0.25"])) == {"count": 4, "rate": 0.25}
+
+    @dataclasses.dataclass(frozen=True)
+    class Switch:
+        verbose: bool = False
+
+    with pytest.raises(TypeError, match="Switch.verbose: a bool flag needs metadata action='store_true'"):
+        add_own_flags(argparse.ArgumentParser(), Switch)

@@ -48,3 +48,16 @@ def test_a_misspelt_field_fails_where_it_is_written_not_in_a_remote_worker():
         LoopConfig(flat={}, tracking_uri="u", run_id="r", storage_path="/tmp", sweep="s", key="k", fresh=True)
     loop = LoopConfig(flat={}, tracking_uri="u", run_id="r", storage_path="/tmp", sweep="s", key="k", fresh_run=True)
     assert pickle.loads(pickle.dumps(loop)) == loop  # Ray Train pickles train_loop_config to each worker
+
+
+def test_the_loop_config_travels_in_the_dict_ray_train_types_its_train_loop_config_as():
+    """Ray Train types ``train_loop_config`` as ``Optional[Dict]`` and validates it with pydantic when its state
+    tracking is on (RAY_TRAIN_ENABLE_STATE_TRACKING=1): the dataclass itself would fail the controller's start."""
+    from pydantic import TypeAdapter
+    from ray.train.v2._internal.state.schema import RunSettings
+
+    loop = LoopConfig(flat={"optim.lr": 1e-3}, tracking_uri="http://127.0.0.1:5000", run_id="r", storage_path="/tmp",
+                      sweep="s", key="k")
+    wrapped = TypeAdapter(RunSettings.model_fields["train_loop_config"].annotation).validate_python(
+        loop.train_loop_config())
+    assert LoopConfig.from_train_loop_config(pickle.loads(pickle.dumps(wrapped))) == loop

@@ -129,7 +129,8 @@ def test_the_override_keeps_existing_config_hashes():
 
 
 def test_the_level_is_a_run_tag():
-    from pad_core.integrations.trial import Resources, TrialPlan, run_tags
+    from pad_core.integrations.options import Resources, TrialPlan
+    from pad_core.integrations.trial import run_tags
 
     plan = TrialPlan(sweep="s", stage="ablation", tracking_uri="", experiment="", parent_id="", storage_path="",
                      resources=Resources(), row="r")
