@@ -167,7 +167,9 @@ def legacy_rules(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, tuple[st
         if dataclasses.is_dataclass(hint):
             out |= legacy_rules(hint, f"{prefix}{f.name}.")
         elif f.metadata.get("hash") == UNLESS_LEGACY:
-            when, unless = (tuple((k, render_value(v)) for k, v in f.metadata[c].items()) for c in ("when", "unless"))
+            # a condition may name a renamed option by its old spelling: it is compared with the value a config holds
+            when, unless = (tuple((k, render_value(canonical_value(renamed_fields().get(k, {}), v)))
+                                  for k, v in f.metadata[c].items()) for c in ("when", "unless"))
             out[f"{prefix}{f.name}"] = (render_value(f.metadata["legacy"]), when, unless)
     return out
 

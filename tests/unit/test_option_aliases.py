@@ -58,3 +58,19 @@ def test_every_renamed_value_names_an_allowed_value_and_no_old_name_is_still_all
     aliases = renamed_fields()[key][ALIASES]
     assert set(aliases.values()) <= allowed and not set(aliases) & allowed
     assert len(set(aliases.values())) == len(aliases)  # one old spelling per value: the hash maps back uniquely
+
+
+def test_a_hash_rule_condition_written_with_an_old_spelling_still_applies():
+    """``changed(..., when={"moe.soft.norm": "lucidrains"})`` compares with the value a config holds (``rms_both``):
+    a condition naming the old spelling must act on the configs it names, or their hashes would change silently."""
+    import dataclasses
+
+    from pad_core.config import flat
+    from pad_core.config.hash_rules import changed
+
+    @dataclasses.dataclass(frozen=True)
+    class Probe:
+        x: int = dataclasses.field(default=1, metadata=changed(0, when={"moe.soft.norm": "lucidrains"}))
+
+    [(_, when, _)] = flat.legacy_rules(Probe).values()
+    assert when == (("moe.soft.norm", "rms_both"),)
