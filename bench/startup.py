@@ -25,6 +25,9 @@ COMMANDS = {
     "sweeps/mmoe_components.py --help": [str(ROOT / "sweeps" / "mmoe_components.py"), "--help"],
     "sweeps/mask_rates.py --seeds 0,0 (refused)": [str(ROOT / "sweeps" / "mask_rates.py"), "--seeds", "0,0"],
     "sweeps/mask_rates.py --plan --smoke-test": [str(ROOT / "sweeps" / "mask_rates.py"), "--plan", "--smoke-test"],
+    # the paper scale's plan places the MoE layers in ViT-B/16's blocks for the cost estimate
+    "sweeps/mmoe_components.py --plan --scale paper": [str(ROOT / "sweeps" / "mmoe_components.py"), "--plan",
+                                                       "--scale", "paper"],
     "python -m pad_core --help": ["-m", "pad_core", "--help"],
 }
 

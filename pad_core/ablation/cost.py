@@ -52,13 +52,13 @@ class CellCost:
 def estimate(cfg, dev_images: int = 0, test_images: int = 0) -> CellCost | None:
     """GPU-hours of one cell, or None without a figure: a backbone not in ``THROUGHPUT``, or the BIG-MoE and
     ATR-FAS families, whose own modules (three modality streams, per-frame U-Nets) have no FLOP count yet."""
-    from pad_core.models.factory import moe_placements
-
     fig = THROUGHPUT.get(cfg.backbone.name)
     if fig is None or cfg.family != "clip":
         return None
     factor = 1.0
     if cfg.moe.kind != "none":
+        from pad_core.models.moe_blocks import moe_placements  # torch-free (so is the plan)
+
         ratio = MOE_RATIO_ALL_BLOCKS.get((cfg.moe.kind, cfg.moe.tower), MOE_RATIO_ALL_BLOCKS.get((cfg.moe.kind,
                                                                                                  "visual"), 1.0))
         placed = moe_placements(cfg)
@@ -75,7 +75,7 @@ def estimate(cfg, dev_images: int = 0, test_images: int = 0) -> CellCost | None:
 
 def _block_share(cfg, placed: dict[str, tuple[int, ...]]) -> float:
     """Share of the towers' blocks that hold an MoE layer (1.0 = every block, as the ratio was measured)."""
-    from pad_core.models.backbones import backbone_info
+    from pad_core.models.backbone_shapes import backbone_info  # torch-free: open_clip's config file read
 
     info = backbone_info(cfg.backbone.name)
     depth = {"visual": info.visual_layers, "text": info.text_layers}

@@ -20,11 +20,8 @@ from typing import Any
 
 import torch
 
+from pad_core.engine.checkpoint_files import BEST_FILE, META_FILE, STATE_FILE  # torch-free: --plan reads them
 from pad_core.engine.seed import reseed_resumed, restore_rng
-
-STATE_FILE = "state.pt"
-BEST_FILE = "best.pt"
-META_FILE = "meta.json"
 
 
 class CheckpointError(RuntimeError):

@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import pyarrow.fs
 
-from pad_core.engine.checkpoint import BEST_FILE, META_FILE
+from pad_core.engine.checkpoint_files import BEST_FILE, META_FILE
 from pad_core.integrations.storage import storage_for
 
 LATEST = "LATEST"

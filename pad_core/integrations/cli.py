@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pad_core import sweep_args
 from pad_core.config import from_flat, parse_assignments, scale_overrides
 from pad_core.errors import PadError, SweepError
 from pad_core.integrations.cli_inputs import Number, check_name, name_list, number, parse, seed_list, typed_flags
@@ -39,7 +38,7 @@ from pad_core.integrations.cli_overrides import (
 from pad_core.integrations.endpoints import check_ray_form, check_tracking_form
 from pad_core.integrations.options import Resources, SweepOptions
 from pad_core.rehearsal import rehearse_rows
-from pad_core.sweep_args import SweepArgs, add_own_flags
+from pad_core.sweep_args import SweepArgs, add_own_flags, run_scale
 
 TARGET_DIFF = Number(float, 0, "give the difference to resolve in percentage points, e.g. --target-diff 1.0",
                      above=True)
@@ -125,21 +124,15 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     return typed_flags(p)  # every numeric flag checked by its rule (cli_inputs.NUMBERS), free text non-empty
 
 
-def run_scale(ns: argparse.Namespace) -> str:
-    """The override set a run uses: --smoke-test shrinks demo and paper runs to seconds; a rehearsal keeps its
-    paper-scale shapes and only takes the smoke grid (baseline and method row, one seed, one protocol)."""
-    return sweep_args.run_scale(ns.scale, ns.smoke_test)
-
-
 def default_name(ns: argparse.Namespace, file: str) -> str:
     suffix = "-smoke" if ns.smoke_test and ns.scale == "rehearsal" else ""
-    return f"{Path(file).stem}-{run_scale(ns)}{suffix}"
+    return f"{Path(file).stem}-{run_scale(ns.scale, ns.smoke_test)}{suffix}"
 
 
 def base_overrides(ns: argparse.Namespace) -> dict[str, Any]:
     """Scale, then --backbone/--pretrained/--data, then --set (checked: cli_overrides.assignments); local paths
     made absolute, since the trials run in another folder than this driver."""
-    flat: dict[str, Any] = scale_overrides(run_scale(ns))
+    flat: dict[str, Any] = scale_overrides(run_scale(ns.scale, ns.smoke_test))
     for flag, key in FLAG_KEYS.items():
         if getattr(ns, flag) is not None:
             flat[key] = getattr(ns, flag)
@@ -264,7 +257,7 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
 
 def with_weights(args: SweepArgs, base: dict[str, Any], rows: tuple) -> tuple[dict[str, Any], tuple]:
     """The weights the command line names, over every row (cli_overrides.row_weights)."""
-    from pad_core.models.backbones import is_torchvision
+    from pad_core.models.torchvision_names import is_torchvision  # torch-free: a plan and a refusal need no torch
 
     return row_weights(base, rows, args.weights, args.run_scale, is_torchvision)
 

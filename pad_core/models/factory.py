@@ -22,9 +22,18 @@ from pad_core.config.weight_names import is_weights_path
 from pad_core.errors import ConfigError, PadError
 from pad_core.models.backbones import backbone_info, create_clip, create_torchvision, is_torchvision, tokenize
 from pad_core.models.backbones.clip_weights import check_clip_pretrained
-from pad_core.models.backbones.torchvision_nets import check_imagenet_weights, starts_random, trained_from_scratch
+from pad_core.models.backbones.torchvision_nets import check_imagenet_weights
 from pad_core.models.heads import HEADS, prompt_texts
-from pad_core.models.moe.placement import WRAPPERS, inject, resolve_layers
+from pad_core.models.initial_weights import (  # noqa: F401  (the weights rule, torch-free; re-exported here)
+    IMAGENET,
+    PRETRAINED,
+    reads_backbone,
+    starts_from_random_init,
+    weights_key,
+    weights_value,
+)
+from pad_core.models.moe.placement import WRAPPERS, inject
+from pad_core.models.moe_blocks import moe_placements  # torch-free: --plan places the layers too
 from pad_core.models.moe_layers import MOE_LAYERS
 from pad_core.models.pad_model import ClassifierModel, PADModel
 from pad_core.models.variants import VARIANTS
@@ -41,16 +50,6 @@ def resolve_run_cfg(name_or_cfg: str | RunCfg, overrides: dict[str, Any] | None 
     return from_flat({**VARIANTS.get(name_or_cfg), **flat})
 
 
-def moe_placements(cfg: RunCfg) -> dict[str, tuple[int, ...]]:
-    """Tower -> block indices that get an MoE layer (empty when moe.kind is 'none')."""
-    if cfg.moe.kind == "none":
-        return {}
-    info = backbone_info(cfg.backbone.name)
-    depth = {"visual": info.visual_layers, "text": info.text_layers}
-    towers = ("visual", "text") if cfg.moe.tower == "both" else (cfg.moe.tower,)
-    return {t: resolve_layers(cfg.moe.layers, depth[t], key=f"moe.layers ({t} tower)") for t in towers}
-
-
 def validate_model_cfg(cfg: RunCfg) -> None:
     """Everything about the model that would fail in every trial, checked before any starts (ConfigError naming the
     key and the fix): the rules that need the backbone's shape, the pretrained weights (tag known and obtainable,
@@ -61,38 +60,6 @@ def validate_model_cfg(cfg: RunCfg) -> None:
     key = weights_key(cfg)
     if key:
         check_backbone_weights(cfg.backbone.name, weights_value(cfg), key)
-
-
-def reads_backbone(cfg: RunCfg) -> bool:
-    """Every family builds the backbone except ATR-FAS with its own CNN encoder (RunCfg.reads states it)."""
-    return "backbone" in cfg.reads(cfg)
-
-
-PRETRAINED, IMAGENET = "backbone.pretrained", "backbone.imagenet_weights"
-
-
-def weights_key(cfg: RunCfg) -> str:
-    """The key the model's initial weights come from: ``backbone.imagenet_weights`` for torchvision networks (the
-    ResNet50 / ViT-B/16 baselines, BIG-MoE as released), ``backbone.pretrained`` for open_clip models (CLIP rows,
-    BIG-MoE and ATR-FAS on CLIP); "" for ATR-FAS's own CNN, which has no pretrained parts."""
-    if not reads_backbone(cfg):
-        return ""
-    return IMAGENET if "imagenet_weights" in cfg.backbone.reads(cfg) else PRETRAINED  # BackboneCfg.reads states it
-
-
-def weights_value(cfg: RunCfg) -> str:
-    """The value of :func:`weights_key` ('' when the model reads none)."""
-    return {PRETRAINED: cfg.backbone.pretrained, IMAGENET: cfg.backbone.imagenet_weights}.get(weights_key(cfg), "")
-
-
-def starts_from_random_init(cfg: RunCfg) -> bool:
-    """A backbone no weights are loaded into, where its paper starts from pretrained ones (ATR-FAS's CNN and MesoNet
-    have no pretrained parts: they are not)."""
-    key = weights_key(cfg)
-    if key == IMAGENET:
-        name = cfg.backbone.name
-        return starts_random(name, cfg.backbone.imagenet_weights) and not trained_from_scratch(name)
-    return key == PRETRAINED and not cfg.backbone.pretrained
 
 
 def check_backbone_weights(name: str, weights: str, key: str = PRETRAINED) -> None:

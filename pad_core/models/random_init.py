@@ -10,7 +10,7 @@ from collections.abc import Collection
 
 from pad_core.config import RunCfg, is_paper_scale
 from pad_core.errors import SweepError
-from pad_core.models.factory import PRETRAINED, starts_from_random_init, weights_key, weights_value
+from pad_core.models.initial_weights import PRETRAINED, starts_from_random_init, weights_key, weights_value
 
 WEIGHT_FLAG = {"backbone.pretrained": "--pretrained TAG|PATH (CLIP rows)",
                "backbone.imagenet_weights": "--imagenet-weights PATH|torchvision (torchvision rows)"}

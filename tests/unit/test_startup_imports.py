@@ -62,13 +62,40 @@ def test_a_lazily_exported_name_wins_over_its_submodule_of_the_same_name():
     assert out.stdout.split() == ["True", "function", "True"]
 
 
-def test_a_plan_starts_no_cluster_library(tmp_path):
-    """``--plan`` reads the manifest and the configs (pandas, torch for the weights rule) but never Ray, MLflow or
-    Optuna: it needs no cluster, and no MLflow server when none is given."""
-    probe = ("import runpy, sys\nsys.argv = ['sweeps/mmoe_components.py', '--plan', '--smoke-test', '--storage', "
-             f"{str(tmp_path)!r}]\ntry:\n    runpy.run_path(sys.argv[0], run_name='__main__')\nfinally:\n"
-             "    print('LOADED', *sorted(m for m in ('ray', 'mlflow', 'optuna') if m in sys.modules))")
+PLAN_PROBE = ("import runpy, sys\nsys.argv = [%r, '--plan', *%r, '--storage', %r]\ntry:\n"
+              "    runpy.run_path(sys.argv[0], run_name='__main__')\nfinally:\n"
+              "    print('LOADED', *sorted(m for m in %r if m in sys.modules))")
+NO_PLAN_LIBRARY = ("ray", "mlflow", "optuna", "torch", "open_clip", "torchvision")
+
+
+def run_plan(sweep: str, flags: list[str], storage: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "RAY_ADDRESS")}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env)
+    probe = PLAN_PROBE % (sweep, flags, str(storage), NO_PLAN_LIBRARY)
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+def test_a_plan_starts_no_cluster_library(tmp_path):
+    """``--plan`` reads the manifest and the configs (pandas) but never Ray, MLflow or Optuna, nor torch, open_clip
+    or torchvision: it needs no cluster and no model, and no MLflow server when none is given. The weights rule
+    (random init refused at a scale that fine-tunes), the torchvision names, the backbone shapes and MoE blocks of
+    the cost estimate and the checkpoint file names it asks are torch-free (pad_core/models/initial_weights.py,
+    torchvision_names.py, backbone_shapes.py, moe_blocks.py, pad_core/engine/checkpoint_files.py)."""
+    out = run_plan("sweeps/mmoe_components.py", ["--smoke-test"], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "estimated GPU-hours" in out.stdout and out.stdout.splitlines()[-1] == "LOADED"
+    # at the paper scale the cost estimate places the MoE layers in ViT-B/16's blocks: open_clip's config file is read
+    paper = run_plan("sweeps/mmoe_components.py", ["--scale", "paper"], tmp_path)
+    assert paper.returncode == 0, paper.stderr[-2000:]
+    assert "ViT-B-16-quickgelu 39.51 GFLOP/img x1.62" in paper.stdout and paper.stdout.splitlines()[-1] == "LOADED"
+
+
+def test_a_plan_of_torchvision_rows_loads_no_torch(tmp_path):
+    """Rows of torchvision-style networks (ResNet50, ViT-B/16, the SUEDE Table II siblings) at the demo scale ask
+    the random-init rule for ``backbone.imagenet_weights`` and the plan's weights column: no torch either; and a row
+    refused for random init at the paper scale is refused without it."""
+    out = run_plan("sweeps/suede_jfsfdb.py", ["--scale", "demo", "--allow-random-init"], tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resnet50" in out.stdout and out.stdout.splitlines()[-1] == "LOADED"
+    refused = run_plan("sweeps/suede_jfsfdb.py", ["--scale", "paper"], tmp_path)
+    assert refused.returncode == 2 and "would start from random init" in refused.stderr, refused.stderr[-2000:]
+    assert refused.stdout.splitlines()[-1] == "LOADED"

@@ -10,4 +10,3 @@ from pad_core.models.backbones.torchvision_nets import TV_BACKBONES, create_torc
 
 __all__ = ["TV_BACKBONES", "BackboneInfo", "backbone_info", "create_clip", "create_torchvision",
            "encode_image_with_cls", "is_torchvision", "norm_stats", "tokenize"]
-import pad_core.models.baselines  # noqa: E402, F401  (registers MesoNet, Xception, DeepPixBiS)

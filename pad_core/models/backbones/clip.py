@@ -7,76 +7,24 @@ import, so ``pad-tiny-vit`` builds like any open_clip model. Nothing is download
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-from pathlib import Path
-
 import open_clip
 import torch
 from torch import nn
 
 from pad_core.config.schema import BackboneCfg
-from pad_core.errors import ConfigError
+from pad_core.models.backbone_shapes import (  # noqa: F401  (torch-free; re-exported where they were)
+    PROJECT_CONFIGS,
+    SCHEMES,
+    BackboneInfo,
+    backbone_info,
+)
 from pad_core.models.backbones.clip_weights import check_clip_pretrained
-from pad_core.models.backbones.torchvision_nets import TV_BACKBONES, is_torchvision
 from pad_core.models.backbones.weights import quiet_root_logger as _quiet_root_logger
 
-open_clip.add_model_config(Path(__file__).parent / "model_configs")
+open_clip.add_model_config(PROJECT_CONFIGS)
 
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class BackboneInfo:
-    """Shape facts read from the open_clip model config, without building the model."""
-
-    visual_layers: int  # resblocks in the image tower
-    text_layers: int  # resblocks in the text tower
-    visual_width: int  # d of the image tower
-    text_width: int  # d of the text tower
-    image_size: int  # input side in pixels
-    patch_size: int  # ViT patch side
-    quick_gelu: bool  # whether the config builds QuickGELU (needed by OpenAI weights)
-
-    @property
-    def visual_tokens(self) -> int:
-        return (self.image_size // self.patch_size) ** 2 + 1
-
-
-SCHEMES = ("hf-hub:", "local-dir:")  # open_clip names that fetch a config and weights of their own
-
-
-@functools.cache
-def backbone_info(name: str) -> BackboneInfo:
-    if is_torchvision(name):
-        spec = TV_BACKBONES.get(name)
-        return BackboneInfo(visual_layers=spec.depth, text_layers=0, visual_width=spec.feature_dim, text_width=0,
-                            image_size=spec.image_size, patch_size=1, quick_gelu=False)
-    if name.startswith(SCHEMES):
-        raise ConfigError("backbone.name", name, "an open_clip model fetched with its own config and weights; sweeps "
-                          "build a named architecture and load weights into it", "use the architecture's open_clip "
-                          "name (e.g. ViT-B-16-quickgelu) and pass the weights file with --pretrained /abs/path")
-    cfg = open_clip.get_model_config(name)
-    if cfg is None:
-        raise ConfigError("backbone.name", name, "unknown open_clip model or torchvision baseline",
-                          f"use an open_clip name such as ViT-B-16-quickgelu (pad-tiny-vit for CPU runs) or one of "
-                          f"{TV_BACKBONES.list()}")
-    vis, txt = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
-    if not _plain_vit_clip(vis, txt):
-        raise ConfigError("backbone.name", name, "not a ViT CLIP with its own text transformer (a ResNet, timm or "
-                          "Hugging Face tower): the MoE layers, heads and audit work on ViT blocks",
-                          "use a ViT CLIP such as ViT-B-16-quickgelu, or a torchvision baseline (resnet50)")
-    image_size = vis["image_size"] if isinstance(vis["image_size"], int) else vis["image_size"][0]
-    return BackboneInfo(visual_layers=vis["layers"], text_layers=txt["layers"], visual_width=vis["width"],
-                        text_width=txt["width"], image_size=image_size, patch_size=vis["patch_size"],
-                        quick_gelu=bool(cfg.get("quick_gelu", False)))
-
-
-def _plain_vit_clip(vis: dict, txt: dict) -> bool:
-    return (isinstance(vis.get("layers"), int) and isinstance(vis.get("patch_size"), int)
-            and not vis.get("timm_model_name") and isinstance(txt.get("layers"), int)
-            and not txt.get("hf_model_name"))
 
 
 def create_clip(cfg: BackboneCfg) -> nn.Module:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torchvision
@@ -31,23 +29,16 @@ from torchvision.models.resnet import BasicBlock, ResNet
 from pad_core.config.weight_names import is_tag
 from pad_core.errors import ConfigError
 from pad_core.models.backbones.weights import fit, read_state_dict, require_file, shapes
-from pad_core.registry import Registry
-
-KEY = "backbone.imagenet_weights"
-TORCHVISION = "torchvision"  # the value that names torchvision's own cache file
-
-
-@dataclass(frozen=True)
-class TorchvisionSpec:
-    build: Callable[[], nn.Module]  # returns the network with its classification layer removed
-    feature_dim: int  # width of the pooled feature
-    image_size: int  # input side the network expects
-    depth: int  # residual stages (ResNet) or encoder blocks (ViT)
-    imagenet: str = ""  # torchvision's weights entry that "torchvision" names ("" = it publishes none)
-    scratch: bool = False  # trained from scratch in its paper (MesoNet): random init is its paper's start
-
-
-TV_BACKBONES: Registry[TorchvisionSpec] = Registry("torchvision backbone")
+from pad_core.models.torchvision_names import (  # noqa: F401  (the names' registry, re-exported where it was)
+    KEY,
+    TORCHVISION,
+    TV_BACKBONES,
+    Network,
+    TorchvisionSpec,
+    is_torchvision,
+    starts_random,
+    trained_from_scratch,
+)
 
 
 def _headless_resnet(net: ResNet) -> nn.Module:
@@ -60,18 +51,12 @@ def _headless_vit(net: torchvision.models.VisionTransformer) -> nn.Module:
     return net
 
 
-TV_BACKBONES.register("resnet50")(TorchvisionSpec(lambda: _headless_resnet(torchvision.models.resnet50()), 2048,
-                                                  224, 4, "ResNet50_Weights.IMAGENET1K_V1"))
-TV_BACKBONES.register("vit_b_16")(TorchvisionSpec(lambda: _headless_vit(torchvision.models.vit_b_16()), 768, 224, 12,
-                                                  "ViT_B_16_Weights.IMAGENET1K_V1"))
-TV_BACKBONES.register("resnet-tiny")(TorchvisionSpec(lambda: _headless_resnet(ResNet(BasicBlock, [1, 1, 1, 1])), 512,
-                                                     64, 4))
-TV_BACKBONES.register("vit-tiny")(TorchvisionSpec(lambda: _headless_vit(torchvision.models.VisionTransformer(
-    image_size=64, patch_size=8, num_layers=4, num_heads=4, hidden_dim=128, mlp_dim=512)), 128, 64, 4))
-
-
-def is_torchvision(name: str) -> bool:
-    return name in TV_BACKBONES
+# The networks TV_BACKBONES names (pad_core/models/torchvision_names.py), read from there when first built.
+RESNET50 = Network(lambda: _headless_resnet(torchvision.models.resnet50()), 2048, 224, 4)
+VIT_B_16 = Network(lambda: _headless_vit(torchvision.models.vit_b_16()), 768, 224, 12)
+RESNET_TINY = Network(lambda: _headless_resnet(ResNet(BasicBlock, [1, 1, 1, 1])), 512, 64, 4)
+VIT_TINY = Network(lambda: _headless_vit(torchvision.models.VisionTransformer(
+    image_size=64, patch_size=8, num_layers=4, num_heads=4, hidden_dim=128, mlp_dim=512)), 128, 64, 4)
 
 
 # The checkpoint of a whole torchvision classifier carries its ImageNet layer, which the headless network drops.
@@ -97,12 +82,6 @@ def fill_command(name: str, entry: str) -> str:
     return f"python -c \"import torchvision; torchvision.models.{name}(weights='{entry.split('.')[-1]}')\""
 
 
-def starts_random(name: str, weights: str) -> bool:
-    """True when ``weights`` leaves the torchvision network ``name`` at random init."""
-    if weights and os.path.isdir(weights):
-        return not folder_file(name, weights)
-    return not weights or (weights == TORCHVISION and not TV_BACKBONES.get(name).imagenet)
-
 
 def folder_candidates(name: str) -> list[str]:
     """File names a weights folder may hold for ``name``: torchvision's own cache name for its ImageNet set (a copy of
@@ -118,10 +97,6 @@ def folder_file(name: str, folder: str) -> str:
     return next((os.path.join(folder, f) for f in folder_candidates(name) if os.path.isfile(os.path.join(folder, f))),
                 "")
 
-
-def trained_from_scratch(name: str) -> bool:
-    """A network its paper trains from random init (no pretrained parts): not refused at the paper scales."""
-    return TV_BACKBONES.get(name).scratch
 
 
 def resolve_imagenet_weights(name: str, weights: str) -> str:

@@ -10,18 +10,12 @@ teacher-student prompt modules).
 
 from __future__ import annotations
 
-from pad_core.models.backbones.torchvision_nets import TV_BACKBONES, TorchvisionSpec
 from pad_core.models.baselines import deeppixbis, meso, xception
+from pad_core.models.torchvision_names import TV_BACKBONES, Network
 
-# name -> (spec, row label); depth = conv blocks (Meso-4), residual blocks (Xception), dense blocks (DeepPixBiS)
-SIBLINGS = {
-    "meso4": (TorchvisionSpec(meso.Meso4, meso.HIDDEN, meso.IMAGE_SIZE, 4, scratch=True), "MesoNet (Meso-4)"),
-    "xception": (TorchvisionSpec(xception.Xception, xception.FEATURE_DIM, xception.IMAGE_SIZE,
-                                 3 + xception.MIDDLE_BLOCKS + 1), "Xception"),
-    "deeppixbis": (TorchvisionSpec(deeppixbis.DeepPixBiS, deeppixbis.MAP_SIDE ** 2, deeppixbis.IMAGE_SIZE, 2),
-                   "DeepPixBiS (binary output only)"),
-}
-
-for _name, (_spec, _label) in SIBLINGS.items():
-    if _name not in TV_BACKBONES:  # a reload of this module (importlib.reload) must not register twice
-        TV_BACKBONES.register(_name)(_spec)
+# The networks TV_BACKBONES names meso4, xception, deeppixbis (pad_core/models/torchvision_names.py); depth = conv
+# blocks (Meso-4), residual blocks (Xception), dense blocks (DeepPixBiS)
+MESO4 = Network(meso.Meso4, meso.HIDDEN, meso.IMAGE_SIZE, 4)
+XCEPTION = Network(xception.Xception, xception.FEATURE_DIM, xception.IMAGE_SIZE, 3 + xception.MIDDLE_BLOCKS + 1)
+DEEPPIXBIS = Network(deeppixbis.DeepPixBiS, deeppixbis.MAP_SIDE ** 2, deeppixbis.IMAGE_SIZE, 2)
+SIBLINGS = tuple(name for name in TV_BACKBONES.list() if TV_BACKBONES.get(name).network.startswith(f"{__name__}:"))

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from pad_core.errors import ConfigError
 from pad_core.models.moe.outputs import MoEOut
+from pad_core.models.moe_blocks import resolve_layers  # noqa: F401  (torch-free, for --plan; re-exported)
 from pad_core.registry import Registry
 
 WRAPPERS: Registry[type[nn.Module]] = Registry("moe mode")
@@ -60,24 +60,6 @@ class ReplaceMoE(_MoEWrapper):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         self.last = self.moe(h)
         return self.last.x
-
-
-def resolve_layers(spec: tuple[int, ...] | str, depth: int, *, key: str = "moe.layers") -> tuple[int, ...]:
-    """Block indices for a preset (all|early|middle|later|none) or an explicit tuple, checked against depth.
-
-    early/middle/later take ceil(depth/4) blocks: {0,1,2}, {4,5,6}, {9,10,11} on a 12-block ViT
-    (SUEDE Table IV; METHODS.md §10 chooses the middle and later sets).
-    """
-    if not isinstance(spec, str):
-        bad = [i for i in spec if not 0 <= i < depth]
-        if bad:
-            raise ConfigError(key, spec, f"blocks {bad} outside 0..{depth - 1} of a {depth}-block tower",
-                              f"use indices in 0..{depth - 1} or a preset (all, early, middle, later)")
-        return tuple(sorted(spec))
-    k = -(-depth // 4)
-    presets = {"all": range(depth), "none": range(0), "early": range(k),
-               "middle": range((depth - k) // 2, (depth - k) // 2 + k), "later": range(depth - k, depth)}
-    return tuple(presets[spec])
 
 
 def inject(blocks: nn.ModuleList, layers: tuple[int, ...], wrapper_cls: type[_MoEWrapper], make_moe,
