@@ -234,15 +234,15 @@ def run_mode(args: SweepArgs, opts: SweepOptions, get_ablation: Callable | None,
         return run_grid(spec, opts), spec.name
     if get_search is None:
         raise PadError("--mode", "search", "this sweep declares no search space", "use --mode ablation")
+    if args.plan:  # before the space is sampled dry (Optuna, the model factory): a plan of a search is refused
+        raise PadError("--plan", "--mode search", "a search's cells are drawn while it runs, so there is no plan "
+                       "of them", "plan the confirmed configurations as rows (sweeps/rows.py --plan)")
     search = get_search(args)
     check_search_inputs(args, search)
     search = replace(search, base=with_weights(args, search.base, ())[0])
     if args.scale == "rehearsal":
         search = replace(search, base=rehearse_rows(search.base, (), opts.storage_path)[0])
     check_weights(args, {"search base": from_flat(search.base)})
-    if args.plan:
-        raise PadError("--plan", "--mode search", "a search's cells are drawn while it runs, so there is no plan "
-                       "of them", "plan the confirmed configurations as rows (sweeps/rows.py --plan)")
     stopping = {k: getattr(args, k) for k in ("scheduler", "grace_period", "reduction_factor")
                 if getattr(args, k) is not None}
     search = replace(search, **stopping)

@@ -99,3 +99,14 @@ def test_a_plan_of_torchvision_rows_loads_no_torch(tmp_path):
     refused = run_plan("sweeps/suede_jfsfdb.py", ["--scale", "paper"], tmp_path)
     assert refused.returncode == 2 and "would start from random init" in refused.stderr, refused.stderr[-2000:]
     assert refused.stdout.splitlines()[-1] == "LOADED"
+
+
+def test_a_plan_of_a_search_is_refused_before_the_space_is_sampled():
+    """``--mode search --plan`` has nothing to plan; the refusal comes before the dry draws of the space (Optuna, the
+    model factory), so it loads none of the heavy libraries."""
+    probe = ("import runpy, sys\nsys.argv = ['sweeps/hpo.py', '--plan']\ntry:\n    runpy.run_path(sys.argv[0], "
+             "run_name='__main__')\nexcept SystemExit as end:\n    print('EXIT', end.code)\nfinally:\n"
+             f"    print('LOADED', *sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert "error: --plan='--mode search': a search's cells are drawn while it runs" in out.stderr
+    assert out.stdout.splitlines()[-2:] == ["EXIT 2", "LOADED"]
