@@ -12,8 +12,8 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.ablation.search_spec import SearchSpec
+from pad_core.integrations.mlflow_runs import SweepRecord
 from pad_core.integrations.search import confirm_spec, overrides
 from pad_core.integrations.search_report import REPORT_DIR, report_search
 from pad_core.integrations.search_trials import CURVE_BEST, FINAL, search_trials
