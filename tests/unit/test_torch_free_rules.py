@@ -17,10 +17,18 @@ from pad_core.models.torchvision_names import TV_BACKBONES, Network
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_open_clip_config_read_without_open_clip_is_open_clips_own():
+def test_every_open_clip_config_read_without_open_clip_is_open_clips_own(monkeypatch):
+    """Read from the files alone: open_clip's own lookup (the fallback for names that are no file) is made to fail,
+    so a broken file lookup cannot hide behind it."""
     names = open_clip.list_models()
     assert "pad-tiny-vit" in names and "ViT-B-16-quickgelu" in names
-    assert {n: clip_model_config(n) for n in names} == {n: open_clip.get_model_config(n) for n in names}
+    expected = {n: open_clip.get_model_config(n) for n in names}
+
+    def not_asked(name):
+        raise AssertionError(f"{name}: asked open_clip instead of reading its config file")
+
+    monkeypatch.setattr(open_clip, "get_model_config", not_asked)
+    assert {n: clip_model_config(n) for n in names} == expected
 
 
 def test_a_name_open_clip_does_not_know_is_refused_as_before():
