@@ -62,7 +62,8 @@ def weights_file(backbone: str) -> str:
 def _write_weights(backbone: str, path: Path) -> None:
     import torch
 
-    from pad_core.models.backbones.torchvision_nets import create_torchvision, is_torchvision
+    from pad_core.models.backbones.torchvision_nets import create_torchvision
+    from pad_core.models.torchvision_names import is_torchvision
     from pad_core.models.backbones.weights import quiet_root_logger
 
     torch.manual_seed(0)
@@ -144,7 +145,7 @@ def rehearse_rows(base: dict[str, Any], rows: tuple, storage_uri: str) -> tuple[
     init keep it), and a ``synthetic:`` manifest the staged ``s3://`` one."""
     from pad_core.config import from_flat
     from pad_core.config.weight_names import is_tag  # one rule for tag vs file, shared with the preflight
-    from pad_core.models.backbones.torchvision_nets import is_torchvision
+    from pad_core.models.torchvision_names import is_torchvision
 
     base_cfg = from_flat(base)
     out = dict(base)
@@ -172,7 +173,7 @@ def rehearse_rows(base: dict[str, Any], rows: tuple, storage_uri: str) -> tuple[
 def staged_imagenet(flat: dict[str, Any], name: str) -> dict[str, Any]:
     """``backbone.imagenet_weights`` of a torchvision network that reads torchvision's cache at paper scale, pointed
     at the generated file of ``name`` (the paper path through a local file); {} for anything else."""
-    from pad_core.models.backbones.torchvision_nets import TORCHVISION, TV_BACKBONES, is_torchvision
+    from pad_core.models.torchvision_names import TORCHVISION, TV_BACKBONES, is_torchvision
 
     if not is_torchvision(name) or not TV_BACKBONES.get(name).imagenet:
         return {}

@@ -170,7 +170,8 @@ def legacy_rules(cfg_cls: type = RunCfg, prefix: str = "") -> dict[str, tuple[st
             # a condition may name a renamed option by its old spelling: it is compared with the value a config holds
             when, unless = (tuple((k, render_value(canonical_value(renamed_fields().get(k, {}), v)))
                                   for k, v in f.metadata[c].items()) for c in ("when", "unless"))
-            out[f"{prefix}{f.name}"] = (render_value(f.metadata["legacy"]), when, unless)
+            legacy = canonical_value(f.metadata, f.metadata["legacy"])  # a renamed field's legacy value, new spelling
+            out[f"{prefix}{f.name}"] = (render_value(legacy), when, unless)
     return out
 
 

@@ -139,7 +139,7 @@ class LossCfg:
             unread += ["cr_t", "dm_w", "cdm_w"]
         if "metric_w" not in terms.values():
             unread.append("metric_w")
-        unread += sorted({"metric_margin", "metric_temperature"} - set(METRIC_PARAMS.get(self.metric, ())))
+        unread += sorted({"metric_margin", "metric_temperature"} - set(METRIC_PARAMS[self.metric] if self.metric != "none" else ()))
         if not terms:
             unread.append("feature")
         if cfg.moe.kind != "sue":

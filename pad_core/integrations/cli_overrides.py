@@ -54,10 +54,6 @@ def assignments(ns: argparse.Namespace) -> dict[str, str]:
         raise ConfigError("--set", given, "the same key given more than once: only the last would count",
                           "give each key once")
     flat = parse_assignments(ns.set)
-    try:
-        parse_flat(flat)  # an unknown key or a value its field cannot hold: refused now, before any heavy import
-    except ConfigError as err:
-        raise ConfigError(f"--set {err.key}", flat.get(err.key, err.value), err.problem, err.fix) from None
     for key, value in flat.items():
         if key in CELL_AXES:
             raise ConfigError(f"--set {key}", value, "the sweep sets this key itself in every cell, so --set would "
@@ -66,6 +62,11 @@ def assignments(ns: argparse.Namespace) -> dict[str, str]:
         if own:
             raise ConfigError(f"--set {key}", value, f"{flag(own)} is given too: one of them would be ignored",
                               f"give it once, with {flag(own)}")
+    try:
+        parse_flat(flat)  # an unknown key or a value its field cannot hold: refused now, before any heavy import
+    except ConfigError as err:  # the bad item as parsed (one element of a list), else the text as given
+        raise ConfigError(f"--set {err.key}", flat.get(err.key) if err.value is None else err.value, err.problem,
+                          err.fix) from None
     return flat
 
 

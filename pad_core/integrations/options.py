@@ -12,7 +12,7 @@ values before any of those is needed (docs/BENCHMARKS.md §13).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
@@ -92,10 +92,17 @@ class TrialPlan:
     keep_checkpoints: bool = False  # keep a finished cell's checkpoints (default: deleted once the cell finished)
     data_version: str = ""  # sha256 of the cell's data manifest (tag pad.data_version; tables refuse mixed ones)
 
+    def to_config(self) -> dict[str, Any]:
+        """The plan as Tune's ``param_space`` carries it: plain values (``asdict``). Tune puts any other object of a
+        param space in the object store behind a placeholder that a ``Tuner.restore`` cannot resolve: a resumed search
+        handed its trials the placeholder (a tuple) instead of the plan. :meth:`from_config` rebuilds it."""
+        return asdict(self)
+
     @classmethod
     def from_config(cls, value: TrialPlan | dict[str, Any]) -> TrialPlan:
-        """The plan a Tune trial's config holds: the dataclass itself, or the dict earlier code wrote into it
-        (``asdict``: ``resources`` a dict too), which a Tune experiment restored from older state still carries."""
+        """The plan a Tune trial's config holds, rebuilt at this one entry point and read by attribute from here on:
+        its ``to_config`` dict (the form every padsweep version wrote, so state restored from older code reads too),
+        or the dataclass itself (a direct call)."""
         if isinstance(value, cls):
             return value
         resources = value["resources"]

@@ -88,7 +88,7 @@ def search_tuner(spec: SearchSpec, opts: SweepOptions, parent_id: str, data_vers
     # Multi-objective: the metrics and modes live on the searcher, the first one on the scheduler (platform notes).
     scheduler, limit = SCHEDULERS[spec.scheduler](spec, cfg.train, keys[0], modes[0], slots)
     return tune.Tuner(
-        driver_trainable(opts.resources), param_space={"plan": plan},
+        driver_trainable(opts.resources), param_space={"plan": plan.to_config()},
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=spec.num_samples,
                                     max_concurrent_trials=limit),
         run_config=tune.RunConfig(name=spec.name, **tune_storage(opts.storage_path), verbose=0,

@@ -181,7 +181,8 @@ def grid_tuner(spec: AblationSpec, pending: list[Cell], opts: SweepOptions, pare
                versions: dict[str, str], concurrent: int) -> tune.Tuner:
     return tune.Tuner(
         driver_trainable(opts.resources),
-        param_space={"plan": tune.grid_search(plans(spec, pending, opts, parent_id, stage, versions))},
+        param_space={"plan": tune.grid_search([plan.to_config() for plan in
+                                               plans(spec, pending, opts, parent_id, stage, versions)])},
         # A finished trial's process takes the next cell (no new actor, no second import of torch and
         # open_clip: ~5 s a trial here, docs/BENCHMARKS.md §5); every cell still starts from its own seed.
         tune_config=tune.TuneConfig(max_concurrent_trials=concurrent, reuse_actors=True),

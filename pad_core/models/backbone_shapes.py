@@ -1,8 +1,9 @@
-"""A backbone's shape (depths, widths, input size) by name, without building it or loading torch: ``--plan`` places
+"""A backbone's shape (depths, widths, input size) by name, without building it: ``--plan`` places
 the MoE layers to estimate a cell's cost (pad_core/ablation/cost.py), and the factory, the audit and the data ask the
 same rule. open_clip models are read from open_clip's own model config (a JSON file per name, in open_clip's
-``model_configs`` folder or the project's, pad_core/models/backbones/model_configs); torchvision-style networks from
-their declaration (pad_core/models/torchvision_names.py)."""
+``model_configs`` folder or the project's, pad_core/models/backbones/model_configs) without loading torch;
+torchvision-style networks from the declaration next to their code (named in pad_core/models/torchvision_names.py),
+which loads torch on first use."""
 
 from __future__ import annotations
 

@@ -130,7 +130,7 @@ def validate_family_cfg(cfg: RunCfg, info) -> None:
     if cfg.family == "bigmoe" and is_torchvision(name) and not name.startswith("vit"):
         raise ConfigError("backbone.name", name, "BIG-MoE splits a ViT into patch tokens; this is a CNN",
                           "use an open_clip ViT (ViT-B-16-quickgelu) or vit_b_16 (the released code's backbone)")
-    if cfg.family == "atr" and cfg.atr.encoder == "clip" and is_torchvision(name):
+    if cfg.family == "atr" and cfg.atr.reads_backbone() and is_torchvision(name):
         raise ConfigError("atr.encoder", "clip", f"backbone.name={name!r} is not an open_clip model",
                           "set backbone.name to an open_clip ViT, or atr.encoder=cnn")
     if cfg.head.kind == "prompt" and cfg.head.loss != "ce2":
@@ -145,7 +145,7 @@ def _towers(clip: nn.Module) -> dict[str, nn.Module]:
 def _head(cfg: RunCfg, embed_dim: int, cls_dim: int) -> nn.Module:
     h = cfg.head
     texts, counts = prompt_texts(h.templates, h.class_words, h.attack_prompts, h.live_prompts)
-    tokens = tokenize(cfg.backbone.name, texts) if h.kind == "prompt" else None
+    tokens = tokenize(cfg.backbone.name, texts) if h.reads_text_tower() else None
     return HEADS.get(h.kind)(tokens=tokens, counts=counts, embed_dim=embed_dim, cls_dim=cls_dim)
 
 

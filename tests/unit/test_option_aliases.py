@@ -74,3 +74,22 @@ def test_a_hash_rule_condition_written_with_an_old_spelling_still_applies():
 
     [(_, when, _)] = flat.legacy_rules(Probe).values()
     assert when == (("moe.soft.norm", "rms_both"),)
+
+
+def test_the_legacy_value_of_a_renamed_field_is_compared_in_its_new_spelling():
+    """A field both renamed and ``changed(legacy=<old spelling>)``: a config holding that behaviour (in the new
+    spelling) asks for the legacy computation and must keep its hash."""
+    import dataclasses
+    from types import MappingProxyType
+
+    from pad_core.config import flat
+    from pad_core.config.hash_rules import changed, renamed
+
+    metadata = MappingProxyType({**changed("lucidrains", when={}), **renamed(lucidrains="rms_both")})
+
+    @dataclasses.dataclass(frozen=True)
+    class Probe:
+        norm: str = dataclasses.field(default="rms_both", metadata=metadata)
+
+    [(legacy, _, _)] = flat.legacy_rules(Probe).values()
+    assert legacy == "rms_both"

@@ -61,3 +61,18 @@ def test_the_loop_config_travels_in_the_dict_ray_train_types_its_train_loop_conf
     wrapped = TypeAdapter(RunSettings.model_fields["train_loop_config"].annotation).validate_python(
         loop.train_loop_config())
     assert LoopConfig.from_train_loop_config(pickle.loads(pickle.dumps(wrapped))) == loop
+
+
+def test_the_plan_crosses_tune_as_plain_values_a_restored_tuner_can_hand_back():
+    """Tune replaces every non-primitive object of a param space by an object-store placeholder (``ref_ph``), which a
+    ``Tuner.restore`` cannot resolve: a resumed search handed its trials the placeholder, a tuple, instead of the plan.
+    ``to_config`` is plain values only, so Tune keeps it as it is, and ``from_config`` rebuilds the dataclass."""
+    from ray.tune.impl.placeholder import create_resolvers_map, inject_placeholders
+
+    plan = TrialPlan(sweep="s", stage="ablation", tracking_uri="http://127.0.0.1:5000", experiment="e",
+                     parent_id="p", storage_path="/tmp/x", resources=Resources(workers=2, gpus_per_worker=1.0),
+                     flat={"moe.soft.mask_rates": (0.0, 0.1, 0.1, 0.1), "optim.lr": 1e-3}, key="k")
+    carried = inject_placeholders({"plan": plan.to_config()}, create_resolvers_map())
+    assert carried == {"plan": plan.to_config()}
+    assert TrialPlan.from_config(carried["plan"]) == plan
+    assert inject_placeholders({"plan": plan}, create_resolvers_map()) != {"plan": plan}  # what went wrong before
