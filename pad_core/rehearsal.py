@@ -63,8 +63,8 @@ def _write_weights(backbone: str, path: Path) -> None:
     import torch
 
     from pad_core.models.backbones.torchvision_nets import create_torchvision
-    from pad_core.models.torchvision_names import is_torchvision
     from pad_core.models.backbones.weights import quiet_root_logger
+    from pad_core.models.torchvision_names import is_torchvision
 
     torch.manual_seed(0)
     if is_torchvision(backbone):
