@@ -48,7 +48,8 @@ RANDOM_INIT = "random init"
 
 def weights_of(cfg: RunCfg) -> str:
     """Where the cell's pretrained parts come from: the open_clip tag or file of CLIP backbones, the ImageNet weights
-    of torchvision-style baselines, or none (the model layer's rule, models/initial_weights.py::weights_key, imported on use)."""
+    of torchvision-style baselines, or none (the model layer's rule, models/initial_weights.py::weights_key, imported
+    on use)."""
     from pad_core.models.initial_weights import PRETRAINED, weights_key, weights_value
     from pad_core.models.torchvision_names import TORCHVISION, TV_BACKBONES, starts_random
 

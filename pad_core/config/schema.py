@@ -139,7 +139,8 @@ class LossCfg:
             unread += ["cr_t", "dm_w", "cdm_w"]
         if "metric_w" not in terms.values():
             unread.append("metric_w")
-        unread += sorted({"metric_margin", "metric_temperature"} - set(METRIC_PARAMS[self.metric] if self.metric != "none" else ()))
+        stated = METRIC_PARAMS[self.metric] if self.metric != "none" else ()  # a new metric must state its parameter
+        unread += sorted({"metric_margin", "metric_temperature"} - set(stated))
         if not terms:
             unread.append("feature")
         if cfg.moe.kind != "sue":
