@@ -1,12 +1,12 @@
 """MoE layer efficiency: each layer's forward+backward time / a dense MLP of equal FLOPs, side by side.
 
-Layers are built by the project's own registry (``MOE_LAYERS`` for SoftMoE / MMoE / MoAE / SUE, ``build_experts``
-and ``IGMA`` for BIG-MoE's PEER) from the variant configs the sweeps use (``softmoe``, ``mmoe``, ``moae``, ``sue``,
-``bigmoe``): the paper defaults at ViT-B/16 size, the ``demo`` scale at the tiny test model's size. FLOPs of one
-forward+backward are counted with ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convs; soft-maxes,
-norms and gathers count zero); the dense MLP ``Linear(d, h) -> GELU -> Linear(h, d)`` on the same input gets the
-hidden width h that matches them. "Loop-free" compares the number of aten calls of one forward+backward at the
-base size, with twice the experts and with twice the batch: a Python loop over experts or tokens changes it.
+Layers are built by the project's own registries (``MOE_LAYERS`` for SoftMoE / MMoE / MoAE / SUE,
+``bigmoe_layers(cfg).experts`` and ``IGMA`` for BIG-MoE's PEER) from the variant configs the sweeps use (``softmoe``,
+``mmoe``, ``moae``, ``sue``, ``bigmoe``): the paper defaults at ViT-B/16 size, the ``demo`` scale at the tiny test
+model's size. FLOPs of one forward+backward are counted with ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and
+convs; soft-maxes, norms and gathers count zero); the dense MLP ``Linear(d, h) -> GELU -> Linear(h, d)`` on the same
+input gets the hidden width h that matches them. "Loop-free" compares the number of aten calls of one forward+backward
+at the base size, with twice the experts and with twice the batch: a Python loop over experts or tokens changes it.
 
     .venv/bin/python bench/moe_layers.py [--quick] [--sizes vitb16,tiny] [--device cuda --dtype bf16] [--json OUT]
 """
@@ -28,7 +28,6 @@ from pad_core.config import scale_overrides
 from pad_core.models.backbones import backbone_info
 from pad_core.models.bigmoe.igma import IGMA
 from pad_core.models.bigmoe.layers import bigmoe_layers
-from pad_core.models.bigmoe.peer import build_experts
 from pad_core.models.factory import MOE_LAYERS, resolve_run_cfg
 from pad_core.models.moe.experts import QuickGELU
 from pad_core.models.moe.placement import WRAPPERS
@@ -117,7 +116,7 @@ def peer_case(backbone: str, scale: str, batch: int, overrides: dict | None = No
     cfg = run_cfg("bigmoe", backbone, scale, overrides).bigmoe
     info = backbone_info(backbone)
     patches, m = (info.image_size // info.patch_size) ** 2, 3
-    layer = build_experts(cfg, m * cfg.down_dim, 2 * cfg.down_dim)  # IGMA's isolated gate G* is 2r wide
+    layer = bigmoe_layers(cfg).experts.build(cfg, m * cfg.down_dim, gate_dim=2 * cfg.down_dim)  # G* is 2r wide
     x, g = torch.randn(batch, patches, m * cfg.down_dim), torch.randn(batch, patches, 2 * cfg.down_dim)
     note = f"{cfg.peer_keys ** 2} rank-1 experts, {cfg.peer_heads} heads x top-{cfg.peer_topk}, d={m * cfg.down_dim}"
     return Case(layer, [x, g], lambda x, g: (layer(x, g), []), note)

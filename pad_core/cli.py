@@ -59,7 +59,7 @@ def _train(args: argparse.Namespace) -> None:
     from pad_core.config import from_flat, parse_assignments, scale_overrides
     from pad_core.config.scales import torchvision_scale_overrides
     from pad_core.engine import train
-    from pad_core.models.factory import weights_key
+    from pad_core.models.initial_weights import weights_key
     from pad_core.models.random_init import check_random_init
     from pad_core.models.variants import VARIANTS
 

@@ -61,13 +61,25 @@ class TrainingRun:
         self.protocol = cfg.data.protocol
         built = build_training(cfg, self.ctx)
         self.run_data = built.data  # rows, datasets, score level: a later fit() builds its loader from them
-        self.rows, self.datasets, self.score_level = built.data.rows, built.data.datasets, built.data.score_level
         self.model, self.net, self.train_loader = built.model, built.net, built.train_loader
         self.optimizer, self.scheduler = built.optimizer, built.scheduler
         self.state = built.start.state
         self.best_unsaved = built.start.best_unsaved  # best weights not on disk as their own file yet
         self.workdir, self.last_ckpt = self.ctx.workdir, ""  # fit() makes a temporary workdir if none is given
         self.started = self.last_saved = time.monotonic()  # last_saved: wall-time checkpoint cadence
+
+    @property
+    def rows(self):
+        """The protocol's rows (ProtocolData): splits, the protocol, notes on the data."""
+        return self.run_data.rows
+
+    @property
+    def datasets(self):
+        return self.run_data.datasets
+
+    @property
+    def score_level(self) -> str:
+        return self.run_data.score_level
 
     def train_batches(self) -> Iterator:
         """The built loader's batches: the run lets go of the loader, so its workers (persistent) end with the

@@ -141,7 +141,8 @@ def check_some_finished(record: SweepRecord, parent_id: str, sweep: str) -> None
 def check_row_weights(configs: dict[str, RunCfg]) -> None:
     """Every row's weights found and matched against its architecture on this driver, before any data is read (the
     preflight checks them again, cached, with the rest of each cell)."""
-    from pad_core.models.factory import check_backbone_weights, weights_key, weights_value
+    from pad_core.models.factory import check_backbone_weights
+    from pad_core.models.initial_weights import weights_key, weights_value
 
     for row, cfg in configs.items():
         key = weights_key(cfg)

@@ -24,14 +24,7 @@ from pad_core.models.backbones import backbone_info, create_clip, create_torchvi
 from pad_core.models.backbones.clip_weights import check_clip_pretrained
 from pad_core.models.backbones.torchvision_nets import check_imagenet_weights
 from pad_core.models.heads import HEADS, prompt_texts
-from pad_core.models.initial_weights import (  # noqa: F401  (the weights rule, torch-free; re-exported here)
-    IMAGENET,
-    PRETRAINED,
-    reads_backbone,
-    starts_from_random_init,
-    weights_key,
-    weights_value,
-)
+from pad_core.models.initial_weights import PRETRAINED, weights_key, weights_value
 from pad_core.models.moe.placement import WRAPPERS, inject
 from pad_core.models.moe_blocks import moe_placements  # torch-free: --plan places the layers too
 from pad_core.models.moe_layers import MOE_LAYERS

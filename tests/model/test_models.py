@@ -11,7 +11,8 @@ from pad_core.errors import ConfigError
 from pad_core.losses import total_loss
 from pad_core.models import VARIANTS, create_model
 from pad_core.models.factory import resolve_run_cfg
-from pad_core.models.moe.placement import WRAPPERS, resolve_layers
+from pad_core.models.moe.placement import WRAPPERS
+from pad_core.models.moe_blocks import resolve_layers
 
 TINY = scale_overrides("smoke")
 

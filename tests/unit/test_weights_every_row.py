@@ -24,9 +24,10 @@ from pad_core.audit.inactive import inactive_keys
 from pad_core.config import from_flat, scale_overrides
 from pad_core.errors import ConfigError
 from pad_core.models import create_model, validate_model_cfg
-from pad_core.models.backbones.torchvision_nets import TV_BACKBONES, cache_file
+from pad_core.models.backbones.torchvision_nets import cache_file
 from pad_core.models.backbones.weights import quiet_root_logger
-from pad_core.models.factory import starts_from_random_init, weights_key
+from pad_core.models.initial_weights import starts_from_random_init, weights_key
+from pad_core.models.torchvision_names import TV_BACKBONES
 from pad_core.models.variants import VARIANTS
 from tests.refusals import ROOT, UNREACHABLE_RAY, inputs_of, store_state
 

@@ -12,12 +12,7 @@ import torch
 from torch import nn
 
 from pad_core.config.schema import BackboneCfg
-from pad_core.models.backbone_shapes import (  # noqa: F401  (torch-free; re-exported where they were)
-    PROJECT_CONFIGS,
-    SCHEMES,
-    BackboneInfo,
-    backbone_info,
-)
+from pad_core.models.backbone_shapes import PROJECT_CONFIGS, backbone_info
 from pad_core.models.backbones.clip_weights import check_clip_pretrained
 from pad_core.models.backbones.weights import quiet_root_logger as _quiet_root_logger
 

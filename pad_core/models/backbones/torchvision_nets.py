@@ -29,13 +29,11 @@ from torchvision.models.resnet import BasicBlock, ResNet
 from pad_core.config.weight_names import is_tag
 from pad_core.errors import ConfigError
 from pad_core.models.backbones.weights import fit, read_state_dict, require_file, shapes
-from pad_core.models.torchvision_names import (  # noqa: F401  (the names' registry, re-exported where it was)
+from pad_core.models.torchvision_names import (
     KEY,
     TORCHVISION,
     TV_BACKBONES,
     Network,
-    TorchvisionSpec,
-    is_torchvision,
     starts_random,
     trained_from_scratch,
 )

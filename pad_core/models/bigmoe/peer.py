@@ -15,7 +15,6 @@ from einops import einsum, rearrange, repeat
 from torch import nn
 from torch.nn import functional as F
 
-from pad_core.config.family_schema import BigMoECfg
 from pad_core.models.config_layer import ConfigLayer
 from pad_core.models.moe.experts import GELU, BatchedExperts
 from pad_core.models.moe.fp32 import fp32_region
@@ -117,6 +116,3 @@ class DenseFFNExperts(nn.Module):
 EXPERTS.register("peer")(ConfigLayer(PEER, prefix="peer_"))
 EXPERTS.register("ffn")(ConfigLayer(DenseFFNExperts, prefix="ffn_"))
 
-
-def build_experts(cfg: BigMoECfg, dim: int, gate_dim: int) -> nn.Module:
-    return EXPERTS.get(cfg.experts).build(cfg, dim, gate_dim=gate_dim)

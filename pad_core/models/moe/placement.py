@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from pad_core.models.moe.outputs import MoEOut
-from pad_core.models.moe_blocks import resolve_layers  # noqa: F401  (torch-free, for --plan; re-exported)
 from pad_core.registry import Registry
 
 WRAPPERS: Registry[type[nn.Module]] = Registry("moe mode")
