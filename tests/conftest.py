@@ -10,8 +10,37 @@ from pad_core.integrations.services.base import LOOPBACK_RAY  # noqa: E402 - imp
 for _key, _value in LOOPBACK_RAY.items():
     os.environ.setdefault(_key, _value)
 
+import re  # noqa: E402
+import tempfile  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
+from pad_core import scratch  # noqa: E402
+
+# What padsweep and the services it starts may write into the temp folder. A suite that leaves these behind fills
+# the disk of the machine it runs on (a staged ViT-B/16 checkpoint is ~6 GB); CI ran out of space that way.
+OURS = re.compile(r"^(padsweep-|pad-audit-|padckpt|padrun-|padbest-|seaweedfs-|weed\.)")
+_BEFORE = pytest.StashKey[set]()
+
+
+def pytest_sessionstart(session):
+    session.stash[_BEFORE] = set(os.listdir(tempfile.gettempdir()))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail a passing session that left scratch behind. Folders of killed processes (a trial actor Ray stopped, a
+    lost node) are reaped as padsweep itself reaps them, and counted; what is left after that is a leak."""
+    reaped = scratch.reap()
+    left = sorted(n for n in set(os.listdir(tempfile.gettempdir())) - session.stash[_BEFORE] if OURS.match(n))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter and reaped:
+        reporter.write_sep("-", f"scratch: {len(reaped)} folders of killed processes reaped")
+    if left and exitstatus == 0:
+        if reporter:
+            reporter.write_sep("=", f"scratch left in {tempfile.gettempdir()} by this session", red=True)
+            reporter.write_line(", ".join(left))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="module")

@@ -27,9 +27,12 @@ def _register_twin(visual_layers: int, text_layers: int) -> str:
                           "patch_size": TWIN_PATCH},
            "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": TWIN_TEXT_WIDTH, "heads": 4,
                         "layers": max(1, text_layers)}}
-    path = Path(tempfile.mkdtemp(prefix="pad-audit-")) / f"{name}.json"
-    path.write_text(json.dumps(cfg))
-    open_clip.add_model_config(path)
+    # open_clip reads the file when it is added and keeps the config in memory (a later rescan skips a path that
+    # is gone): the folder is removed at once, not left in the temp folder by every audit
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{name}.json"
+        path.write_text(json.dumps(cfg))
+        open_clip.add_model_config(path)
     return name
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 
 import torch
 
+from pad_core import scratch
 from pad_core.config.schema import RunCfg
 from pad_core.data.dataset import to_device
 from pad_core.data.loaders import close_eval_loaders
@@ -126,7 +126,7 @@ class TrainingRun:
         """Train, evaluating every ``eval_every`` steps, then the final report. A run-owned scratch folder is
         removed at the end, whatever happens (each checkpoint in it is a full model + optimizer state)."""
         owned = not self.ctx.workdir
-        self.workdir = self.ctx.workdir or tempfile.mkdtemp(prefix="padrun-")
+        self.workdir = self.ctx.workdir or scratch.make("run")
         try:
             return self._fit()
         finally:
@@ -224,6 +224,7 @@ class TrainingRun:
     def save_checkpoint(self) -> str | None:
         """Rank 0 writes the checkpoint folder (the best weights only when they changed); every rank takes part
         in gathering the RNG streams. Returns the folder on rank 0, None elsewhere."""
+        self.ctx.settle()
         rng = dist.gather_objects(rng_state(self.ctx.device))
         self.last_saved = time.monotonic()
         if self.ctx.rank != 0:

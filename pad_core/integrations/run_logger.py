@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -24,6 +23,7 @@ from mlflow.entities import Metric, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pad_core import scratch
 from pad_core.integrations.mlflow_runs import log_metrics
 from pad_core.integrations.options import MAX_OUTAGE_S  # default of --tracking-outage
 from pad_core.integrations.services.base import environ
@@ -154,6 +154,6 @@ class RunLogger:
 
     def artifact(self, path: str) -> None:
         """Upload a file; during an outage a copy waits in the queue (the caller may delete the original)."""
-        spool = tempfile.mkdtemp(prefix="padsweep-artifact-")
+        spool = scratch.make("artifact")
         self.artifacts.append(shutil.copy(path, spool))
         self.flush()

@@ -13,17 +13,19 @@ import logging
 import os
 import platform
 import shutil
-import tempfile
 from collections.abc import Callable
+from typing import NamedTuple
 
 import pyarrow.fs
 import ray.train
 import ray.train.torch
 import torch
 
+from pad_core import scratch
 from pad_core.config import from_flat
 from pad_core.engine import RunContext, TrainingRun, TrialStopped
 from pad_core.engine.checkpoint import BEST_FILE, meta
+from pad_core.engine.context import Report, keep_no_artifact
 from pad_core.engine.distributed import find_unused_parameters
 from pad_core.integrations.cell_checkpoints import CellCheckpoints, note_discarded
 from pad_core.integrations.options import LoopConfig
@@ -70,15 +72,23 @@ def _ray_settle() -> None:
 
 def _stage(ckpt_dir: str) -> str:
     """Move a checkpoint out of the engine's scratch folder: the upload owns it now and removes it when done."""
-    staged = tempfile.mkdtemp(prefix=f"pad{os.path.basename(ckpt_dir)}-")
-    os.rmdir(staged)  # a fresh unique name; the move renames the folder to it (no empty parent left behind)
+    staged = scratch.fresh_path("ckpt")  # the move renames the folder to it (no empty parent left behind)
     shutil.move(ckpt_dir, staged)
     return staged
 
 
+class Hooks(NamedTuple):
+    """What the engine's ``RunContext`` gets from this attempt (see ``pad_core.engine.context``)."""
+
+    report: Report
+    settle: Callable[[], None]  # before a checkpoint is written: the previous one is persisted first
+    save_artifact: Callable[[str], None]
+    logger: RunLogger | None  # rank 0 only
+
+
 def make_hooks(config: LoopConfig, rank: int, ray_report=ray.train.report,
-               persist: Callable[[str, int], None] | None = None, settle: Callable[[], None] = _ray_settle) -> tuple:
-    """(report, save_artifact, logger) for the engine: the checkpoint is persisted, then rank 0 logs to MLflow.
+               persist: Callable[[str, int], None] | None = None, settle: Callable[[], None] = _ray_settle) -> Hooks:
+    """The engine's hooks for one attempt: the checkpoint is persisted, then rank 0 logs to MLflow.
 
     DDP workers hand the checkpoint to Ray Train's collective ``report`` (asynchronous upload); the in-trial fast
     path passes ``persist`` (starts the upload to the cell's own folder, see ``cell_checkpoints``) and reports
@@ -91,14 +101,18 @@ def make_hooks(config: LoopConfig, rank: int, ray_report=ray.train.report,
                        fresh=fresh) if rank == 0 else None
     in_flight = [False]
 
-    def report(*, metrics: dict[str, float], checkpoint_dir: str | None = None,
-               tags: dict[str, str] | None = None) -> None:  # pad_core.engine.context.Report
-        step, final = int(metrics.get("step", 0)), metrics.get("final") == 1.0
-        if in_flight[0]:  # the previous checkpoint (and the reports spilled into it) must be persisted first
+    def settle_previous() -> None:
+        """The checkpoint handed over last (and the reports spilled into it) is persisted; then MLflow gets them."""
+        if in_flight[0]:
             settle()
             in_flight[0] = False
             if logger:
                 logger.flush()  # during an MLflow outage this returns at once; the queue waits for the next report
+
+    def report(*, metrics: dict[str, float], checkpoint_dir: str | None = None,
+               tags: dict[str, str] | None = None) -> None:  # pad_core.engine.context.Report
+        step, final = int(metrics.get("step", 0)), metrics.get("final") == 1.0
+        settle_previous()  # the engine settled before writing this checkpoint; a report without one settles here
         staged = _stage(checkpoint_dir) if checkpoint_dir else None
         if logger:
             logger.enqueue(metrics, step, tags)
@@ -119,8 +133,7 @@ def make_hooks(config: LoopConfig, rank: int, ray_report=ray.train.report,
         if persist is not None:
             ray_report(tune_result(metrics))  # a scheduler stop ends the trial in here: MLflow has the earlier ones
 
-    save = logger.artifact if logger else (lambda path: None)
-    return report, save, logger
+    return Hooks(report, settle_previous, logger.artifact if logger else keep_no_artifact, logger)
 
 
 def _prepare(model, cfg):
@@ -132,8 +145,10 @@ def _prepare(model, cfg):
 
 
 def _fit(cfg, checkpoint, logger: RunLogger | None, **ctx_kwargs) -> None:
-    with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as resume_dir:
-        best_file = _best_from_storage(resume_dir) if resume_dir else ""
+    # both folders are read while the run is built (weights and state loaded): removed before training starts
+    with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as resume_dir, \
+            scratch.folder("best") as best_dir:
+        best_file = _best_from_storage(resume_dir, best_dir) if resume_dir else ""
         run = TrainingRun(cfg, RunContext(resume_dir=resume_dir, best_file=best_file, **ctx_kwargs))
         if logger:
             _adopt(logger, resume_dir)
@@ -142,16 +157,16 @@ def _fit(cfg, checkpoint, logger: RunLogger | None, **ctx_kwargs) -> None:
         logger.drain()
 
 
-def _best_from_storage(resume_dir: str) -> str:
+def _best_from_storage(resume_dir: str, into: str) -> str:
     """Ray Train path: best weights the resumed checkpoint does not hold are in the checkpoint that wrote them
-    (kept by its ``BEST_SCORE``); copied to a local file. "" when not needed or not found (the engine then names
-    the missing file)."""
+    (kept by its ``BEST_SCORE``); copied to a file in the folder ``into``. "" when not needed or not found (the
+    engine then names the missing file)."""
     best_step = meta(resume_dir).get("best_step", -1)
     if best_step < 0 or os.path.exists(os.path.join(resume_dir, BEST_FILE)):
         return ""
     storage = ray.train.get_context().get_storage()
     source = f"{storage.build_checkpoint_path_from_name(f'ckpt-{best_step:07d}')}/{BEST_FILE}"
-    local = os.path.join(tempfile.mkdtemp(prefix="padbest-"), BEST_FILE)
+    local = os.path.join(into, BEST_FILE)
     try:
         pyarrow.fs.copy_files(source, local, source_filesystem=storage.storage_filesystem)
     except (OSError, FileNotFoundError):
@@ -166,15 +181,16 @@ def train_loop_per_worker(train_loop_config: dict[str, LoopConfig]) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    report, save, logger = make_hooks(config, rank)  # images_verified: the sweep's preflight decoded them
+    hooks = make_hooks(config, rank)
     _note_start(config.key, rank)
-    _tag_nodes(logger, world)
+    _tag_nodes(hooks.logger, world)
     try:
         pick_device(config.gpus_per_worker)
         cfg = from_flat(config.flat)
-        _fit(cfg, ray.train.get_checkpoint(), logger, rank=rank, world_size=world,
-             device=ray.train.torch.get_device(), prepare_model=lambda model: _prepare(model, cfg), report=report,
-             save_artifact=save, images_verified=True)
+        # images_verified: the sweep's preflight decoded them
+        _fit(cfg, ray.train.get_checkpoint(), hooks.logger, rank=rank, world_size=world,
+             device=ray.train.torch.get_device(), prepare_model=lambda model: _prepare(model, cfg),
+             report=hooks.report, settle=hooks.settle, save_artifact=hooks.save_artifact, images_verified=True)
     except TrialStopped as err:
         # A deterministic stop ends the Train run normally, so FailureConfig does not retry (and download the
         # checkpoint for) what would only stop again. Every rank gets here at the same step: the time budget is
@@ -226,10 +242,11 @@ def train_in_trial(config: LoopConfig) -> None:
 
     device = pick_device(config.gpus_per_worker)
     cells = CellCheckpoints(config.storage_path, config.sweep, config.key, run_id=config.run_id)
-    report, save, logger = make_hooks(config, 0, ray_report=tune.report, persist=cells.save_async,
-                                      settle=cells.wait)
+    hooks = make_hooks(config, 0, ray_report=tune.report, persist=cells.save_async, settle=cells.wait)
+    logger = hooks.logger
     _tag_nodes(logger, 1)
-    with tempfile.TemporaryDirectory() as tmp:
+    # a downloaded checkpoint (~6 GB at paper scale) is read while the run is built: removed before training
+    with scratch.folder("resume") as tmp:
         latest = cells.latest()
         foreign = cells.foreign(config.fresh_run) if latest else ""
         if foreign:  # another run's: resuming it would give this run its end without its history
@@ -238,13 +255,15 @@ def train_in_trial(config: LoopConfig) -> None:
             latest = None
         resume_dir = cells.download(latest, tmp) if latest else None
         _adopt(logger, resume_dir)
-        try:
-            TrainingRun(from_flat(config.flat), RunContext(resume_dir=resume_dir, device=device, report=report,
-                                                           save_artifact=save, images_verified=True)).fit()
-        except BaseException:
-            with contextlib.suppress(Exception):  # the training error is the one to report; let the upload end
-                cells.wait()
-            raise
+        run = TrainingRun(from_flat(config.flat), RunContext(
+            resume_dir=resume_dir, device=device, report=hooks.report, settle=hooks.settle,
+            save_artifact=hooks.save_artifact, images_verified=True))
+    try:
+        run.fit()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the training error is the one to report; let the upload end
+            cells.wait()
+        raise
     cells.wait()
     logger.drain()  # the trial ends (and its run is finalised) only once MLflow has every report
     if not config.keep_checkpoints:

@@ -4,6 +4,8 @@ S3 server, one paper table end to end (table included) in the Tune trial, and on
 (gloo) through Ray Train. Only the steps (2) and the images read (2 per subset/split/label/species) are shrunk.
 """
 
+import shutil
+
 import pytest
 import s3fs
 import torch
@@ -20,13 +22,15 @@ KEY, SECRET = "padsweep-rehearsal", "rehearsal-secret-key"
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    svc = services.start_seaweedfs(tmp_path_factory.mktemp("rehearsal-s3"), KEY, SECRET, buckets=("padsweep",))
+    root = tmp_path_factory.mktemp("rehearsal-s3")
+    svc = services.start_seaweedfs(root, KEY, SECRET, buckets=("padsweep",))
     # fsspec hands back a cached S3FileSystem whatever the environment says now: an earlier test's instance would
     # talk to that test's (stopped) server
     s3fs.S3FileSystem.clear_instance_cache()
     yield services.s3_env(svc, KEY, SECRET)
     services.stop(svc)
     s3fs.S3FileSystem.clear_instance_cache()
+    shutil.rmtree(root / "s3-data")  # ViT-B/16 checkpoints: gigabytes the rest of the session does not need
 
 
 def _children(mlflow_uri: str, sweep: str) -> list:

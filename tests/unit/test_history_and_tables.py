@@ -53,11 +53,12 @@ def train_through_hooks(record: SweepRecord, run_id: str, tmp_path, tune_results
     its checkpoint is "persisted" (here: dropped), Tune gets every result."""
     config = LoopConfig(flat={}, tracking_uri=record.tracking_uri, run_id=run_id, storage_path="", sweep="", key="",
                         tracking_outage_s=60.0)
-    report, save, logger = make_hooks(config, 0, ray_report=tune_results.append,
-                                      persist=lambda staged, step: shutil.rmtree(staged), settle=lambda: None)
+    hooks = make_hooks(config, 0, ray_report=tune_results.append,
+                       persist=lambda staged, step: shutil.rmtree(staged), settle=lambda: None)
     cfg = from_flat({**scale_overrides("smoke"), **VARIANTS.get("mmoe"), "train.steps": 6, "train.eval_every": 3})
-    TrainingRun(cfg, RunContext(report=report, save_artifact=save, workdir=str(tmp_path / "work"))).fit()
-    logger.drain(poll_s=0)
+    TrainingRun(cfg, RunContext(report=hooks.report, settle=hooks.settle, save_artifact=hooks.save_artifact,
+                                workdir=str(tmp_path / "work"))).fit()
+    hooks.logger.drain(poll_s=0)
 
 
 def test_a_trained_run_logs_one_value_per_key_and_step_and_tune_still_sees_its_objective(record, tmp_path,

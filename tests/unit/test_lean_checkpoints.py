@@ -3,12 +3,13 @@ report is persisted), the checkpoint cadence and best-file policy of the loop, a
 --keep-checkpoints flag reaching the trial plan."""
 
 import os
+import shutil
 
 import pytest
 import torch
 
 from pad_core.config import from_flat, scale_overrides
-from pad_core.engine import RunContext, train
+from pad_core.engine import RunContext, checkpoint, train
 from pad_core.engine.checkpoint import BEST_FILE, STATE_FILE
 from pad_core.integrations import train_worker
 from pad_core.integrations.cli import build_parser, options
@@ -51,10 +52,10 @@ def test_a_report_reaches_mlflow_only_after_its_checkpoint_is_persisted(tmp_path
     events = FakeLogger.events = []
     config = LoopConfig(flat={}, tracking_uri="", run_id="", storage_path="", sweep="", key="",
                         tracking_outage_s=1.0)
-    report, _, _ = train_worker.make_hooks(
+    report = train_worker.make_hooks(
         config, 0, ray_report=lambda metrics: events.append(("tune", int(metrics["step"]))),
         persist=lambda folder, step: events.append(("upload", step, os.path.exists(folder))),
-        settle=lambda: events.append(("persisted",)))
+        settle=lambda: events.append(("persisted",))).report
     first = _folder(tmp_path, 3)
     report(metrics={"step": 3.0}, checkpoint_dir=first)
     assert not os.path.exists(first)  # moved out of the engine's scratch: the upload owns it
@@ -101,6 +102,33 @@ def test_checkpoint_cadence_by_wall_time_and_best_file_only_on_improvement(tmp_p
     assert [s for s, _ in with_files] == [3, 6, 9]
     assert BEST_FILE in with_files[0][1]  # the first evaluation is always an improvement
     assert all(STATE_FILE in files for _, files in with_files)
+
+
+def test_a_run_holds_one_staged_checkpoint_at_a_time(tmp_path, monkeypatch):
+    """The previous checkpoint is persisted (its staged folder gone) before the next one is written: a node holds
+    one staged copy per run (~6 GB at paper scale), not one uploading and one being written."""
+    monkeypatch.setattr(train_worker, "RunLogger", FakeLogger)
+    FakeLogger.events, events, uploading = [], [], []
+    config = LoopConfig(flat={}, tracking_uri="", run_id="", storage_path="", sweep="", key="",
+                        tracking_outage_s=1.0)
+
+    def upload_ends() -> None:  # a slow upload finishing only when asked to settle
+        while uploading:
+            shutil.rmtree(uploading.pop())
+        events.append("persisted")
+
+    hooks = train_worker.make_hooks(config, 0, ray_report=lambda metrics: None, settle=upload_ends,
+                                    persist=lambda folder, step: (uploading.append(folder), events.append("upload")))
+    save = checkpoint.save
+
+    def write(*args, **kwargs):
+        events.append(f"write, {len(uploading)} staged")
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save", write)
+    train(smoke(), RunContext(report=hooks.report, settle=hooks.settle, workdir=str(tmp_path / "work")))
+    assert events == ["write, 0 staged", "upload", "persisted", "write, 0 staged", "upload", "persisted",
+                      "write, 0 staged", "upload", "persisted"]
 
 
 def test_keep_checkpoints_flag_reaches_the_trial_plan(monkeypatch):

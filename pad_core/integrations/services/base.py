@@ -40,7 +40,7 @@ class Service:
     log: str
     dashboard: str = ""  # Ray only: the dashboard / job-submission address
     cluster: str = ""  # Ray only: the head's CLUSTER_VAR value, inherited by every process of its cluster
-    scratch: tuple[str, ...] = ()  # folders the service's processes write outside ``root`` (removed once stopped)
+    scratch: tuple[str, ...] = ()  # folders and files the service writes outside ``root`` (removed once stopped)
 
     def alive(self) -> bool:
         try:
@@ -125,8 +125,12 @@ def stop(service: Service, grace: float = 15.0, abrupt: bool = False) -> None:
             time.sleep(0.2)
         if not _group_alive(service.pid) and not _strays(service):
             break
-    for folder in service.scratch:  # Ray's temp dirs (sockets, logs, node disks): gigabytes over many starts
-        shutil.rmtree(folder, ignore_errors=True)
+    for path in service.scratch:  # Ray's temp dirs (sockets, logs, node disks): gigabytes over many starts
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
 
 
 def _strays(service: Service) -> list[int]:

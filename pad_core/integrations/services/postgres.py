@@ -48,7 +48,8 @@ def start_postgres(root: Path, port: int = 0, database: str = "mlflow", timeout:
                    check=True, capture_output=True, user=user)
     cmd = [str(bindir / "postgres"), "-D", str(data), "-h", HOST, "-p", str(port), "-k", str(sock)]
     svc = Service("postgres", spawn(cmd, root.resolve() / "logs" / "postgres.log", user=user),
-                  f"postgresql+psycopg2://postgres@{HOST}:{port}/{database}", str(root / "logs" / "postgres.log"))
+                  f"postgresql+psycopg2://postgres@{HOST}:{port}/{database}", str(root / "logs" / "postgres.log"),
+                  scratch=(str(base),))
     _wait_ready(bindir, port, timeout, svc)
     subprocess.run([str(bindir / "createdb"), "-h", HOST, "-p", str(port), "-U", "postgres", database], check=True)
     return svc

@@ -13,6 +13,11 @@ from pathlib import Path
 from pad_core.integrations.services.base import HOST, Service, free_port, spawn, venv_bin
 
 ROLES = ["Admin", "Read", "Write", "List", "Tagging"]
+GRPC = ("master", "volume", "filer", "s3", "admin")
+# A deleted object's bytes stay in its volume until the master vacuums it (weed's defaults: every 14 min, at 30 %
+# garbage). Checkpoints are rewritten and deleted all the time (a ViT-B/16 MoE checkpoint is ~6 GB): reclaimed
+# within a minute instead, so a long sweep on a local server holds its live checkpoints, not every one it wrote.
+VACUUM_EVERY_S, GARBAGE_THRESHOLD = 30, 0.05
 
 
 def s3_env(svc: Service, access_key: str, secret_key: str) -> dict[str, str]:
@@ -30,13 +35,25 @@ def start_seaweedfs(root: Path, access_key: str, secret_key: str, buckets: tuple
     config.write_text(json.dumps({"identities": [{"name": "padsweep", "actions": ROLES, "credentials": [
         {"accessKey": access_key, "secretKey": secret_key}]}]}))
     port = port or free_port()
-    ports = {f"-{name}.port": free_port() for name in ("master", "volume", "filer", "admin", "webdav")}
-    cmd = [venv_bin("weed"), "mini", f"-dir={root / 's3-data'}", f"-ip={HOST}", f"-ip.bind={HOST}",
-           f"-s3.port={port}", f"-s3.config={config}", *(f"{k}={v}" for k, v in ports.items())]
+    # every gRPC port is chosen too: weed's default (HTTP port + 10000) is past 65535 for a high ephemeral port
+    grpc = {name: free_port() for name in GRPC}
+    ports = {**{f"-{name}.port": free_port() for name in ("master", "volume", "filer", "admin", "webdav")},
+             **{f"-{name}.port.grpc": value for name, value in grpc.items()}}
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    (root / "tmp").mkdir(parents=True, exist_ok=True)
+    # weed writes its glog files and a chunk cache folder per start into the temp folder unless told otherwise
+    cmd = [venv_bin("weed"), f"-logdir={root / 'logs'}", "mini", f"-dir={root / 's3-data'}", f"-ip={HOST}",
+           f"-ip.bind={HOST}", f"-s3.port={port}", f"-s3.config={config}", "-master.telemetry=false",
+           f"-master.vacuumIntervalSeconds={VACUUM_EVERY_S}", f"-master.garbageThreshold={GARBAGE_THRESHOLD}",
+           *(f"{k}={v}" for k, v in ports.items())]
     if buckets:
         cmd.append(f"-bucket={','.join(buckets)}")
     log = root / "logs" / "seaweedfs.log"
-    svc = Service("seaweedfs", spawn(cmd, log), f"http://{HOST}:{port}", str(log))
+    # its gRPC listeners also open Unix sockets under /tmp (fixed there): removed with the service
+    sockets = (*(f"/tmp/seaweedfs-{name}-grpc-{value}.sock" for name, value in grpc.items()),
+               f"/tmp/seaweedfs-filer-{ports['-filer.port']}.sock", f"/tmp/seaweedfs-s3-{port}.sock")
+    svc = Service("seaweedfs", spawn(cmd, log, env={"TMPDIR": str(root / "tmp")}), f"http://{HOST}:{port}",
+                  str(log), scratch=sockets)
     _wait_port(port, timeout, svc)
     return svc
 
