@@ -85,16 +85,22 @@ def folder(kind: str) -> Iterator[str]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def owner(name: str) -> tuple[int, int] | None:
+    """(pid, process start) of the scratch folder named ``name`` on this host; None for any other name."""
+    match = _NAME.match(name)
+    return (int(match[2]), int(match[3])) if match and match[4] == host_tag() else None
+
+
 def reap(root: str | None = None) -> list[str]:
     """Remove the scratch folders under ``root`` (the temp folder) whose owner on this host is gone."""
-    root, host, removed = root or tempfile.gettempdir(), host_tag(), []
+    root, removed = root or tempfile.gettempdir(), []
     try:
         entries = list(os.scandir(root))
     except OSError:
         return removed
     for entry in entries:
-        match = _NAME.match(entry.name)
-        if match and match[4] == host and not owner_alive(int(match[2]), int(match[3])):
+        found = owner(entry.name)
+        if found and not owner_alive(*found):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.path)
     return removed

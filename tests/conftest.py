@@ -11,6 +11,8 @@ for _key, _value in LOOPBACK_RAY.items():
     os.environ.setdefault(_key, _value)
 
 import re  # noqa: E402
+import socket  # noqa: E402
+import stat  # noqa: E402
 import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
@@ -28,11 +30,21 @@ def pytest_sessionstart(session):
     session.stash[_BEFORE] = set(os.listdir(tempfile.gettempdir()))
 
 
+def _in_use(path: str) -> bool:
+    """Held by a live process other than this session (another test session's server, on a shared machine)."""
+    if stat.S_ISSOCK(os.lstat(path).st_mode):
+        with socket.socket(socket.AF_UNIX) as probe:
+            return probe.connect_ex(path) == 0
+    owner = scratch.owner(os.path.basename(path))
+    return owner is not None and owner[0] != os.getpid() and scratch.owner_alive(*owner)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Fail a passing session that left scratch behind. Folders of killed processes (a trial actor Ray stopped, a
     lost node) are reaped as padsweep itself reaps them, and counted; what is left after that is a leak."""
     reaped = scratch.reap()
-    left = sorted(n for n in set(os.listdir(tempfile.gettempdir())) - session.stash[_BEFORE] if OURS.match(n))
+    new = set(os.listdir(tempfile.gettempdir())) - session.stash[_BEFORE]
+    left = sorted(n for n in new if OURS.match(n) and not _in_use(os.path.join(tempfile.gettempdir(), n)))
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter and reaped:
         reporter.write_sep("-", f"scratch: {len(reaped)} folders of killed processes reaped")

@@ -27,7 +27,8 @@ def s3(tmp_path_factory):
     # fsspec hands back a cached S3FileSystem whatever the environment says now: an earlier test's instance would
     # talk to that test's (stopped) server
     s3fs.S3FileSystem.clear_instance_cache()
-    yield services.s3_env(svc, KEY, SECRET)
+    with services.vacuuming(svc):  # each checkpoint the cells replace or delete is ~6 GB of this machine's disk
+        yield services.s3_env(svc, KEY, SECRET)
     services.stop(svc)
     s3fs.S3FileSystem.clear_instance_cache()
     shutil.rmtree(root / "s3-data")  # ViT-B/16 checkpoints: gigabytes the rest of the session does not need

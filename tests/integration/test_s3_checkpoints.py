@@ -5,6 +5,7 @@ bounded retries, and the last complete checkpoint is still there, intact, when t
 import json
 import os
 import threading
+import time
 
 import pyarrow.fs
 import pytest
@@ -12,7 +13,7 @@ import s3fs
 
 from pad_core.integrations import services
 from pad_core.integrations.cell_checkpoints import CellCheckpoints, CheckpointStorageUnavailable
-from pad_core.integrations.services.s3 import s3_env
+from pad_core.integrations.services.s3 import s3_env, vacuum
 
 pytestmark = [pytest.mark.slow]
 KEY, SECRET = "AKIACHECKPOINTS", "checkpoint-secret-123"
@@ -108,3 +109,31 @@ def test_lean_checkpoints_upload_in_the_background_keep_one_best_file_and_are_de
     assert cells.latest() == "ckpt-0000009"
     cells.delete()
     assert cells.latest() is None and listing() == []
+
+
+def _disk_bytes(root) -> int:
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+
+def test_deleted_checkpoints_give_their_disk_back_once_vacuumed_and_nothing_lands_in_tmp(s3, tmp_path):
+    """A local S3 server keeps a deleted object's bytes in its volume until a vacuum: the rehearsal vacuums as it
+    goes, or every ViT-B/16 checkpoint it ever wrote would stay on the disk. The server keeps its own files (logs,
+    chunk cache, sockets) out of the temp folder and removes them when stopped."""
+    data = tmp_path / "s3" / "s3-data"
+    local = tmp_path / "ckpt"
+    local.mkdir()
+    (local / "state.pt").write_bytes(os.urandom(48 << 20))
+    cells = CellCheckpoints("s3://ckpts/sweeps", "vacuum", "cell")
+    cells.save(str(local), 3)
+    written = _disk_bytes(data)
+    cells.delete()
+    assert _disk_bytes(data) > written - (8 << 20)  # deleted, but its bytes are still there
+    deadline = time.monotonic() + 60  # the filer frees a deleted file's chunks in the background
+    while _disk_bytes(data) > written - (40 << 20) and time.monotonic() < deadline:
+        vacuum(s3["svc"])
+        time.sleep(1)
+    assert _disk_bytes(data) < written - (40 << 20)
+    sockets = [p for p in s3["svc"].scratch if p.endswith(".sock")]
+    assert sum(os.path.exists(p) for p in sockets) >= 5  # the names it is given are the ones weed opened
+    services.stop(s3["svc"])
+    assert not any(os.path.exists(p) for p in s3["svc"].scratch)

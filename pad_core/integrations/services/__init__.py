@@ -20,8 +20,8 @@ from pad_core.integrations.services.fake_cluster import alive_nodes, kill_node, 
 from pad_core.integrations.services.mlflow_server import start_mlflow
 from pad_core.integrations.services.postgres import start_postgres
 from pad_core.integrations.services.ray_head import start_ray_head
-from pad_core.integrations.services.s3 import s3_env, start_seaweedfs
+from pad_core.integrations.services.s3 import s3_env, start_seaweedfs, vacuuming
 
 __all__ = ["HOST", "LOOPBACK_RAY", "NO_TELEMETRY", "Service", "alive_nodes", "free_port", "kill_node", "s3_env",
            "start_fake_cluster", "start_mlflow", "start_postgres", "start_ray_head", "start_seaweedfs", "stop",
-           "wait_http"]
+           "vacuuming", "wait_http"]

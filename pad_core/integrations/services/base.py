@@ -41,6 +41,7 @@ class Service:
     dashboard: str = ""  # Ray only: the dashboard / job-submission address
     cluster: str = ""  # Ray only: the head's CLUSTER_VAR value, inherited by every process of its cluster
     scratch: tuple[str, ...] = ()  # folders and files the service writes outside ``root`` (removed once stopped)
+    control: str = ""  # SeaweedFS only: its master's HTTP address (``s3.vacuum``)
 
     def alive(self) -> bool:
         try:

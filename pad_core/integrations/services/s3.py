@@ -5,19 +5,19 @@ access key, for tests and local trials. Clients take credentials and endpoint fr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from pad_core.integrations.services.base import HOST, Service, free_port, spawn, venv_bin
 
 ROLES = ["Admin", "Read", "Write", "List", "Tagging"]
 GRPC = ("master", "volume", "filer", "s3", "admin")
-# A deleted object's bytes stay in its volume until the master vacuums it (weed's defaults: every 14 min, at 30 %
-# garbage). Checkpoints are rewritten and deleted all the time (a ViT-B/16 MoE checkpoint is ~6 GB): reclaimed
-# within a minute instead, so a long sweep on a local server holds its live checkpoints, not every one it wrote.
-VACUUM_EVERY_S, GARBAGE_THRESHOLD = 30, 0.05
 
 
 def s3_env(svc: Service, access_key: str, secret_key: str) -> dict[str, str]:
@@ -44,7 +44,6 @@ def start_seaweedfs(root: Path, access_key: str, secret_key: str, buckets: tuple
     # weed writes its glog files and a chunk cache folder per start into the temp folder unless told otherwise
     cmd = [venv_bin("weed"), f"-logdir={root / 'logs'}", "mini", f"-dir={root / 's3-data'}", f"-ip={HOST}",
            f"-ip.bind={HOST}", f"-s3.port={port}", f"-s3.config={config}", "-master.telemetry=false",
-           f"-master.vacuumIntervalSeconds={VACUUM_EVERY_S}", f"-master.garbageThreshold={GARBAGE_THRESHOLD}",
            *(f"{k}={v}" for k, v in ports.items())]
     if buckets:
         cmd.append(f"-bucket={','.join(buckets)}")
@@ -53,9 +52,37 @@ def start_seaweedfs(root: Path, access_key: str, secret_key: str, buckets: tuple
     sockets = (*(f"/tmp/seaweedfs-{name}-grpc-{value}.sock" for name, value in grpc.items()),
                f"/tmp/seaweedfs-filer-{ports['-filer.port']}.sock", f"/tmp/seaweedfs-s3-{port}.sock")
     svc = Service("seaweedfs", spawn(cmd, log, env={"TMPDIR": str(root / "tmp")}), f"http://{HOST}:{port}",
-                  str(log), scratch=sockets)
+                  str(log), scratch=sockets, control=f"http://{HOST}:{ports['-master.port']}")
     _wait_port(port, timeout, svc)
     return svc
+
+
+def vacuum(svc: Service, garbage_threshold: float = 0.01, timeout: float = 300.0) -> None:
+    """Reclaim the bytes of deleted objects now. SeaweedFS keeps them in their volumes until a vacuum, and ``weed
+    mini`` schedules one only now and then (none for minutes in a run of the rehearsal): writing and deleting
+    ViT-B/16 checkpoints (~6 GB each) would keep every one ever written on the disk. Real S3 frees them itself."""
+    with urllib.request.urlopen(f"{svc.control}/vol/vacuum?garbageThreshold={garbage_threshold}",
+                                timeout=timeout) as answer:
+        answer.read()
+
+
+@contextlib.contextmanager
+def vacuuming(svc: Service, every_s: float = 10.0) -> Iterator[None]:
+    """``vacuum`` every ``every_s`` seconds on a background thread for the length of a ``with`` block."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(every_s):
+            with contextlib.suppress(OSError):  # a server being restarted: the next round reclaims it
+                vacuum(svc)
+
+    thread = threading.Thread(target=loop, name="s3-vacuum", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _wait_port(port: int, timeout: float, svc: Service) -> None:
