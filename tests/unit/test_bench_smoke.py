@@ -13,7 +13,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = ("moe_layers", "train_step", "loader", "gpu_throughput", "bootstrap")
+SCRIPTS = ("moe_layers", "train_step", "loader", "gpu_throughput", "bootstrap", "disk_peak")
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,10 @@ def test_bootstrap(bench_modules, tmp_path, capsys):
         assert any(row.startswith(f"| {metric}") for row in rows), metric
     assert data["loops"] and all(positive(loop["ratio"]["median"]) for loop in data["loops"].values())
     assert positive(data["draw_s"])
+
+
+def test_disk_peak_runs_its_selection_and_reports_what_it_took(bench_modules, tmp_path, capsys):
+    text, data = run(bench_modules["disk_peak"], tmp_path, capsys)
+    assert data["exit"] == 0 and data["selection"] == ["tests/unit/test_scratch.py"]
+    assert data["peak_gb"] >= data["left_gb"] - 1e-9 and data["wall_s"] > 0
+    assert len(table_rows(text)) == 2
