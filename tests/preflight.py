@@ -1,0 +1,91 @@
+"""Room for the suite, checked before it starts (``scripts/test.sh``): ``python -m tests.preflight --need-gb N``.
+
+The paper-path rehearsal holds ~17 GB in the temp folder at its peak (docs/BENCHMARKS.md §14). Before measuring the
+free space this gives back what earlier runs left and nothing will use again, as pytest and padsweep would anyway:
+- finished test sessions' folders (``pytest-of-<user>/pytest-<n>`` whose lock is gone or names a dead process;
+  pytest itself removes them when the next session asks for a tmp folder, after this check would have refused);
+- padsweep scratch whose owner is gone (``pad_core.scratch.reap``);
+- scratch in the names older padsweep versions used (``padckpt-*``, ``padrun-*``, ``padbest-*``,
+  ``padsweep-artifact-*``, ``pad-audit-*``) untouched for ``OLD_HOURS`` hours: those versions never removed a
+  killed process's, and a staged ViT-B/16 checkpoint among them is ~6 GB.
+Then it refuses, naming the folder, the space and the fix, when the room is still not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pad_core import scratch
+
+OLD_NAMES = re.compile(r"^(padckpt-|padrun-|padbest-|padsweep-artifact-|pad-audit-)")
+OLD_HOURS = 6.0
+GIB = 1 << 30
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def finished_sessions(root: Path) -> list[Path]:
+    """pytest's numbered session folders under ``root`` whose session is over (no lock, or its process is gone)."""
+    found = []
+    for path in sorted(root.glob("pytest-[0-9]*")):
+        lock = path / ".lock"
+        try:
+            owner = int(lock.read_text() or "0") if lock.is_file() else 0
+        except (OSError, ValueError):
+            continue  # unreadable: not ours to judge
+        if path.is_dir() and not path.is_symlink() and not (owner and _pid_alive(owner)):
+            found.append(path)
+    return found
+
+
+def old_scratch(folder: Path, now: float) -> list[Path]:
+    return [p for p in folder.iterdir() if OLD_NAMES.match(p.name) and p.is_dir()
+            and now - p.stat().st_mtime > OLD_HOURS * 3600]
+
+
+def reclaim(folder: Path, user: str, now: float) -> list[str]:
+    """Remove what earlier runs left (see the module's doc); the paths removed."""
+    removed = scratch.reap(str(folder))
+    for path in [*finished_sessions(folder / f"pytest-of-{user}"), *old_scratch(folder, now)]:
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
+    return removed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--need-gb", type=float, required=True, help="free space the suite needs at its peak")
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.gettempdir())
+    before = shutil.disk_usage(folder).free
+    removed = reclaim(folder, getpass.getuser(), time.time())
+    free = shutil.disk_usage(folder).free
+    print(f"[test] {folder}: {free / GIB:.0f} GB free, the suite needs {args.need_gb:g} GB at its peak"
+          + (f" ({len(removed)} folders of earlier runs removed, {(free - before) / GIB:.1f} GB)" if removed else ""))
+    if free < args.need_gb * GIB:
+        print(f"scripts/test.sh: {folder} has {free / GIB:.1f} GB free; the suite needs {args.need_gb:g} GB there at "
+              "its peak (the ViT-B/16 rehearsal's checkpoints). Fix: free space in that folder, or point TMPDIR at a "
+              "larger disk; with tests/integration/test_rehearsal.py deselected, PADSWEEP_TEST_FREE_GB=5 is enough",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
