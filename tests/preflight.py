@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import re
 import shutil
 import sys
@@ -30,16 +29,6 @@ OLD_HOURS = 6.0
 GIB = 1 << 30
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def finished_sessions(root: Path) -> list[Path]:
     """pytest's numbered session folders under ``root`` whose session is over (no lock, or its process is gone)."""
     found = []
@@ -49,7 +38,7 @@ def finished_sessions(root: Path) -> list[Path]:
             owner = int(lock.read_text() or "0") if lock.is_file() else 0
         except (OSError, ValueError):
             continue  # unreadable: not ours to judge
-        if path.is_dir() and not path.is_symlink() and not (owner and _pid_alive(owner)):
+        if path.is_dir() and not path.is_symlink() and not (owner and scratch.owner_alive(owner, 0)):
             found.append(path)
     return found
 
