@@ -127,9 +127,13 @@ class RunLogger:
             print(f"[padsweep] MLflow at {self.tracking_uri} unreachable ({type(err).__name__}); training goes on, "
                   f"reports are queued for up to {self.max_outage_s:.0f} s", flush=True)
         if now - self.down_since > self.max_outage_s:
+            queued = len(self.artifacts)
+            for copy in self.artifacts:  # the run fails here: its retry writes its files again
+                shutil.rmtree(os.path.dirname(copy), ignore_errors=True)
+            self.artifacts.clear()
             raise TrackingUnavailable(
                 f"MLflow at {self.tracking_uri} unreachable for {now - self.down_since:.0f} s (--tracking-outage="
-                f"{self.max_outage_s:.0f}) with {len(self.pending)} reports and {len(self.artifacts)} artifacts "
+                f"{self.max_outage_s:.0f}) with {len(self.pending)} reports and {queued} artifacts "
                 "queued; the reports are kept in the checkpoint. Fix: bring the tracking server back; the retried "
                 "trial resends them")
         return False

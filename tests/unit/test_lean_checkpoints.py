@@ -54,7 +54,7 @@ def test_a_report_reaches_mlflow_only_after_its_checkpoint_is_persisted(tmp_path
                         tracking_outage_s=1.0)
     report = train_worker.make_hooks(
         config, 0, ray_report=lambda metrics: events.append(("tune", int(metrics["step"]))),
-        persist=lambda folder, step: events.append(("upload", step, os.path.exists(folder))),
+        persist=lambda folder, step: (events.append(("upload", step, os.path.exists(folder))), shutil.rmtree(folder)),
         settle=lambda: events.append(("persisted",))).report
     first = _folder(tmp_path, 3)
     report(metrics={"step": 3.0}, checkpoint_dir=first)

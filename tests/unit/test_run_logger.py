@@ -1,6 +1,8 @@
 """The queueing MLflow logger (fault 4): reports wait while the server is unreachable, travel in checkpoints,
 are sent once it answers (a resend is ignored by MLflow), and an outage past the bound fails with the reason."""
 
+import os
+
 import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -36,10 +38,12 @@ def test_reports_queue_while_the_server_is_down_and_the_bound_fails_with_the_rea
     (tmp_path / "a.txt").write_text("scores")
     logger.artifact(str(tmp_path / "a.txt"))  # the caller may delete its file: a copy waits
     (tmp_path / "a.txt").unlink()
+    spooled = logger.artifacts[0]
     clock.now = 61
     with pytest.raises(TrackingUnavailable, match=r"unreachable for 61 s \(--tracking-outage=60\) with 3 reports "
                                                   r"and 1 artifacts queued.*Fix: bring the tracking server back"):
         logger.log({"dev/p1/eer": 0.3}, step=9)
+    assert not os.path.exists(os.path.dirname(spooled))  # the copy is not left in the temp folder
 
 
 def test_queued_reports_travel_in_a_checkpoint_and_a_resend_is_not_duplicated(store, tmp_path):

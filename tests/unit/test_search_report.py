@@ -3,7 +3,10 @@ and best so far on the parent run, fANOVA importance replayed through the search
 the notes when nothing can be rated, and the confirmation grid's baseline row."""
 
 import functools
+import io
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -78,9 +81,12 @@ def lr_driven_trials(record: SweepRecord, space, seed: int, n: int = 12) -> str:
 
 
 def artifact(record: SweepRecord, parent: str, name: str) -> str:
-    path = record.client.download_artifacts(parent, f"{REPORT_DIR}/{name}")
-    with open(path) as fh:
-        return fh.read()
+    with tempfile.TemporaryDirectory() as into:  # MLflow's own default folder would stay in the temp folder
+        return Path(record.client.download_artifacts(parent, f"{REPORT_DIR}/{name}", into)).read_text()
+
+
+def artifact_csv(record: SweepRecord, parent: str, name: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(artifact(record, parent, name)))
 
 
 def values(record: SweepRecord, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -108,7 +114,7 @@ def test_history_and_best_so_far_in_trial_start_order_with_early_stops_counted_a
     report_search(record, parent, spec, trials)
     assert values(record, parent, "search/p1/eer") == [(0, 0.5), (1, 0.3), (2, 0.4), (3, 0.2)]
     assert values(record, parent, "search/p1/best_eer") == [(0, 0.5), (1, 0.3), (2, 0.3), (3, 0.2), (4, 0.2)]
-    history = pd.read_csv(record.client.download_artifacts(parent, f"{REPORT_DIR}/history.csv"))
+    history = artifact_csv(record, parent, "history.csv")
     assert history["counted_as"].fillna("").tolist() == [FINAL, FINAL, FINAL, CURVE_BEST, ""]
     assert np.allclose(history["draw:search.mask_rate_2"], [c["search.mask_rate_2"] for c in configs])
     names = {a.path for a in record.client.list_artifacts(parent, REPORT_DIR)}
@@ -144,7 +150,7 @@ def test_pareto_csv_is_front_zero_of_the_trials(record):
     for i, (config, (eer, seconds)) in enumerate(zip(drawn(len(points)), points)):
         add_trial(record, parent, i, config, eer, step_seconds=seconds)
     report_search(record, parent, spec, search_trials(record, parent, spec))
-    front = pd.read_csv(record.client.download_artifacts(parent, f"{REPORT_DIR}/pareto.csv"))
+    front = artifact_csv(record, parent, "pareto.csv")
     expected = [i for i, f in enumerate(pareto_fronts(points, ["min", "min"])) if f == 0]
     assert sorted(front["trial"]) == expected == [0, 1, 2, 5]  # by hand: 3, 4 and 6 are each beaten by one
     assert front["eer"].tolist() == sorted(front["eer"])  # best first by the first objective
@@ -169,7 +175,7 @@ def test_too_little_to_rate_is_a_note_in_the_artifacts_never_an_error(record, ca
     report = report_search(record, parent, spec, search_trials(record, parent, spec))
     assert report.importance.frame.empty and any(note in n for n in report.importance.notes)
     assert note in artifact(record, parent, "summary.md")
-    assert pd.read_csv(record.client.download_artifacts(parent, f"{REPORT_DIR}/importance.csv")).empty
+    assert artifact_csv(record, parent, "importance.csv").empty
     if case == "no draws":
         assert "no recorded draws (tag pad.draws" in artifact(record, parent, "summary.md")
 
