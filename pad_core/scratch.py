@@ -9,13 +9,16 @@ first removes those whose owner is gone (:func:`reap`). A killed trial's scratch
 node checkpoints, instead of filling the node's disk over a sweep.
 
 Owner checks: the process id must be alive and, where ``/proc`` says, have started at the recorded time (a
-recycled pid is not the owner). Folders of other hosts (a temp folder shared by containers) are never touched.
+recycled pid is not the owner). The host tag covers the hostname, the boot and the pid namespace: a folder made in
+another container that shares this temp folder (even one that shares the hostname, ``--network=host``) belongs to
+another "host" and is never touched, since its pids mean nothing here.
 Standard library only: the engine, the Ray workers and the test suite all use it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -25,13 +28,26 @@ import tempfile
 from collections.abc import Iterator
 
 PREFIX = "padsweep-"
-_NAME = re.compile(r"^padsweep-([a-z]+)-(\d+)-(\d+)-([0-9a-f]{8})-")
+NAME = re.compile(r"^padsweep-([a-z]+)-(\d+)-(\d+)-([0-9a-f]{8})-")  # kind, pid, process start, host tag
 _KIND = re.compile(r"^[a-z]+$")
 
 
+def _read(path: str, link: bool = False) -> str:
+    try:
+        if link:
+            return os.readlink(path)
+        with open(path) as src:
+            return src.read().strip()
+    except OSError:
+        return ""
+
+
+@functools.cache
 def host_tag() -> str:
-    """8 hex digits naming this host (a hostname may hold dashes; the folder name may not, around it)."""
-    return hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+    """8 hex digits naming where this process's pids mean something: hostname, boot and pid namespace (a hostname
+    may hold dashes; the folder name may not, around it)."""
+    where = (socket.gethostname(), _read("/proc/sys/kernel/random/boot_id"), _read("/proc/self/ns/pid", link=True))
+    return hashlib.sha1("\n".join(where).encode()).hexdigest()[:8]
 
 
 def process_start(pid: int) -> int:
@@ -47,7 +63,7 @@ def process_start(pid: int) -> int:
 def owner_alive(pid: int, start: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # gone, or a pid no process can have
         return False
     except PermissionError:  # another user's live process
         return True
@@ -87,7 +103,7 @@ def folder(kind: str) -> Iterator[str]:
 
 def owner(name: str) -> tuple[int, int] | None:
     """(pid, process start) of the scratch folder named ``name`` on this host; None for any other name."""
-    match = _NAME.match(name)
+    match = NAME.match(name)
     return (int(match[2]), int(match[3])) if match and match[4] == host_tag() else None
 
 

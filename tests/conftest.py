@@ -31,10 +31,17 @@ def pytest_sessionstart(session):
 
 
 def _in_use(path: str) -> bool:
-    """Held by a live process other than this session (another test session's server, on a shared machine)."""
-    if stat.S_ISSOCK(os.lstat(path).st_mode):
+    """Held by a live process other than this session (another test session's server, on a shared machine), or
+    gone already (removed by its owner since the listing)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return True
+    if stat.S_ISSOCK(mode):
         with socket.socket(socket.AF_UNIX) as probe:
             return probe.connect_ex(path) == 0
+    if os.path.exists(os.path.join(path, "data", "postmaster.pid")):  # a Postgres service's folder, running
+        return True
     owner = scratch.owner(os.path.basename(path))
     return owner is not None and owner[0] != os.getpid() and scratch.owner_alive(*owner)
 

@@ -52,8 +52,8 @@ class RunContext:
     device: torch.device | str = "cpu"
     prepare_model: Callable[[torch.nn.Module], torch.nn.Module] = identity  # e.g. DDP wrapping
     report: Report = report_nothing  # every evaluation and the final result
-    # called on every rank before a checkpoint is written: blocks until the one handed to ``report`` last is
-    # persisted, so a node holds one staged checkpoint per run (~6 GB for a ViT-B/16 MoE), not two
+    # called on rank 0 before it writes a checkpoint: blocks until the one handed to ``report`` last is persisted,
+    # so a node holds one staged checkpoint per run (~6 GB for a ViT-B/16 MoE), not two
     settle: Callable[[], None] = nothing_in_flight
     save_artifact: Callable[[str], None] = keep_no_artifact  # rank 0 files for the run record
     resume_dir: str | None = None  # checkpoint directory to resume from

@@ -223,12 +223,14 @@ class TrainingRun:
 
     def save_checkpoint(self) -> str | None:
         """Rank 0 writes the checkpoint folder (the best weights only when they changed); every rank takes part
-        in gathering the RNG streams. Returns the folder on rank 0, None elsewhere."""
-        self.ctx.settle()
+        in gathering the RNG streams. Returns the folder on rank 0, None elsewhere. Rank 0 first waits until the
+        previous checkpoint is persisted (``RunContext.settle``): after the gather, so the other ranks wait in the
+        report's barrier (no timeout), not in a process-group collective (30 min, then NCCL aborts)."""
         rng = dist.gather_objects(rng_state(self.ctx.device))
         self.last_saved = time.monotonic()
         if self.ctx.rank != 0:
             return None
+        self.ctx.settle()
         if self.last_ckpt:  # a caller that keeps checkpoints has persisted or moved the previous one by now
             shutil.rmtree(self.last_ckpt, ignore_errors=True)
         best = self.state.best_weights if self.best_unsaved else None

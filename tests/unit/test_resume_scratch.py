@@ -3,7 +3,6 @@ read while the run is built and gone before it trains: at paper scale they are ~
 
 import json
 import os
-import tempfile
 from types import SimpleNamespace
 
 import pyarrow.fs
@@ -32,6 +31,9 @@ def _storage(root: str) -> SimpleNamespace:
 
 
 def test_best_weights_fetched_for_a_ray_train_resume_are_removed_before_training(tmp_path, monkeypatch):
+    temp = tmp_path / "temp"  # a temp folder of its own: nothing else writes there meanwhile
+    temp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
     storage = tmp_path / "storage"
     (storage / "ckpt-0000003").mkdir(parents=True)
     (storage / "ckpt-0000003" / BEST_FILE).write_bytes(b"best weights")
@@ -42,7 +44,6 @@ def test_best_weights_fetched_for_a_ray_train_resume_are_removed_before_training
     monkeypatch.setattr(train_worker.ray.train, "get_context", lambda: context)
     monkeypatch.setattr(train_worker, "TrainingRun", FakeRun)
     FakeRun.seen = []
-    before = set(os.listdir(tempfile.gettempdir()))
     train_worker._fit(None, ray.train.Checkpoint.from_directory(str(resume)), None)
     assert FakeRun.seen == [("built", True, True), ("fit", False, True)]
-    assert set(os.listdir(tempfile.gettempdir())) - before == set()
+    assert os.listdir(temp) == []

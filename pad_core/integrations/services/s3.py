@@ -6,6 +6,7 @@ access key, for tests and local trials. Clients take credentials and endpoint fr
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import socket
 import threading
@@ -44,6 +45,8 @@ def start_seaweedfs(root: Path, access_key: str, secret_key: str, buckets: tuple
     # weed writes its glog files and a chunk cache folder per start into the temp folder unless told otherwise
     cmd = [venv_bin("weed"), f"-logdir={root / 'logs'}", "mini", f"-dir={root / 's3-data'}", f"-ip={HOST}",
            f"-ip.bind={HOST}", f"-s3.port={port}", f"-s3.config={config}", "-master.telemetry=false",
+           # its Iceberg and Lance servers listen on fixed ports (8181, 9101): a second server would collide
+           "-s3.port.iceberg=0", "-s3.port.lance=0",
            *(f"{k}={v}" for k, v in ports.items())]
     if buckets:
         cmd.append(f"-bucket={','.join(buckets)}")
@@ -73,7 +76,7 @@ def vacuuming(svc: Service, every_s: float = 10.0) -> Iterator[None]:
 
     def loop() -> None:
         while not done.wait(every_s):
-            with contextlib.suppress(OSError):  # a server being restarted: the next round reclaims it
+            with contextlib.suppress(OSError, http.client.HTTPException):  # a server restarting: next round
                 vacuum(svc)
 
     thread = threading.Thread(target=loop, name="s3-vacuum", daemon=True)
