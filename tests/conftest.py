@@ -19,10 +19,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from pad_core import scratch  # noqa: E402
+from tests import preflight  # noqa: E402
 
 # What padsweep and the services it starts may write into the temp folder. A suite that leaves these behind fills
 # the disk of the machine it runs on (a staged ViT-B/16 checkpoint is ~6 GB); CI ran out of space that way.
-OURS = re.compile(r"^(padsweep-|pad-audit-|padckpt|padrun-|padbest-|seaweedfs-|weed\.)")
+# (the names older versions used come from the preflight, which removes their stale folders)
+OURS = re.compile(rf"^(padsweep-|seaweedfs-|weed\.)|{preflight.OLD_NAMES.pattern}")
 _BEFORE = pytest.StashKey[set]()
 
 
